@@ -1,0 +1,125 @@
+// Package logicals turns the TCPIP$POP_* logical names of the OpenVMS
+// TCP/IP Services POP server (Table 15-2 of the management guide) into one
+// typed, validated configuration.
+//
+// A name is read from, in increasing order of precedence: the defaults, an
+// optional DCL startup file (TCPIP$POP_SYSTARTUP.COM style), and the process
+// environment, where it may be spelt TCPIP$POP_<NAME> or TCPIP_POP_<NAME>.
+package logicals
+
+import "time"
+
+// Mode says how an address form in a MAIL-11 From: field is rebuilt
+// (TCPIP$POP_DECNET_REWRITE, TCPIP$POP_QUOTED_DECNET_REWRITE).
+type Mode int
+
+// The values of a rewrite logical.
+const (
+	Transform Mode = iota // translate to an SMTP address (the default)
+	Generic               // quote the whole address at the local domain
+	None                  // send unchanged
+)
+
+// Security is the value of TCPIP$POP_SECURITY.
+type Security int
+
+// The values of TCPIP$POP_SECURITY.
+const (
+	Friendly Security = iota // each failure says what is wrong (the default)
+	Secure                   // one answer for every failure
+)
+
+// LogLevel is the value of TCPIP$POP_LOG_LEVEL.
+type LogLevel int
+
+// The values of TCPIP$POP_LOG_LEVEL, least verbose first.
+const (
+	LogError         LogLevel = iota // errors only
+	LogInformational                 // connections, logins, session summaries (the default)
+	LogThread                        // every command and response
+	LogDebug                         // full diagnostics
+)
+
+// Source says where a setting came from.
+type Source int
+
+// The sources of a setting.
+const (
+	FromDefault Source = iota
+	FromFile
+	FromEnvironment
+)
+
+// DefaultMaximumThreads is the default of TCPIP$POP_MAXIMUM_THREADS: the
+// number of POP sessions served at once. A session costs a goroutine and a few
+// KiB, so the limit guards file descriptors rather than memory.
+const DefaultMaximumThreads = 1000
+
+// DefaultLinkIdleTimeout is used when TCPIP$POP_LINK_IDLE_TIMEOUT is not
+// defined: RFC 1939 §3 asks for an autologout timer of at least ten minutes.
+const DefaultLinkIdleTimeout = 10 * time.Minute
+
+// Config is the effective configuration of the server. The zero value is
+// not useful; use Default or Load.
+type Config struct {
+	// Names that VMS configured elsewhere (TCPIP$POP_ prefix, our own).
+	Listen           string   // LISTEN: address of the plain POP3 listener, default ":110"
+	Spool            string   // SPOOL: directory holding <USER>/NEWMAIL, MAIL, WASTEBASKET
+	UAF              string   // UAF: the accounts file
+	Hostname         string   // HOSTNAME: local host name; "" means os.Hostname()
+	SubstituteDomain string   // SUBSTITUTE_DOMAIN: SMTP substitute domain, may be ""
+	LocalNames       []string // LOCAL_NAMES: other node/host names that count as this host
+	DECnetNodes      string   // DECNET_NODES: file of "NODE host.name" lines, may be ""
+	Log              string   // LOG: log file; "" means standard error
+	LogFormat        string   // LOG_FORMAT: "TEXT" (default) or "JSON"
+	Startup          string   // STARTUP: DCL startup file read before the environment
+
+	// TLS and SASL (RFC 2595, 8314, 5034).
+	TLSListen   string   // TLS_LISTEN: implicit-TLS listener address, "" = none
+	Cert        string   // CERT: PEM certificate file, "" = no TLS
+	Key         string   // KEY: PEM private key file
+	AuthMethods []string // AUTH_METHODS: allowed login methods (USER, APOP, PLAIN, CRAM-MD5); default all
+	AuthTLSOnly []string // AUTH_TLS_ONLY: methods allowed only under TLS; default none
+	Expire      string   // EXPIRE: CAPA EXPIRE value ("NEVER", or days); "" = not advertised
+	LoginDelay  int      // LOGIN_DELAY: seconds advertised (and enforced) between logins; 0 = none
+
+	// Table 15-2.
+	Security            Security
+	Trace               bool          // TRACE defined
+	LogLevel            LogLevel      // LOG_LEVEL
+	Postmaster          []string      // POSTMASTER: user names, upper case
+	MessageMaximum      int           // MESSAGE_MAXIMUM: 0 = no limit, at most 65535
+	LinkIdleTimeout     time.Duration // LINK_IDLE_TIMEOUT; DefaultLinkIdleTimeout when undefined
+	PersonalName        bool          // PERSONAL_NAME defined
+	LeaveInNewmail      bool          // LEAVE_IN_NEWMAIL defined
+	IgnoreMail11Headers bool          // IGNORE_MAIL11_HEADERS defined
+	SendIDHeaders       bool          // SEND_ID_HEADERS defined
+	DECnetRewrite       Mode          // DECNET_REWRITE
+	QuotedDECnetRewrite Mode          // QUOTED_DECNET_REWRITE
+	SndBuf              int           // SNDBUF: SO_SNDBUF in bytes, 0 = system default, else >= 512
+	DisUserPass         bool          // DISUSERPASS defined
+	PurgeReclaim        bool          // PURGE_RECLAIM defined
+	UseMailFolder       bool          // USE_MAIL_FOLDER defined: serve MAIL instead of NEWMAIL
+	FastScan            bool          // FAST_SCAN defined
+	MaximumThreads      int           // MAXIMUM_THREADS: concurrent sessions, DefaultMaximumThreads
+
+	// Sources records where each setting came from, by its full name
+	// (e.g. "TCPIP$POP_SECURITY"). Names absent from the map are defaults.
+	Sources map[string]Source
+}
+
+// Default returns the configuration used when no logical name is defined.
+func Default() *Config {
+	return &Config{
+		Listen:          ":110",
+		Spool:           "/var/spool/vmspop",
+		UAF:             "/etc/vmspop/uaf",
+		LogFormat:       "TEXT",
+		TLSListen:       "",
+		AuthMethods:     []string{"USER", "APOP", "PLAIN", "CRAM-MD5"},
+		LogLevel:        LogInformational,
+		LinkIdleTimeout: DefaultLinkIdleTimeout,
+		MaximumThreads:  DefaultMaximumThreads,
+		Sources:         map[string]Source{},
+	}
+}
