@@ -48,6 +48,7 @@ const (
 	FromDefault Source = iota
 	FromFile
 	FromEnvironment
+	FromCommandLine // the startup file named by Load's argument
 )
 
 // DefaultMaximumThreads is the default of TCPIP$POP_MAXIMUM_THREADS: the

@@ -1,0 +1,59 @@
+// # Logical names
+//
+// Every name below is read as TCPIP$POP_<NAME> (the VMS spelling, also the
+// only one a startup file may use) or TCPIP_POP_<NAME> (for shells that
+// cannot export a "$"). Values of enumerated names are not case sensitive.
+// Origin "Table 15-2" is a name of the OpenVMS TCP/IP Services POP server
+// (Table 15-2 of its management guide); "vmspop" is a name of our own.
+//
+//	Name                   Default                Values                                            Origin
+//	SECURITY               FRIENDLY               FRIENDLY | SECURE                                 Table 15-2
+//	TRACE                  undefined (false)      boolean (see below)                               Table 15-2
+//	LOG_LEVEL              INFORMATIONAL          ERROR | INFORMATIONAL (or INFO) | THREAD | DEBUG  Table 15-2
+//	POSTMASTER             none                   user names, comma/space separated,                Table 15-2
+//	                                              each [A-Za-z0-9_$-]{1,31}, stored upper case
+//	MESSAGE_MAXIMUM        0 (no limit)           0 to 65535 messages per connection                Table 15-2
+//	LINK_IDLE_TIMEOUT      "0 00:10:00.00"        OpenVMS delta time "dddd hh:mm:ss.cc";            Table 15-2
+//	                                              0 = no timeout (warned); under 10 min warned
+//	PERSONAL_NAME          undefined (false)      boolean                                           Table 15-2
+//	LEAVE_IN_NEWMAIL       undefined (false)      boolean                                           Table 15-2
+//	IGNORE_MAIL11_HEADERS  undefined (false)      boolean                                           Table 15-2
+//	SEND_ID_HEADERS        undefined (false)      boolean                                           Table 15-2
+//	DECNET_REWRITE         TRANSFORM              GENERIC | NONE | TRANSFORM                        Table 15-2
+//	QUOTED_DECNET_REWRITE  TRANSFORM              GENERIC | NONE | TRANSFORM                        Table 15-2
+//	SNDBUF                 undefined (system)     bytes, 512 or greater                             Table 15-2
+//	DISUSERPASS            undefined (false)      boolean: refuse USER and PASS                     Table 15-2
+//	PURGE_RECLAIM          undefined (false)      boolean                                           Table 15-2
+//	USE_MAIL_FOLDER        undefined (false)      boolean: serve MAIL instead of NEWMAIL            vmspop
+//	FAST_SCAN              undefined (false)      boolean                                           vmspop
+//	MAXIMUM_THREADS        1000                   1 to 100000 concurrent sessions                   vmspop
+//	LISTEN                 ":110"                 host:port, numeric port                           vmspop
+//	TLS_LISTEN             none                   host:port for implicit TLS (needs CERT, KEY)      vmspop
+//	CERT                   none                   PEM certificate file (with KEY, or neither)       vmspop
+//	KEY                    none                   PEM private key file (with CERT, or neither)      vmspop
+//	AUTH_METHODS           ALL                    list of USER, APOP, PLAIN, CRAM-MD5; ALL; "-"     vmspop
+//	AUTH_TLS_ONLY          "-" (none)             as AUTH_METHODS: methods offered only under TLS   vmspop
+//	EXPIRE                 none (not advertised)  NEVER or 0 to 9999 days (RFC 2449 CAPA EXPIRE)    vmspop
+//	LOGIN_DELAY            0                      0 to 86400 seconds (RFC 2449 CAPA LOGIN-DELAY)    vmspop
+//	SPOOL                  /var/spool/vmspop      directory of <USER>/NEWMAIL, MAIL, WASTEBASKET    vmspop
+//	UAF                    /etc/vmspop/uaf        accounts file                                     vmspop
+//	HOSTNAME               none (os.Hostname)     a host name                                       vmspop
+//	SUBSTITUTE_DOMAIN      none                   a host name (SMTP substitute domain)              vmspop
+//	LOCAL_NAMES            none                   names, comma/space separated                      vmspop
+//	DECNET_NODES           none                   file of "NODE host.name" lines                    vmspop
+//	LOG                    none (stderr)          log file                                          vmspop
+//	LOG_FORMAT             TEXT                   TEXT | JSON                                       vmspop
+//	STARTUP                none                   DCL startup file read before the environment      vmspop
+//
+// A boolean ("if defined") name is true when it is defined with any value,
+// even an empty one, except 0, FALSE, NO, N and OFF in any case, which make
+// it false. VMS only asked whether the name was defined; the false words
+// are a vmspop convenience, so that TCPIP_POP_TRACE=0 does what it says.
+//
+// LINK_IDLE_TIMEOUT: VMS sets no idle timeout when the name is undefined;
+// vmspop instead uses RFC 1939's ten minutes (DefaultLinkIdleTimeout).
+// Defining it as "0 00:00:00.00" gives no timeout, with a warning.
+//
+// A bad value is never replaced by its default: Load fails and names every
+// bad value, its logical name, and what is allowed.
+package logicals

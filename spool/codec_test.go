@@ -1,0 +1,148 @@
+package spool
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	mbox "github.com/emersion/go-mbox"
+)
+
+// sentBody is the slow, obvious form of what RETR sends after the header:
+// the body of a decoded message with CRLF line ends, ending with CRLF.
+func sentBody(m []byte) []byte {
+	var body []byte
+	switch i := bytes.Index(m, []byte("\n\n")); {
+	case len(m) > 0 && m[0] == '\n':
+		body = m[1:]
+	case i >= 0:
+		body = m[i+2:]
+	}
+	out := bytes.ReplaceAll(body, []byte("\n"), []byte("\r\n"))
+	if len(body) > 0 && body[len(body)-1] != '\n' {
+		out = append(out, '\r', '\n')
+	}
+	return out
+}
+
+func writeFolder(t testing.TB, msgs ...[]byte) []byte {
+	var buf bytes.Buffer
+	w := mbox.NewWriter(&buf)
+	for _, m := range msgs {
+		if err := WriteMessage(w, "sender@example.org", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), bytes.NewReader(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// checkFolder compares the reference decoder (go-mbox + unwrap) with the
+// fast one (Scan, Decode, bodyReader) on one folder file.
+func checkFolder(t *testing.T, data []byte) [][]byte {
+	t.Helper()
+	ref, refErr := ReadMessages(bytes.NewReader(data))
+	msgs, err := Scan(context.Background(), data)
+	if (refErr != nil) != (err != nil) {
+		t.Fatalf("go-mbox error %v, Scan error %v on %q", refErr, err, data)
+	}
+	if err != nil {
+		return nil
+	}
+	if len(ref) != len(msgs) {
+		t.Fatalf("go-mbox found %d messages, Scan %d in %q", len(ref), len(msgs), data)
+	}
+	for i, m := range msgs {
+		text := data[m.Text:m.End]
+		got := Decode(text)
+		if !bytes.Equal(got, ref[i]) {
+			t.Fatalf("message %d of %q: Decode = %q, go-mbox = %q", i, data, got, ref[i])
+		}
+		if m.Size != int64(len(ref[i])) {
+			t.Fatalf("message %d of %q: Size = %d, want %d", i, data, m.Size, len(ref[i]))
+		}
+		want := sentBody(ref[i])
+		if m.BodySize != int64(len(want)) {
+			t.Fatalf("message %d of %q: BodySize = %d, want %d (%q)", i, data, m.BodySize, len(want), want)
+		}
+		section := io.NewSectionReader(bytes.NewReader(data), m.Text+int64(m.BodyStart), int64(m.ContentEnd-m.BodyStart))
+		var viaCopy bytes.Buffer
+		if _, err := io.Copy(&viaCopy, newBodyReader(bufio.NewReaderSize(section, 16), m.ExtraNewlines)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(viaCopy.Bytes(), want) {
+			t.Fatalf("message %d of %q: body stream = %q, want %q", i, data, viaCopy.Bytes(), want)
+		}
+		section.Seek(0, io.SeekStart)
+		viaRead, _ := io.ReadAll(readerOnly{newBodyReader(bufio.NewReaderSize(section, 16), m.ExtraNewlines)})
+		if !bytes.Equal(viaRead, want) {
+			t.Fatalf("message %d of %q: body Read = %q, want %q", i, data, viaRead, want)
+		}
+	}
+	return ref
+}
+
+type readerOnly struct{ io.Reader }
+
+var codecSeeds = [][]byte{
+	[]byte(""), []byte("\n"), []byte("\n\n"), []byte("abc"), []byte("abc\n"), []byte("abc\n\n"), []byte("abc\n\n\n"),
+	[]byte("From x\n>From y\n>>From z\n.\n..\n"), []byte("From:\tNODE::USER \"P\"  2-JUL-1992 21:17:08.08\nSubj:\thi\n\nbody\n"),
+	[]byte("a\r\nb\r\n"), []byte("a\rb\r"), []byte("\x00\xff\n"), []byte(">>>>From \n"), []byte("From"), []byte(">From"),
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, a := range codecSeeds {
+		for _, b := range codecSeeds {
+			data := writeFolder(t, a, b)
+			got := checkFolder(t, data)
+			if len(got) != 2 || !bytes.Equal(got[0], Normalize(a)) || !bytes.Equal(got[1], Normalize(b)) {
+				t.Fatalf("round trip of %q, %q gave %q (disk %q)", a, b, got, data)
+			}
+		}
+	}
+}
+
+// TestGoMboxAloneIsLossy documents why the wrapping exists.
+func TestGoMboxAloneIsLossy(t *testing.T) {
+	var buf bytes.Buffer
+	w := mbox.NewWriter(&buf)
+	mw, _ := w.CreateMessage("a@b", time.Time{})
+	io.WriteString(mw, ">From x\n")
+	w.Close()
+	m, _ := mbox.NewReader(&buf).NextMessage()
+	got, _ := io.ReadAll(m)
+	if bytes.HasPrefix(got, []byte(">From")) {
+		t.Fatalf("go-mbox kept >From: %q; the wrapping may no longer be needed", got)
+	}
+}
+
+func FuzzMboxRoundTrip(f *testing.F) {
+	for _, s := range codecSeeds {
+		f.Add(s, []byte("second\n"))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		data := writeFolder(t, a, b)
+		got := checkFolder(t, data)
+		if len(got) != 2 || !bytes.Equal(got[0], Normalize(a)) || !bytes.Equal(got[1], Normalize(b)) {
+			t.Fatalf("round trip of %q, %q gave %q (disk %q)", a, b, got, data)
+		}
+	})
+}
+
+func FuzzDecodeDifferential(f *testing.F) {
+	f.Add([]byte("From a\nx\n\nFrom b\n\n\n"))
+	f.Add([]byte("\n\nFrom a\n>From x\n>>From y\r\n\r\n\r\nFrom b"))
+	f.Add([]byte("junk\nFrom a\n"))
+	f.Add(append([]byte("From a\nFrom "+string(bytes.Repeat([]byte("x"), 5000))+"\r\nz\n"), "From b\n"...))
+	for _, s := range codecSeeds {
+		f.Add(writeFolder(f, s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFolder(t, data)
+	})
+}

@@ -1,0 +1,256 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"hash/crc32"
+	"unicode/utf8"
+)
+
+// ErrFormat means a folder file is not an mbox file: it has text before
+// its first From_ line.
+var ErrFormat = errors.New("spool: folder is not in mbox format")
+
+// mboxChunk is the buffer size of go-mbox's bufio.Reader: a separator line
+// longer than this leaves its tail as the first line of the next message.
+const mboxChunk = 4096
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Message locates one message in a folder file and describes its decoded
+// text (what the spool gives back) without holding it.
+type Message struct {
+	Start int64 // offset of the From_ line
+	Text  int64 // offset of the message text on disk
+	End   int64 // offset of the next From_ line, or the file size
+
+	Envelope string // the From_ line after "From " (sender and date)
+
+	// Layout of the text, as offsets relative to Text.
+	HeaderEnd  int // end of the MAIL-11 header lines (incl. the last '\n'), on disk
+	BodyStart  int // start of the body lines on disk (== ContentEnd when none)
+	ContentEnd int // end of the last line of text, on disk
+	// ExtraNewlines is the number of line ends sent after the body lines.
+	ExtraNewlines int
+
+	Size     int64  // length of the decoded message (LF line ends)
+	BodySize int64  // octets the body takes when sent with CRLF line ends
+	Sum      uint32 // CRC-32C of the decoded header lines and Size (for UIDs)
+
+	Binary   bool // the body holds NUL bytes: a foreign (non-text) message
+	EightBit bool // the body holds bytes >= 0x80
+	UTF8     bool // the body is valid UTF-8
+}
+
+// contentOf returns a disk line without its line end: the '\n' and one CR
+// before it. A last line without '\n' is returned as is.
+func contentOf(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+	}
+	return line
+}
+
+// unquote removes one '>' from an mboxrd-quoted From_ line.
+func unquote(c []byte) []byte {
+	if len(c) > 0 && c[0] == '>' && isQuotedFrom(c, 1, MaxQuote+1) {
+		return c[1:]
+	}
+	return c
+}
+
+func isEmptyLine(line []byte) bool {
+	return len(line) == 1 && line[0] == '\n' || len(line) == 2 && line[0] == '\r' && line[1] == '\n'
+}
+
+// lineEnd returns the end of the line starting at i (after its '\n').
+func lineEnd(b []byte, i int) int {
+	j := bytes.IndexByte(b[i:], '\n')
+	if j < 0 {
+		return len(b)
+	}
+	return i + j + 1
+}
+
+// Scan finds the messages of a folder file held in data, exactly where
+// go-mbox would find them, and describes each. It checks ctx between
+// messages.
+func Scan(ctx context.Context, data []byte) ([]Message, error) {
+	var msgs []Message
+	i := 0
+	// Before the first From_ line only empty lines may stand.
+	for i < len(data) {
+		e := lineEnd(data, i)
+		line := data[i:e]
+		if bytes.HasPrefix(line, fromPrefix) {
+			break
+		}
+		if len(contentOf(line)) != 0 {
+			return nil, ErrFormat
+		}
+		i = e
+	}
+	if i >= len(data) {
+		return nil, nil
+	}
+	start := i
+	text := lineEnd(data, i) // the first From_ line is consumed whole
+	for {
+		if len(msgs)%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		// Find the next line that starts with "From ".
+		end := len(data)
+		for j := text; j < len(data); {
+			if bytes.HasPrefix(data[j:], fromPrefix) {
+				end = j
+				break
+			}
+			k := bytes.Index(data[j:], []byte("\nFrom "))
+			if k < 0 {
+				break
+			}
+			j += k + 1
+		}
+		m := Message{Start: int64(start), Text: int64(text), End: int64(end)}
+		env := contentOf(data[start:lineEnd(data, start)])
+		m.Envelope = string(bytes.TrimPrefix(env, fromPrefix))
+		describe(&m, data[text:end])
+		msgs = append(msgs, m)
+		if end == len(data) {
+			return msgs, nil
+		}
+		start = end
+		// go-mbox reads the separator with a 4096-byte buffer: the tail of a
+		// longer line is the next message's first line.
+		e := lineEnd(data, end)
+		if e-end > mboxChunk {
+			e = end + mboxChunk
+			if data[e-1] == '\r' {
+				e--
+			}
+		}
+		text = e
+	}
+}
+
+// describe fills in the layout and sizes of a message from its disk text.
+func describe(m *Message, t []byte) {
+	// The last line of text and the run of empty lines after it.
+	contentEnd := len(t)
+	k := 0
+	for contentEnd > 0 {
+		// the line ending at contentEnd
+		s := bytes.LastIndexByte(t[:contentEnd-1], '\n') + 1
+		if contentEnd-1 < 0 || t[contentEnd-1] != '\n' || !isEmptyLine(t[s:contentEnd]) {
+			break
+		}
+		k++
+		contentEnd = s
+	}
+	hasText := contentEnd > 0
+	e := k - k%2 // empty lines go-mbox gives back
+	t0 := e
+	if hasText {
+		t0 = e + 1
+	}
+	mm := trailingNewlines(t0, hasText)
+	m.ContentEnd = contentEnd
+
+	var sum uint32
+	var size int64
+	headerEnd, bodyStart := -1, -1
+	var bodySize int64
+	for i := 0; i < contentEnd; {
+		le := lineEnd(t, i)
+		c := unquote(contentOf(t[i:le]))
+		if headerEnd < 0 {
+			if len(c) == 0 {
+				headerEnd, bodyStart = i, le
+				size++ // the empty line
+			} else {
+				sum = crc32.Update(sum, castagnoli, c)
+				sum = crc32.Update(sum, castagnoli, []byte{'\n'})
+				size += int64(len(c)) + 1
+			}
+		} else {
+			size += int64(len(c)) + 1
+			bodySize += int64(len(c)) + 2
+		}
+		i = le
+	}
+	if hasText {
+		size += int64(mm) - 1 // the last line has no '\n' of its own; mm follow
+	} else {
+		size = int64(mm)
+	}
+	if headerEnd < 0 {
+		// No empty line within the text: every line is a header line; the
+		// trailing newlines give the separator and then the body.
+		headerEnd, bodyStart = contentEnd, contentEnd
+		switch {
+		case !hasText:
+			m.ExtraNewlines = max(mm-1, 0)
+		default:
+			m.ExtraNewlines = max(mm-2, 0)
+		}
+	} else {
+		m.ExtraNewlines = max(mm-1, 0)
+	}
+	bodySize += 2 * int64(m.ExtraNewlines)
+	m.HeaderEnd, m.BodyStart = headerEnd, bodyStart
+	m.Size, m.BodySize = size, bodySize
+	var n [8]byte
+	for i := range n {
+		n[i] = byte(size >> (8 * i))
+	}
+	m.Sum = crc32.Update(sum, castagnoli, n[:])
+	body := t[bodyStart:contentEnd]
+	m.Binary = bytes.IndexByte(body, 0) >= 0
+	m.EightBit = hasHigh(body)
+	m.UTF8 = !m.EightBit || utf8.Valid(body)
+}
+
+// hasHigh reports whether b holds a byte >= 0x80, eight bytes at a time.
+func hasHigh(b []byte) bool {
+	for len(b) >= 8 {
+		v := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		if v&0x8080808080808080 != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// Decode returns the decoded message whose disk text is t (the bytes from
+// Message.Text to Message.End). It is the fast decoder's reference form.
+func Decode(t []byte) []byte {
+	var m Message
+	describe(&m, t)
+	out := make([]byte, 0, m.Size)
+	for i := 0; i < m.ContentEnd; {
+		le := lineEnd(t, i)
+		if i > 0 {
+			out = append(out, '\n')
+		}
+		out = append(out, unquote(contentOf(t[i:le]))...)
+		i = le
+	}
+	for int64(len(out)) < m.Size {
+		out = append(out, '\n')
+	}
+	return out
+}

@@ -1,0 +1,709 @@
+package spool
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	mbox "github.com/emersion/go-mbox"
+	"golang.org/x/sys/unix"
+)
+
+// Folder names.
+const (
+	NewMail     = "NEWMAIL"
+	Mail        = "MAIL"
+	Wastebasket = "WASTEBASKET"
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_$-]{1,31}$`)
+
+// ValidName reports whether name is a valid VMS user or folder name:
+// [A-Za-z0-9_$-]{1,31}. Anything else is refused before it touches the
+// file system.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// Spool is a directory of user mail directories: <Root>/<USER>/<FOLDER>.
+type Spool struct {
+	Root string
+	// LockTimeout bounds the wait for a folder lock (default 30 s).
+	LockTimeout time.Duration
+
+	bufs sync.Pool // *bufio.Reader of readBufSize
+}
+
+const readBufSize = 64 << 10
+
+// New returns the spool rooted at root.
+func New(root string) *Spool { return &Spool{Root: root} }
+
+func (s *Spool) lockTimeout() time.Duration {
+	if s.LockTimeout > 0 {
+		return s.LockTimeout
+	}
+	return 30 * time.Second
+}
+
+// UserDir returns the directory of user, upper-cased, or ErrBadUser.
+func (s *Spool) UserDir(user string) (string, error) {
+	if !ValidName(user) {
+		return "", ErrBadUser
+	}
+	return filepath.Join(s.Root, strings.ToUpper(user)), nil
+}
+
+func (s *Spool) folderPath(user, folder string) (dir, path string, err error) {
+	dir, err = s.UserDir(user)
+	if err != nil {
+		return "", "", err
+	}
+	if !ValidName(folder) {
+		return "", "", fmt.Errorf("spool: invalid folder name %q", folder)
+	}
+	return dir, filepath.Join(dir, strings.ToUpper(folder)), nil
+}
+
+// withFolderLock runs fn with the folder lock of user held, after
+// finishing or undoing any update a crash interrupted.
+func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn func(dir string) error) error {
+	dir, err := s.UserDir(user)
+	if err != nil {
+		return err
+	}
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return mapErr(err)
+		}
+	} else if _, err := os.Stat(dir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return ErrNoMailbox
+		}
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout())
+	defer cancel()
+	l, err := lockFolder(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	if err := recoverDir(dir); err != nil {
+		return err
+	}
+	return fn(dir)
+}
+
+// Recover finishes or undoes an update of user's folders that a crash
+// interrupted. Every other operation does this first too.
+func (s *Spool) Recover(ctx context.Context, user string) error {
+	return s.withFolderLock(ctx, user, false, func(string) error { return nil })
+}
+
+// mapErr turns a full disk into ErrNoSpace.
+func mapErr(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %v", ErrNoSpace, err)
+	}
+	return err
+}
+
+// Box is a folder opened for a POP session: a snapshot of its messages at
+// login, read from the same file while the session lasts. Mail appended
+// meanwhile is not shown, and is kept at Commit.
+type Box struct {
+	s        *Spool
+	user     string
+	dir      string
+	folder   string
+	f        *os.File // nil when the folder did not exist
+	size     int64
+	ino      uint64
+	sess     *os.File
+	Messages []Message
+}
+
+// OpenBox takes the session lock of user (ErrLocked when another session
+// holds it) and scans folder. The user's directory is created if missing.
+func (s *Spool) OpenBox(ctx context.Context, user, folder string) (*Box, error) {
+	dir, path, err := s.folderPath(user, folder)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, mapErr(err)
+	}
+	sess, err := sessionLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess}
+	err = s.withFolderLock(ctx, user, false, func(string) error {
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b.f = f
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		b.size = fi.Size()
+		b.ino = fi.Sys().(*syscall.Stat_t).Ino
+		b.Messages, err = scanFile(ctx, f, b.size)
+		return err
+	})
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// scanFile maps the first size bytes of f and scans them.
+func scanFile(ctx context.Context, f *os.File, size int64) ([]Message, error) {
+	if size == 0 {
+		return nil, nil
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("spool: mmap: %w", err)
+	}
+	defer unix.Munmap(data)
+	unix.Madvise(data, unix.MADV_SEQUENTIAL)
+	return Scan(ctx, data)
+}
+
+// User returns the upper-case user name of the box.
+func (b *Box) User() string { return b.user }
+
+func (b *Box) getReader(r io.Reader) *bufio.Reader {
+	if br, ok := b.s.bufs.Get().(*bufio.Reader); ok {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, readBufSize)
+}
+
+// Header returns the decoded MAIL-11 header lines of message i (at most
+// 64 KiB of them).
+func (b *Box) Header(i int) ([]byte, error) {
+	m := &b.Messages[i]
+	n := min(m.HeaderEnd, 64<<10)
+	raw := make([]byte, n)
+	if _, err := b.f.ReadAt(raw, m.Text); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	var out []byte
+	for i := 0; i < len(raw); {
+		le := lineEnd(raw, i)
+		out = append(out, unquote(contentOf(raw[i:le]))...)
+		out = append(out, '\n')
+		i = le
+	}
+	return out, nil
+}
+
+// Body returns a reader of the body of message i as sent: CRLF line ends,
+// ending with CRLF. Close it to return its buffer.
+func (b *Box) Body(i int) io.ReadCloser {
+	m := &b.Messages[i]
+	sec := io.NewSectionReader(b.f, m.Text+int64(m.BodyStart), int64(m.ContentEnd-m.BodyStart))
+	br := b.getReader(sec)
+	return &pooledBody{bodyReader: newBodyReader(br, m.ExtraNewlines), b: b, br: br}
+}
+
+type pooledBody struct {
+	*bodyReader
+	b  *Box
+	br *bufio.Reader
+}
+
+func (p *pooledBody) Close() error {
+	if p.br != nil {
+		p.br.Reset(nil)
+		p.b.s.bufs.Put(p.br)
+		p.br = nil
+	}
+	return nil
+}
+
+// Close releases the session lock. Nothing is changed.
+func (b *Box) Close() error {
+	if b.f != nil {
+		b.f.Close()
+		b.f = nil
+	}
+	if b.sess != nil {
+		b.sess.Close()
+		b.sess = nil
+	}
+	return nil
+}
+
+// Commit applies a session's UPDATE: messages in del leave the folder (to
+// WASTEBASKET, or dropped when purge is set), messages in move go to MAIL,
+// every other message stays, and so does mail appended since the snapshot.
+// It is atomic: after a crash at any instant, the next operation on the
+// user's folders finishes or undoes it, so that every message is in exactly
+// one folder.
+func (b *Box) Commit(ctx context.Context, del, move []int, purge bool) error {
+	if len(del) == 0 && len(move) == 0 || b.f == nil {
+		return nil
+	}
+	gone := make(map[int]bool, len(del)+len(move))
+	for _, i := range del {
+		gone[i] = true
+	}
+	for _, i := range move {
+		gone[i] = true
+	}
+	return b.s.withFolderLock(ctx, b.user, false, func(dir string) error {
+		path := filepath.Join(dir, b.folder)
+		fi, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Ino != b.ino || fi.Size() < b.size {
+			return fmt.Errorf("spool: %s was replaced during the session; nothing changed", path)
+		}
+		j := &journal{dir: dir, sizes: map[string]int64{}}
+		targets := map[string][]int{}
+		if b.folder != Mail {
+			targets[Mail] = move
+		} else {
+			for _, i := range move {
+				delete(gone, i) // moving MAIL to MAIL: it stays
+			}
+		}
+		if !purge && b.folder != Wastebasket {
+			targets[Wastebasket] = del
+		}
+		for name, idx := range targets {
+			if len(idx) == 0 {
+				continue
+			}
+			n, err := fileSize(filepath.Join(dir, name))
+			if err != nil {
+				return err
+			}
+			j.sizes[name] = n
+		}
+		j.tmp = b.folder + ".tmp"
+		j.target = b.folder
+		if err := j.write("prepare"); err != nil {
+			return err
+		}
+		fail := func(err error) error {
+			// Undo now rather than at the next access.
+			if rerr := recoverDir(dir); rerr != nil {
+				return errors.Join(mapErr(err), rerr)
+			}
+			return mapErr(err)
+		}
+		for name, idx := range targets {
+			if len(idx) == 0 {
+				continue
+			}
+			if err := b.appendCopies(filepath.Join(dir, name), j.sizes[name], idx); err != nil {
+				return fail(err)
+			}
+		}
+		if err := b.writeRemaining(filepath.Join(dir, j.tmp), gone, fi.Size()); err != nil {
+			return fail(err)
+		}
+		if err := j.write("commit"); err != nil {
+			return fail(err)
+		}
+		return recoverDir(dir) // rolls forward: rename, then remove the journal
+	})
+}
+
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// copyMessage writes message i to w as it stands on disk, ending with a
+// line end so that the next From_ line starts a line.
+func (b *Box) copyMessage(w io.Writer, i int) error {
+	m := &b.Messages[i]
+	if _, err := io.Copy(w, io.NewSectionReader(b.f, m.Start, m.End-m.Start)); err != nil {
+		return err
+	}
+	if m.End > m.Start {
+		var last [1]byte
+		if _, err := b.f.ReadAt(last[:], m.End-1); err != nil {
+			return err
+		}
+		if last[0] != '\n' {
+			_, err := w.Write([]byte{'\n'})
+			return err
+		}
+	}
+	return nil
+}
+
+// appendCopies appends messages idx to the folder file path, which held
+// size bytes when the journal was written.
+func (b *Box) appendCopies(path string, size int64, idx []int) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(size, io.SeekStart); err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	if err := endLine(f, size, w); err != nil {
+		return err
+	}
+	for _, i := range idx {
+		if err := b.copyMessage(w, i); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// endLine writes a newline to w when the file's first size bytes do not
+// end with one, so that an appended From_ line starts a line.
+func endLine(f *os.File, size int64, w io.Writer) error {
+	if size == 0 {
+		return nil
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		_, err := w.Write([]byte{'\n'})
+		return err
+	}
+	return nil
+}
+
+// writeRemaining writes the new folder file: the messages not gone, then
+// whatever was appended after the snapshot (up to cur bytes).
+func (b *Box) writeRemaining(tmp string, gone map[int]bool, cur int64) error {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 256<<10)
+	for i := range b.Messages {
+		if !gone[i] {
+			if err := b.copyMessage(w, i); err != nil {
+				return err
+			}
+		}
+	}
+	if cur > b.size {
+		if _, err := io.Copy(w, io.NewSectionReader(b.f, b.size, cur-b.size)); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// Append adds messages to a folder of user under the folder lock, creating
+// the user's directory and the folder as needed. It returns only once the
+// messages are on disk (fsync); a crash before that leaves no trace of
+// them.
+func (s *Spool) Append(ctx context.Context, user, folder string, msgs []NewMessage) error {
+	_, path, err := s.folderPath(user, folder)
+	if err != nil {
+		return err
+	}
+	return s.withFolderLock(ctx, user, true, func(dir string) error {
+		name := filepath.Base(path)
+		size, err := fileSize(path)
+		if err != nil {
+			return err
+		}
+		j := &journal{dir: dir, sizes: map[string]int64{name: size}}
+		if err := j.write("prepare"); err != nil {
+			return mapErr(err)
+		}
+		if err := appendMessages(path, size, msgs); err != nil {
+			return errors.Join(mapErr(err), recoverDir(dir))
+		}
+		return mapErr(j.remove())
+	})
+}
+
+// NewMessage is a message to append: its text (MAIL-11 headers, blank
+// line, body), the envelope sender and the arrival date for the From_ line.
+type NewMessage struct {
+	Envelope string
+	Date     time.Time
+	Text     io.Reader
+}
+
+func appendMessages(path string, size int64, msgs []NewMessage) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(size, io.SeekStart); err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	if err := endLine(f, size, bw); err != nil {
+		return err
+	}
+	w := mbox.NewWriter(bw)
+	for _, m := range msgs {
+		env := sanitizeEnvelope(m.Envelope)
+		if err := WriteMessage(w, env, m.Date, m.Text); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// sanitizeEnvelope makes a sender fit on a From_ line: no white space or
+// control characters, at most 256 bytes.
+func sanitizeEnvelope(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 256 {
+		s = s[:256]
+	}
+	if s == "" {
+		s = "MAILER-DAEMON"
+	}
+	return s
+}
+
+// journal records an update in progress in <dir>/.journal:
+//
+//	vmspop-journal 1
+//	state prepare|commit
+//	size FOLDER BYTES      (size of an appended-to folder before the update)
+//	rename TMP TARGET      (the new folder file)
+//
+// prepare: on recovery, truncate each folder to its size and remove TMP
+// (undo). commit: rename TMP over TARGET if TMP exists (finish). Then the
+// journal is removed.
+type journal struct {
+	dir         string
+	sizes       map[string]int64
+	tmp, target string
+}
+
+func (j *journal) write(state string) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "vmspop-journal 1\nstate %s\n", state)
+	for name, n := range j.sizes {
+		fmt.Fprintf(&b, "size %s %d\n", name, n)
+	}
+	if j.tmp != "" {
+		fmt.Fprintf(&b, "rename %s %s\n", j.tmp, j.target)
+	}
+	return writeFileSync(filepath.Join(j.dir, ".journal"), b.Bytes())
+}
+
+func (j *journal) remove() error {
+	if err := os.Remove(filepath.Join(j.dir, ".journal")); err != nil {
+		return err
+	}
+	return syncDir(j.dir)
+}
+
+// writeFileSync writes a small file atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".new"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// recoverDir finishes or undoes the update recorded in dir's journal, if
+// any. The caller holds the folder lock.
+func recoverDir(dir string) error {
+	path := filepath.Join(dir, ".journal")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		os.Remove(path + ".new")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	state := ""
+	sizes := map[string]int64{}
+	var tmp, target string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "state":
+			state = f[1]
+		case len(f) == 3 && f[0] == "size" && ValidName(f[1]):
+			n, err := strconv.ParseInt(f[2], 10, 64)
+			if err != nil {
+				return fmt.Errorf("spool: %s: bad size line %q", path, line)
+			}
+			sizes[f[1]] = n
+		case len(f) == 3 && f[0] == "rename" && ValidName(f[2]) && f[1] == f[2]+".tmp":
+			tmp, target = f[1], f[2]
+		}
+	}
+	switch state {
+	case "prepare":
+		for name, n := range sizes {
+			p := filepath.Join(dir, name)
+			if err := os.Truncate(p, n); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+				f.Sync()
+				f.Close()
+			}
+		}
+		if tmp != "" {
+			os.Remove(filepath.Join(dir, tmp))
+		}
+	case "commit":
+		if tmp != "" {
+			err := os.Rename(filepath.Join(dir, tmp), filepath.Join(dir, target))
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("spool: %s: unknown state %q", path, state)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// FolderInfo describes one folder file.
+type FolderInfo struct {
+	Name     string
+	Messages int
+	Bytes    int64
+}
+
+// Folders lists the folders of user with message counts and sizes.
+func (s *Spool) Folders(ctx context.Context, user string) ([]FolderInfo, error) {
+	var out []FolderInfo
+	err := s.withFolderLock(ctx, user, false, func(dir string) error {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if !e.Type().IsRegular() || !ValidName(e.Name()) || strings.ToUpper(e.Name()) != e.Name() {
+				continue
+			}
+			f, err := os.Open(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return err
+			}
+			fi, _ := f.Stat()
+			msgs, err := scanFile(ctx, f, fi.Size())
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", e.Name(), err)
+			}
+			out = append(out, FolderInfo{Name: e.Name(), Messages: len(msgs), Bytes: fi.Size()})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReadFolder returns the decoded messages of a folder of user (for tools
+// and tests; it holds the whole folder in memory).
+func (s *Spool) ReadFolder(ctx context.Context, user, folder string) ([][]byte, error) {
+	_, path, err := s.folderPath(user, folder)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	err = s.withFolderLock(ctx, user, false, func(string) error {
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		msgs, err := Scan(ctx, data)
+		for _, m := range msgs {
+			out = append(out, Decode(data[m.Text:m.End]))
+		}
+		return err
+	})
+	return out, err
+}
