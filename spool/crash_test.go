@@ -29,7 +29,7 @@ func crashChild(mode, root string) {
 	s := New(root)
 	switch mode {
 	case "commit":
-		b, err := s.OpenBox(ctx, "SMITH", NewMail)
+		b, err := s.OpenBox(ctx, "SMITH", NewMail, nil)
 		if err != nil {
 			panic(err)
 		}

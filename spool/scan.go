@@ -254,3 +254,30 @@ func Decode(t []byte) []byte {
 	}
 	return out
 }
+
+// DecodeHeader returns the decoded MAIL-11 header lines of a message whose
+// disk text is text (at most 64 KiB of them), each ending with '\n'.
+func DecodeHeader(text []byte, m *Message) []byte {
+	raw := text[:min(m.HeaderEnd, 64<<10)]
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); {
+		le := lineEnd(raw, i)
+		out = append(out, unquote(contentOf(raw[i:le]))...)
+		out = append(out, '\n')
+		i = le
+	}
+	return out
+}
+
+// BodyHead returns about the first n bytes of the body as sent (CRLF line
+// ends) of a message whose disk text is text.
+func BodyHead(text []byte, m *Message, n int) []byte {
+	var out []byte
+	for i := m.BodyStart; i < m.ContentEnd && len(out) < n; {
+		le := lineEnd(text[:m.ContentEnd], i)
+		out = append(out, unquote(contentOf(text[i:le]))...)
+		out = append(out, '\r', '\n')
+		i = le
+	}
+	return out
+}

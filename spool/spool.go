@@ -133,9 +133,14 @@ type Box struct {
 	Messages []Message
 }
 
+// Visitor is called for each message found when a box is opened, with the
+// message's disk text (valid only during the call).
+type Visitor func(i int, m *Message, text []byte) error
+
 // OpenBox takes the session lock of user (ErrLocked when another session
-// holds it) and scans folder. The user's directory is created if missing.
-func (s *Spool) OpenBox(ctx context.Context, user, folder string) (*Box, error) {
+// holds it) and scans folder, calling visit (if not nil) for each message.
+// The user's directory is created if missing.
+func (s *Spool) OpenBox(ctx context.Context, user, folder string, visit Visitor) (*Box, error) {
 	dir, path, err := s.folderPath(user, folder)
 	if err != nil {
 		return nil, err
@@ -163,7 +168,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string) (*Box, error) 
 		}
 		b.size = fi.Size()
 		b.ino = fi.Sys().(*syscall.Stat_t).Ino
-		b.Messages, err = scanFile(ctx, f, b.size)
+		b.Messages, err = scanFile(ctx, f, b.size, visit)
 		return err
 	})
 	if err != nil {
@@ -174,7 +179,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string) (*Box, error) 
 }
 
 // scanFile maps the first size bytes of f and scans them.
-func scanFile(ctx context.Context, f *os.File, size int64) ([]Message, error) {
+func scanFile(ctx context.Context, f *os.File, size int64, visit Visitor) ([]Message, error) {
 	if size == 0 {
 		return nil, nil
 	}
@@ -184,7 +189,17 @@ func scanFile(ctx context.Context, f *os.File, size int64) ([]Message, error) {
 	}
 	defer unix.Munmap(data)
 	unix.Madvise(data, unix.MADV_SEQUENTIAL)
-	return Scan(ctx, data)
+	msgs, err := Scan(ctx, data)
+	if err != nil || visit == nil {
+		return msgs, err
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if err := visit(i, m, data[m.Text:m.End]); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, nil
 }
 
 // User returns the upper-case user name of the box.
@@ -671,7 +686,7 @@ func (s *Spool) Folders(ctx context.Context, user string) ([]FolderInfo, error) 
 				return err
 			}
 			fi, _ := f.Stat()
-			msgs, err := scanFile(ctx, f, fi.Size())
+			msgs, err := scanFile(ctx, f, fi.Size(), nil)
 			f.Close()
 			if err != nil {
 				return fmt.Errorf("%s: %w", e.Name(), err)
