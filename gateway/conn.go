@@ -1,0 +1,1102 @@
+package gateway
+
+// Implementation notes
+//
+//   - One goroutine per connection runs serve: greeting, then a loop that
+//     reads one command line (at most 255 octets, RFC 2449 §4), dispatches
+//     it through one switch, and writes exactly one response. Handlers
+//     return nil after a positive reply, an *Error for a negative one (one
+//     place, reply, writes it and counts errors in a row), or another
+//     error when the connection cannot go on.
+//   - Output goes through a 4 KiB bufio.Writer that is flushed only when no
+//     more input is buffered (RFC 2449 §6.6 PIPELINING), so a pipelined
+//     batch gets its answers in few segments. Input is a 1 KiB
+//     bufio.Reader; nothing is dropped from it except after STLS, where
+//     plaintext pipelined behind the command is discarded (CVE-2011-0411).
+//   - Writes go through blockConn (server.go), under TLS if any, so the
+//     blocked-client back-off applies to every octet sent.
+//   - RFC 1939 §6: the maildrop changes only in the UPDATE state, after
+//     QUIT. Any other end (client gone, idle timeout, shutdown, error)
+//     calls Maildrop.Close only.
+//   - RETR and TOP stream from Maildrop.Open through dotWriter with a
+//     pooled 16 KiB buffer; the per-session state is the message list and
+//     two bitmaps.
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/sirupsen/logrus"
+
+	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/spool"
+)
+
+// state is the POP3 session state (RFC 1939 §3).
+type state int
+
+// The session states.
+const (
+	stateAuthorization state = iota
+	stateTransaction
+	stateUpdate
+)
+
+// Session end reasons, logged as the "end" field of "session end".
+const (
+	endQuit         = "QUIT"
+	endIdle         = "idle timeout"
+	endGone         = "client gone"
+	endTwoFailures  = "two failed logins"
+	endShutdown     = "server shutdown"
+	endTooManyErrs  = "too many errors"
+	endBlocked      = "blocked client"
+	endError        = "error"
+	endTooManySessn = "too many sessions"
+)
+
+// bitmap is a set of message indexes.
+type bitmap []uint64
+
+func newBitmap(n int) bitmap            { return make(bitmap, (n+63)/64) }
+func (b bitmap) has(i int) bool         { return b[i/64]&(1<<(uint(i)%64)) != 0 }
+func (b bitmap) set(i int)              { b[i/64] |= 1 << (uint(i) % 64) }
+func (b bitmap) clear()                 { clear(b) }
+func (b bitmap) list(n int) (out []int) { return b.appendTo(nil, n) }
+func (b bitmap) appendTo(out []int, n int) []int {
+	for i := 0; i < n; i++ {
+		if b.has(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// conn is one POP3 session.
+type conn struct {
+	srv         *Server
+	raw         net.Conn   // the accepted connection
+	bc          *blockConn // raw with the blocked-write back-off
+	nc          net.Conn   // bc, or TLS over bc
+	br          *bufio.Reader
+	bw          *bufio.Writer
+	log         *logrus.Entry
+	ctx         context.Context
+	cancel      context.CancelFunc
+	dropped     atomic.Bool // closed by Shutdown or Close
+	implicitTLS bool
+	tooMany     bool
+
+	state     state
+	tls       bool
+	timestamp string // the APOP timestamp of the greeting
+	pending   string // the name given to USER, when haveUser
+	haveUser  bool
+	user      string // canonical name after login
+	failures  int    // failed authorization attempts
+	errs      int    // failed commands in a row
+	cmdTime   time.Time
+
+	md        Maildrop
+	msgs      []MessageInfo
+	deleted   bitmap
+	retrieved bitmap
+
+	start                  time.Time
+	nlisted, nretr, octets int64
+	committed              CommitResult
+	scratch                [64]byte
+}
+
+// newConn sets up a connection; serve runs it.
+func newConn(s *Server, rw net.Conn, implicitTLS bool) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	bc := &blockConn{Conn: rw, sched: s.blockedRetry()}
+	c := &conn{srv: s, raw: rw, bc: bc, nc: bc, ctx: ctx, cancel: cancel, implicitTLS: implicitTLS}
+	c.log = s.logger().WithFields(logrus.Fields{"session": newSessionID(), "remote": rw.RemoteAddr().String()})
+	return c
+}
+
+// drop closes the connection from outside (Shutdown, Close).
+func (c *conn) drop() {
+	c.dropped.Store(true)
+	c.cancel()
+	c.raw.Close()
+}
+
+// serve runs the session to its end.
+func (c *conn) serve() {
+	c.start = time.Now()
+	end := endError
+	defer func() { c.finish(end) }()
+	c.log.Info("session start")
+	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
+	c.bw = bufio.NewWriterSize(c.nc, writeBufferSize)
+	if c.implicitTLS {
+		if err := c.handshake(); err != nil {
+			end = c.endReason(err)
+			return
+		}
+	}
+	if c.tooMany {
+		c.log.Warn("too many sessions")
+		c.writeLine("-ERR [" + string(CodeSysTemp) + "] too many sessions, try later")
+		c.bw.Flush()
+		end = endTooManySessn
+		return
+	}
+	c.timestamp = fmt.Sprintf("<%d.%d.%d@%s>", os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix(), c.srv.host())
+	c.writeLine(fmt.Sprintf("+OK POP server ready %s [%s, %s] %s", c.srv.version(), c.srv.host(), localIP(c.raw), c.timestamp))
+	end = c.loop()
+}
+
+// loop reads and answers commands until the session ends, and returns
+// the end reason.
+func (c *conn) loop() string {
+	for {
+		if c.br.Buffered() == 0 {
+			if err := c.bw.Flush(); err != nil {
+				return c.endReason(err)
+			}
+		}
+		c.setReadDeadline()
+		line, err := readLine(c.br, maxCommandLine)
+		c.cmdTime = time.Now()
+		if err == errLineTooLong {
+			c.trace("C: [line over 255 octets discarded]")
+			if end, err := c.reply(&Error{Text: "line too long"}); end != "" || err != nil {
+				return c.endOr(end, err)
+			}
+			continue
+		}
+		if err != nil {
+			return c.endReason(err)
+		}
+		verb, arg, perr := parseCommand(line)
+		if c.traceEnabled() {
+			c.trace("C: " + redact(line))
+		}
+		var herr error
+		if perr != nil {
+			herr = &Error{Text: "unknown command"}
+			if perr == errBadCharacter {
+				herr = &Error{Text: "invalid character in command"}
+			}
+		} else {
+			herr = c.handle(verb, arg)
+		}
+		end, err := c.reply(herr)
+		if end != "" || err != nil {
+			return c.endOr(end, err)
+		}
+		if verb == cmdQUIT && perr == nil && herr == nil {
+			return endQuit
+		}
+	}
+}
+
+// endOr returns end, or the reason err gives.
+func (c *conn) endOr(end string, err error) string {
+	if err != nil {
+		return c.endReason(err)
+	}
+	return end
+}
+
+// reply maps a handler's result to the wire. It returns a non-empty end
+// reason when the session must end after the reply, or an I/O error.
+func (c *conn) reply(herr error) (string, error) {
+	if herr == nil {
+		c.errs = 0
+		return "", nil
+	}
+	var e *Error
+	if !errors.As(herr, &e) {
+		return "", herr
+	}
+	if e.Err != nil {
+		c.log.WithError(e.Err).Error(e.Text)
+	}
+	if err := c.writeLine(e.line()); err != nil {
+		return "", err
+	}
+	if e.end != "" {
+		c.bw.Flush()
+		return e.end, nil
+	}
+	if c.errs++; c.errs >= c.srv.maxErrors() {
+		c.log.Warn("too many errors, closing connection")
+		c.writeLine("-ERR too many errors, closing connection")
+		c.bw.Flush()
+		return endTooManyErrs, nil
+	}
+	return "", nil
+}
+
+// finish ends the session: the maildrop is closed (after Commit or
+// instead of it), the connection closed, and the session summary logged.
+func (c *conn) finish(end string) {
+	if c.dropped.Load() && end != endQuit {
+		end = endShutdown
+	}
+	switch end {
+	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn:
+		if err := c.bw.Flush(); err != nil {
+			c.log.WithError(err).Info("cannot send the last reply")
+		}
+	}
+	if c.md != nil {
+		if err := c.md.Close(); err != nil {
+			c.log.WithError(err).Error("cannot close maildrop")
+		}
+	}
+	if c.tls && end == endQuit {
+		c.nc.Close() // sends close_notify
+	}
+	c.raw.Close()
+	c.cancel()
+	c.log.WithFields(logrus.Fields{
+		"user":        c.user,
+		"duration_ms": time.Since(c.start).Milliseconds(),
+		"listed":      c.nlisted,
+		"retrieved":   c.nretr,
+		"deleted":     c.committed.Deleted,
+		"moved":       c.committed.Moved,
+		"octets":      c.octets,
+		"end":         end,
+	}).Info("session end")
+	c.srv.removeConn(c)
+}
+
+// endReason names the reason a read or write error ends the session.
+func (c *conn) endReason(err error) string {
+	switch {
+	case c.dropped.Load():
+		return endShutdown
+	case errors.Is(err, errBlocked):
+		c.log.Error("client blocked, closing connection")
+		return endBlocked
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Info("idle timeout, closing connection")
+		return endIdle
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return endGone
+	default:
+		c.log.WithError(err).Error("connection error")
+		return endError
+	}
+}
+
+// setReadDeadline arms the idle timer before a read.
+func (c *conn) setReadDeadline() {
+	if d := c.srv.IdleTimeout; d > 0 {
+		c.raw.SetReadDeadline(time.Now().Add(d))
+	}
+}
+
+// handshake runs a TLS handshake over the connection and switches the
+// buffers to it.
+func (c *conn) handshake() error {
+	tc := tls.Server(c.bc, c.srv.TLSConfig)
+	d := c.srv.IdleTimeout
+	if d <= 0 {
+		d = handshakeTimeout
+	}
+	c.raw.SetReadDeadline(time.Now().Add(d))
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		c.log.WithError(err).Warn("TLS handshake failed")
+		return err
+	}
+	c.nc = tc
+	c.br.Reset(tc)
+	c.bw.Reset(tc)
+	c.tls = true
+	return nil
+}
+
+// traceLevel is the level of the C:/S: transcript lines.
+func (c *conn) traceLevel() logrus.Level {
+	if c.srv.Trace {
+		return logrus.InfoLevel
+	}
+	return logrus.DebugLevel
+}
+
+// traceEnabled reports whether transcript lines are logged.
+func (c *conn) traceEnabled() bool { return c.log.Logger.IsLevelEnabled(c.traceLevel()) }
+
+// trace logs one transcript line.
+func (c *conn) trace(line string) {
+	if c.traceEnabled() {
+		c.log.Log(c.traceLevel(), line)
+	}
+}
+
+// redact returns the command line as the transcript shows it: secrets
+// become *** (PASS, the APOP digest, an AUTH initial response). It looks
+// at the raw keyword, so lines that fail to parse are redacted too.
+func redact(line []byte) string {
+	kw, rest := nextField(string(line))
+	switch strings.ToUpper(kw) {
+	case cmdPASS:
+		return "PASS ***"
+	case cmdAPOP:
+		name, _ := nextField(rest)
+		return "APOP " + name + " ***"
+	case cmdAUTH:
+		mech, rest := nextField(rest)
+		if strings.TrimSpace(rest) != "" {
+			return "AUTH " + mech + " ***"
+		}
+	}
+	return string(line)
+}
+
+// writeLine writes one response line and logs it.
+func (c *conn) writeLine(s string) error {
+	c.trace("S: " + s)
+	c.bw.WriteString(s)
+	_, err := c.bw.WriteString("\r\n")
+	return err
+}
+
+// writeBytes writes one line of a multi-line response built in b.
+func (c *conn) writeBytes(b []byte) error {
+	if c.traceEnabled() {
+		c.trace("S: " + string(b))
+	}
+	c.bw.Write(b)
+	_, err := c.bw.WriteString("\r\n")
+	return err
+}
+
+// ok writes a positive response.
+func (c *conn) ok(text string) error {
+	if text == "" {
+		return c.writeLine("+OK")
+	}
+	return c.writeLine("+OK " + text)
+}
+
+// handle dispatches one command. A panic is logged with its stack and
+// answered "-ERR [SYS/TEMP] internal error", and the connection closes.
+func (c *conn) handle(verb, arg string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.WithField("stack", string(debug.Stack())).Errorf("panic serving %s: %v", verb, r)
+			err = errInternal
+		}
+	}()
+	switch verb {
+	case cmdUSER:
+		return c.cmdUser(arg)
+	case cmdPASS:
+		return c.cmdPass(arg)
+	case cmdAPOP:
+		return c.cmdAPOP(arg)
+	case cmdAUTH:
+		return c.cmdAuth(arg)
+	case cmdCAPA:
+		return c.cmdCapa(arg)
+	case cmdSTLS:
+		return c.cmdSTLS(arg)
+	case cmdQUIT:
+		return c.cmdQuit(arg)
+	case cmdNOOP:
+		if c.state != stateTransaction {
+			return errWrongState
+		}
+		if arg != "" {
+			return errSyntax
+		}
+		return c.ok("")
+	case cmdSTAT:
+		return c.cmdStat(arg)
+	case cmdLIST:
+		return c.cmdList(arg, false)
+	case cmdUIDL:
+		return c.cmdList(arg, true)
+	case cmdRETR:
+		return c.cmdRetr(arg)
+	case cmdTOP:
+		return c.cmdTop(arg)
+	case cmdDELE:
+		return c.cmdDele(arg)
+	case cmdRSET:
+		return c.cmdRset(arg)
+	}
+	return &Error{Text: "unknown command"}
+}
+
+// ---- AUTHORIZATION state ----
+
+// policy refuses a login method that is not allowed, or not yet (before
+// TLS). Refusals are not failed attempts.
+func (c *conn) policy(method string) error {
+	if !c.srv.methodAllowed(method) {
+		return errf(CodeAuth, "%s is not allowed", method)
+	}
+	if !c.tls && c.srv.methodNeedsTLS(method) {
+		return errf(CodeAuth, "%s requires TLS, use STLS first", method)
+	}
+	return nil
+}
+
+// allowedNow reports whether method may be used at this point.
+func (c *conn) allowedNow(method string) bool { return c.policy(method) == nil }
+
+// cmdUser handles USER name (RFC 1939 §7).
+func (c *conn) cmdUser(arg string) error {
+	if c.state != stateAuthorization {
+		return errWrongState
+	}
+	if c.srv.DisUserPass {
+		return errDisUserPass
+	}
+	if err := c.policy(MethodUser); err != nil {
+		return err
+	}
+	args, ok := splitArgs(arg, 1)
+	if !ok || len(args) != 1 {
+		return errSyntax
+	}
+	name := args[0]
+	c.haveUser = false
+	// SECURE: an unknown name is answered exactly as a known one.
+	if c.srv.Security != logicals.Secure && !c.srv.Auth.UserExists(name) {
+		return c.authFailed(MethodUser, name, FailUnknownUser, nil, "")
+	}
+	c.pending, c.haveUser = name, true
+	return c.ok(fmt.Sprintf("password required for %q", sanitize(name)))
+}
+
+// cmdPass handles PASS string (RFC 1939 §7). The whole rest of the line
+// is the password, spaces included.
+func (c *conn) cmdPass(arg string) error {
+	if c.state != stateAuthorization {
+		return errWrongState
+	}
+	if c.srv.DisUserPass {
+		return errDisUserPass
+	}
+	if err := c.policy(MethodUser); err != nil {
+		return err
+	}
+	if !c.haveUser {
+		return &Error{Text: "give USER first"}
+	}
+	name := c.pending
+	c.haveUser = false
+	canonical, err := c.srv.Auth.CheckPassword(name, arg, c.srv.now())
+	if err != nil {
+		return c.authFailed(MethodUser, name, c.srv.classify(err), err, "")
+	}
+	return c.login(MethodUser, name, canonical)
+}
+
+// cmdAPOP handles APOP name digest (RFC 1939 §7) against the greeting's
+// timestamp.
+func (c *conn) cmdAPOP(arg string) error {
+	if c.state != stateAuthorization {
+		return errWrongState
+	}
+	if err := c.policy(MethodAPOP); err != nil {
+		return err
+	}
+	args, ok := splitArgs(arg, 2)
+	if !ok || len(args) != 2 {
+		return errSyntax
+	}
+	c.haveUser = false
+	name, digest := args[0], args[1]
+	canonical, err := c.srv.Auth.CheckAPOP(name, c.timestamp, digest, c.srv.now())
+	if err != nil {
+		return c.authFailed(MethodAPOP, name, c.srv.classify(err), err, "")
+	}
+	return c.login(MethodAPOP, name, canonical)
+}
+
+// cmdAuth handles AUTH [mechanism [initial-response]] (RFC 5034).
+func (c *conn) cmdAuth(arg string) error {
+	if c.state != stateAuthorization {
+		return errWrongState
+	}
+	mech, rest := nextField(arg)
+	if mech == "" {
+		// The empty AUTH that Outlook sends: list the mechanisms.
+		if err := c.ok(""); err != nil {
+			return err
+		}
+		for _, m := range saslMechanisms {
+			if c.allowedNow(m) {
+				if err := c.writeLine(m); err != nil {
+					return err
+				}
+			}
+		}
+		return c.writeLine(".")
+	}
+	ir, extra := nextField(rest)
+	if strings.TrimSpace(extra) != "" {
+		return errSyntax
+	}
+	mech = strings.ToUpper(mech)
+	switch mech {
+	case MethodPlain, MethodCRAMMD5:
+	default:
+		return errf(CodeAuth, "mechanism %s is not supported", sanitize(mech))
+	}
+	if err := c.policy(mech); err != nil {
+		return err
+	}
+	c.haveUser = false
+	if mech == MethodCRAMMD5 {
+		if ir != "" {
+			return errSyntax
+		}
+		return c.authCRAMMD5()
+	}
+	return c.authPlain(ir)
+}
+
+// authPlain runs SASL PLAIN (RFC 4616) with go-sasl.
+func (c *conn) authPlain(ir string) error {
+	var resp []byte
+	switch ir {
+	case "":
+		line, err := c.challenge("")
+		if err != nil {
+			return err
+		}
+		if line == nil {
+			return errCancelled
+		}
+		if resp, err = decodeBase64(line); err != nil {
+			return c.authFailed(MethodPlain, "", failMalformed, err, "malformed base64")
+		}
+	case "=":
+		resp = []byte{}
+	default:
+		var err error
+		if resp, err = decodeBase64([]byte(ir)); err != nil {
+			return c.authFailed(MethodPlain, "", failMalformed, err, "malformed base64")
+		}
+	}
+	var identity, name, password string
+	called := false
+	srv := sasl.NewPlainServer(func(i, u, p string) error {
+		identity, name, password, called = i, u, p, true
+		return nil
+	})
+	if _, _, err := srv.Next(resp); err != nil || !called {
+		return c.authFailed(MethodPlain, "", failMalformed, err, "malformed PLAIN response")
+	}
+	if identity != "" && !strings.EqualFold(identity, name) {
+		return c.authFailed(MethodPlain, name, failBadIdentity, nil, sanitize(identity))
+	}
+	canonical, err := c.srv.Auth.CheckPassword(name, password, c.srv.now())
+	if err != nil {
+		return c.authFailed(MethodPlain, name, c.srv.classify(err), err, "")
+	}
+	return c.login(MethodPlain, name, canonical)
+}
+
+// authCRAMMD5 runs CRAM-MD5 (RFC 2195): the challenge is a msg-id, the
+// response "user hexdigest".
+func (c *conn) authCRAMMD5() error {
+	chal := fmt.Sprintf("<%d.%d@%s>", c.srv.seq.Add(1), c.srv.now().UnixNano(), c.srv.host())
+	line, err := c.challenge(base64.StdEncoding.EncodeToString([]byte(chal)))
+	if err != nil {
+		return err
+	}
+	if line == nil {
+		return errCancelled
+	}
+	resp, err := decodeBase64(line)
+	if err != nil {
+		return c.authFailed(MethodCRAMMD5, "", failMalformed, err, "malformed base64")
+	}
+	s := string(resp)
+	sp := strings.LastIndexByte(s, ' ')
+	if sp <= 0 || sp == len(s)-1 {
+		return c.authFailed(MethodCRAMMD5, "", failMalformed, nil, "malformed CRAM-MD5 response")
+	}
+	name, digest := s[:sp], s[sp+1:]
+	canonical, err := c.srv.Auth.CheckCRAMMD5(name, chal, digest, c.srv.now())
+	if err != nil {
+		return c.authFailed(MethodCRAMMD5, name, c.srv.classify(err), err, "")
+	}
+	return c.login(MethodCRAMMD5, name, canonical)
+}
+
+// challenge sends "+ text", flushes, and reads the client's response line
+// (at most 8192 octets). It returns nil when the client cancels with "*".
+// An over-long line is answered as malformed.
+func (c *conn) challenge(text string) ([]byte, error) {
+	if err := c.writeLine("+ " + text); err != nil {
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, err
+	}
+	c.setReadDeadline()
+	line, err := readLine(c.br, maxSASLLine)
+	if err == errLineTooLong {
+		c.trace("C: [line over 8192 octets discarded]")
+		return nil, c.authFailed("SASL", "", failMalformed, err, "response line too long")
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.trace("C: ***")
+	if len(line) == 1 && line[0] == '*' {
+		return nil, nil
+	}
+	return line, nil
+}
+
+// decodeBase64 decodes a SASL response; whitespace around it is ignored.
+func decodeBase64(b []byte) ([]byte, error) {
+	s := strings.TrimSpace(string(b))
+	out, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: malformed base64: %w", err)
+	}
+	return out, nil
+}
+
+// authFailed answers a failed authorization attempt. In SECURE mode every
+// cause gets the same line, no sooner than the failure delay after the
+// command arrived; the log always gets the FRIENDLY reason. The second
+// failed attempt on a connection closes it (manual §15.1.3).
+func (c *conn) authFailed(method, name string, cause AuthFailure, err error, detail string) error {
+	if cause == FailSystem {
+		return &Error{Code: CodeSysTemp, Text: "unable to check credentials, try later",
+			Err: fmt.Errorf("gateway: %s check for %q: %w", method, sanitize(name), err)}
+	}
+	san := sanitize(name)
+	reason := friendlyText(cause, method, san, detail)
+	entry := c.log.WithFields(logrus.Fields{"method": method, "reason": reason})
+	if name != "" {
+		entry = entry.WithField("user", san)
+	}
+	entry.Warn("login failed")
+	text := reason
+	if c.srv.Security == logicals.Secure && cause != failMalformed {
+		text = fmt.Sprintf("access to user account %q denied", san)
+	}
+	if d := c.srv.failureDelay(); d > 0 {
+		if wait := time.Until(c.cmdTime.Add(d)); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+				t.Stop()
+			}
+		}
+	}
+	e := &Error{Code: CodeAuth, Text: text}
+	if c.failures++; c.failures >= 2 {
+		c.log.Warn("two failed logins, closing connection")
+		e.end = endTwoFailures
+	}
+	return e
+}
+
+// login finishes a successful authorization: the LOGIN-DELAY check, then
+// the maildrop is opened (and locked), and the session enters TRANSACTION.
+func (c *conn) login(method, name, canonical string) error {
+	san := sanitize(name)
+	if !c.srv.checkLoginDelay(canonical, c.srv.now()) {
+		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn("login failed")
+		return errf(CodeLoginDelay, "minimum time between logins not reached for %q", san)
+	}
+	md, err := c.srv.Backend.OpenMaildrop(c.ctx, canonical)
+	if err != nil {
+		entry := c.log.WithFields(logrus.Fields{"method": method, "user": canonical}).WithError(err)
+		if errors.Is(err, spool.ErrLocked) {
+			entry.WithField("reason", "maildrop locked").Warn("login failed")
+			return errf(CodeInUse, "maildrop for %q is locked by another session", san)
+		}
+		entry.Error("cannot open maildrop")
+		return errf(CodeSysTemp, "unable to open maildrop, try later")
+	}
+	c.md = md
+	c.msgs = md.Messages()
+	if m := c.srv.MessageMaximum; m > 0 && len(c.msgs) > m {
+		c.msgs = c.msgs[:m]
+	}
+	c.deleted = newBitmap(len(c.msgs))
+	c.retrieved = newBitmap(len(c.msgs))
+	c.user = canonical
+	c.state = stateTransaction
+	c.log = c.log.WithField("user", canonical)
+	c.log.WithField("method", method).Info("login")
+	n, size := c.totals()
+	return c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
+}
+
+// cmdCapa handles CAPA (RFC 2449 §5); the list depends on the state and
+// on TLS.
+func (c *conn) cmdCapa(arg string) error {
+	if c.state == stateUpdate {
+		return errWrongState
+	}
+	if arg != "" {
+		return errSyntax
+	}
+	lines := make([]string, 0, 12)
+	lines = append(lines, "TOP", "UIDL")
+	auth := c.state == stateAuthorization
+	if auth && !c.srv.DisUserPass && c.allowedNow(MethodUser) {
+		lines = append(lines, "USER")
+	}
+	if auth {
+		sl := "SASL"
+		for _, m := range saslMechanisms {
+			if c.allowedNow(m) {
+				sl += " " + m
+			}
+		}
+		if sl != "SASL" {
+			lines = append(lines, sl)
+		}
+	}
+	lines = append(lines, "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING")
+	if c.srv.Expire != "" {
+		lines = append(lines, "EXPIRE "+c.srv.Expire)
+	}
+	if d := c.srv.LoginDelay; d > 0 {
+		lines = append(lines, "LOGIN-DELAY "+strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
+	lines = append(lines, "IMPLEMENTATION "+strings.ReplaceAll(c.srv.version(), " ", "-"))
+	if auth && c.srv.TLSConfig != nil && !c.tls {
+		lines = append(lines, "STLS")
+	}
+	if err := c.ok("Capability list follows"); err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if err := c.writeLine(l); err != nil {
+			return err
+		}
+	}
+	return c.writeLine(".")
+}
+
+// cmdSTLS handles STLS (RFC 2595 §4). Plaintext the client pipelined
+// behind STLS is discarded, never read as commands (CVE-2011-0411).
+func (c *conn) cmdSTLS(arg string) error {
+	if c.state != stateAuthorization {
+		return errWrongState
+	}
+	if arg != "" {
+		return errSyntax
+	}
+	if c.srv.TLSConfig == nil {
+		return &Error{Text: "STLS is not available"}
+	}
+	if c.tls {
+		return &Error{Text: "TLS is already active"}
+	}
+	if err := c.ok("Begin TLS negotiation"); err != nil {
+		return err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return err
+	}
+	if n := c.br.Buffered(); n > 0 {
+		c.br.Discard(n)
+		c.log.WithField("octets", n).Warn("discarded plaintext pipelined after STLS")
+	}
+	if err := c.handshake(); err != nil {
+		return err
+	}
+	// RFC 2595 §4: forget what the client said before TLS.
+	c.haveUser = false
+	return nil
+}
+
+// cmdQuit handles QUIT (RFC 1939 §5, §6). In TRANSACTION it enters the
+// UPDATE state and commits the session's deletions and retrievals.
+func (c *conn) cmdQuit(arg string) error {
+	if arg != "" {
+		return errSyntax
+	}
+	if c.state != stateTransaction {
+		return c.ok(c.signOff() + " signing off")
+	}
+	c.state = stateUpdate
+	u := Update{Deleted: c.deleted.list(len(c.msgs)), Retrieved: c.retrieved.list(len(c.msgs))}
+	if c.srv.Expire == "0" {
+		// EXPIRE 0: retrieved messages may not stay on the server.
+		for _, i := range u.Retrieved {
+			c.deleted.set(i)
+		}
+		u.Deleted = c.deleted.list(len(c.msgs))
+	}
+	res, err := c.md.Commit(c.ctx, u)
+	if err != nil {
+		return &Error{Code: CodeSysTemp, Text: "some deleted messages not removed", Err: err, end: endQuit}
+	}
+	c.committed = res
+	return c.ok(fmt.Sprintf("%s signing off (%d messages left)", c.signOff(), res.Left))
+}
+
+// signOff is the name in the QUIT reply.
+func (c *conn) signOff() string {
+	v := c.srv.version()
+	if i := strings.IndexByte(v, ' '); i > 0 {
+		return v[:i]
+	}
+	return v
+}
+
+// ---- TRANSACTION state ----
+
+// totals counts the undeleted messages and their octets.
+func (c *conn) totals() (n int, size int64) {
+	for i, m := range c.msgs {
+		if !c.deleted.has(i) {
+			n++
+			size += m.Size
+		}
+	}
+	return n, size
+}
+
+// message parses a message number and returns its 0-based index; deleted
+// messages are refused (RFC 1939 §5).
+func (c *conn) message(s string) (int, error) {
+	n, ok := parseNumber(s)
+	if !ok {
+		return 0, &Error{Text: "invalid message number"}
+	}
+	if n < 1 || n > len(c.msgs) {
+		return 0, errf("", "no such message, only %d messages in maildrop", len(c.msgs))
+	}
+	if c.deleted.has(n - 1) {
+		return 0, errf("", "message %d already deleted", n)
+	}
+	return n - 1, nil
+}
+
+// cmdStat handles STAT.
+func (c *conn) cmdStat(arg string) error {
+	if c.state != stateTransaction {
+		return errWrongState
+	}
+	if arg != "" {
+		return errSyntax
+	}
+	n, size := c.totals()
+	return c.ok(strconv.Itoa(n) + " " + strconv.FormatInt(size, 10))
+}
+
+// cmdList handles LIST [n] and, with uidl set, UIDL [n].
+func (c *conn) cmdList(arg string, uidl bool) error {
+	if c.state != stateTransaction {
+		return errWrongState
+	}
+	args, ok := splitArgs(arg, 1)
+	if !ok {
+		return errSyntax
+	}
+	if len(args) == 1 {
+		i, err := c.message(args[0])
+		if err != nil {
+			return err
+		}
+		b := c.listLine(c.scratch[:0], i, uidl)
+		if !uidl {
+			c.nlisted++
+		}
+		return c.ok(string(b))
+	}
+	if uidl {
+		if err := c.ok(""); err != nil {
+			return err
+		}
+	} else {
+		n, size := c.totals()
+		if err := c.ok(fmt.Sprintf("%d messages (%d octets)", n, size)); err != nil {
+			return err
+		}
+	}
+	for i := range c.msgs {
+		if c.deleted.has(i) {
+			continue
+		}
+		if err := c.writeBytes(c.listLine(c.scratch[:0], i, uidl)); err != nil {
+			return err
+		}
+		if !uidl {
+			c.nlisted++
+		}
+	}
+	return c.writeLine(".")
+}
+
+// listLine appends "n size" or "n uid" for message i to b.
+func (c *conn) listLine(b []byte, i int, uidl bool) []byte {
+	b = strconv.AppendInt(b, int64(i+1), 10)
+	b = append(b, ' ')
+	if uidl {
+		return append(b, c.msgs[i].UID...)
+	}
+	return strconv.AppendInt(b, c.msgs[i].Size, 10)
+}
+
+// cmdRetr handles RETR n: the whole message, dot-stuffed.
+func (c *conn) cmdRetr(arg string) error {
+	if c.state != stateTransaction {
+		return errWrongState
+	}
+	args, ok := splitArgs(arg, 1)
+	if !ok || len(args) != 1 {
+		return errSyntax
+	}
+	i, err := c.message(args[0])
+	if err != nil {
+		return err
+	}
+	if err := c.send(i, -1); err != nil {
+		return err
+	}
+	c.retrieved.set(i)
+	c.nretr++
+	return nil
+}
+
+// cmdTop handles TOP n m: the header, the empty line and m body lines.
+func (c *conn) cmdTop(arg string) error {
+	if c.state != stateTransaction {
+		return errWrongState
+	}
+	args, ok := splitArgs(arg, 2)
+	if !ok || len(args) != 2 {
+		return errSyntax
+	}
+	i, err := c.message(args[0])
+	if err != nil {
+		return err
+	}
+	lines, ok := parseNumber(args[1])
+	if !ok {
+		return &Error{Text: "invalid number of lines"}
+	}
+	return c.send(i, int64(lines))
+}
+
+// send streams message i: all of it when lines < 0, else as TOP with that
+// many body lines. Once "+OK" has gone, a read error ends the connection.
+func (c *conn) send(i int, lines int64) error {
+	rc, err := c.md.Open(c.ctx, i)
+	if err != nil {
+		return &Error{Code: CodeSysTemp, Text: "unable to read message, try later", Err: err}
+	}
+	defer rc.Close()
+	if lines < 0 {
+		err = c.ok(strconv.FormatInt(c.msgs[i].Size, 10) + " octets")
+	} else {
+		err = c.ok("top of message follows")
+	}
+	if err != nil {
+		return err
+	}
+	dw := newDotWriter(c.bw)
+	var dst io.Writer = dw
+	if lines >= 0 {
+		dst = newTopWriter(dw, lines)
+	}
+	buf := c.srv.getBuffer()
+	_, err = io.CopyBuffer(dst, struct{ io.Reader }{rc}, *buf)
+	c.srv.putBuffer(buf)
+	if err != nil && err != errTopDone {
+		return err
+	}
+	if err := dw.Close(); err != nil {
+		return err
+	}
+	c.octets += dw.n
+	if c.traceEnabled() {
+		b := append(c.scratch[:0], "S: ["...)
+		if lines < 0 {
+			b = append(b, "RETR "...)
+			b = strconv.AppendInt(b, int64(i+1), 10)
+		} else {
+			b = append(b, "TOP "...)
+			b = strconv.AppendInt(b, int64(i+1), 10)
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, lines, 10)
+		}
+		b = append(b, ": "...)
+		b = appendThousands(b, dw.n)
+		b = append(b, " octets]"...)
+		c.trace(string(b))
+	}
+	if lines < 0 && dw.n != c.msgs[i].Size {
+		c.log.WithFields(logrus.Fields{"message": i + 1, "size": c.msgs[i].Size, "sent": dw.n}).Warn("message size differs from the listed size")
+	}
+	return nil
+}
+
+// cmdDele handles DELE n: the message is only marked (RFC 1939 §6).
+func (c *conn) cmdDele(arg string) error {
+	if c.state != stateTransaction {
+		return errWrongState
+	}
+	args, ok := splitArgs(arg, 1)
+	if !ok || len(args) != 1 {
+		return errSyntax
+	}
+	i, err := c.message(args[0])
+	if err != nil {
+		return err
+	}
+	c.deleted.set(i)
+	return c.ok("message " + strconv.Itoa(i+1) + " deleted")
+}
+
+// cmdRset handles RSET: every deletion mark is removed.
+func (c *conn) cmdRset(arg string) error {
+	if c.state != stateTransaction {
+		return errWrongState
+	}
+	if arg != "" {
+		return errSyntax
+	}
+	c.deleted.clear()
+	n, size := c.totals()
+	return c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
+}
+
+// localIP is the server-side IP address of a connection.
+func localIP(nc net.Conn) string {
+	switch a := nc.LocalAddr().(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case nil:
+		return "unknown"
+	default:
+		if h, _, err := net.SplitHostPort(a.String()); err == nil {
+			return h
+		}
+		return a.String()
+	}
+}
