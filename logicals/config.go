@@ -79,7 +79,7 @@ type Config struct {
 	TLSListen   string   // TLS_LISTEN: implicit-TLS listener address, "" = none
 	Cert        string   // CERT: PEM certificate file, "" = no TLS
 	Key         string   // KEY: PEM private key file
-	AuthMethods []string // AUTH_METHODS: allowed login methods (USER, APOP, PLAIN, CRAM-MD5); default all
+	AuthMethods []string // AUTH_METHODS: allowed login methods (USER, APOP, PLAIN, CRAM-MD5); default USER, APOP, PLAIN (CRAM-MD5 is opt-in: clients pick it first and fail for users without a secret)
 	AuthTLSOnly []string // AUTH_TLS_ONLY: methods allowed only under TLS; default none
 	Expire      string   // EXPIRE: CAPA EXPIRE value ("NEVER", or days); "" = not advertised
 	LoginDelay  int      // LOGIN_DELAY: seconds advertised (and enforced) between logins; 0 = none
@@ -117,7 +117,7 @@ func Default() *Config {
 		UAF:             "/etc/vmspop/uaf",
 		LogFormat:       "TEXT",
 		TLSListen:       "",
-		AuthMethods:     []string{"USER", "APOP", "PLAIN", "CRAM-MD5"},
+		AuthMethods:     []string{"USER", "APOP", "PLAIN"},
 		LogLevel:        LogInformational,
 		LinkIdleTimeout: DefaultLinkIdleTimeout,
 		MaximumThreads:  DefaultMaximumThreads,

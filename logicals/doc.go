@@ -31,7 +31,7 @@
 //	TLS_LISTEN             none                   host:port for implicit TLS (needs CERT, KEY)      vmspop
 //	CERT                   none                   PEM certificate file (with KEY, or neither)       vmspop
 //	KEY                    none                   PEM private key file (with CERT, or neither)      vmspop
-//	AUTH_METHODS           ALL                    list of USER, APOP, PLAIN, CRAM-MD5; ALL; "-"     vmspop
+//	AUTH_METHODS           USER,APOP,PLAIN        list of USER, APOP, PLAIN, CRAM-MD5; ALL; "-"     vmspop
 //	AUTH_TLS_ONLY          "-" (none)             as AUTH_METHODS: methods offered only under TLS   vmspop
 //	EXPIRE                 none (not advertised)  NEVER or 0 to 9999 days (RFC 2449 CAPA EXPIRE)    vmspop
 //	LOGIN_DELAY            0                      0 to 86400 seconds (RFC 2449 CAPA LOGIN-DELAY)    vmspop

@@ -1,0 +1,42 @@
+# vmspop — make run (demo server), make test (everything CI runs), make bench.
+GO       ?= go
+BIN      ?= bin/vmspop
+FUZZTIME ?= 8s
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: all build run test vet staticcheck unit fuzz-smoke bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vmspop
+
+# Serves a fresh copy of the demo spool on 127.0.0.1:1110 (STLS) and
+# 127.0.0.1:1995 (implicit TLS) with demo accounts, and prints how to connect.
+run: build
+	scripts/demo.sh $(BIN)
+
+test: vet staticcheck unit fuzz-smoke
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Each fuzz target runs briefly (FUZZTIME); long fuzzing: make fuzz FUZZTIME=10m.
+fuzz-smoke:
+	scripts/fuzz.sh $(FUZZTIME)
+
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+bench:
+	scripts/bench.sh
+
+clean:
+	rm -rf bin

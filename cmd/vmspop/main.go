@@ -1,0 +1,76 @@
+// Command vmspop is a POP3 gateway that serves OpenVMS-style mail spools
+// (NEWMAIL, MAIL, WASTEBASKET folders of MAIL-11 messages) to PC mail
+// clients, as the TCP/IP Services for OpenVMS POP server did.
+//
+// Usage:
+//
+//	vmspop serve [--startup FILE]     run the server (TCPIP$POP_* logicals)
+//	vmspop logicals [--startup FILE]  show the effective settings
+//	vmspop uaf add|modify|show|list|remove ...   the accounts file
+//	vmspop deliver [-f SENDER] USER...   local delivery agent (stdin)
+//	vmspop import USER FILE...        import VMS MAIL EXTRACT files
+//	vmspop folders USER               list a user's folders
+//	vmspop trace [FILE...]            search trace logs
+//	vmspop version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	_ "github.com/emersion/go-message/charset" // decode any charset in RFC 822 headers
+)
+
+// Version is the version shown in greetings and X-POP3-Server.
+const Version = "V0.1"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	rest := args[1:]
+	switch args[0] {
+	case "serve":
+		return runServe(rest, env, stdout, stderr)
+	case "logicals":
+		return runLogicals(rest, env, stdout, stderr)
+	case "uaf":
+		return runUAF(rest, env, stdin, stdout, stderr)
+	case "deliver":
+		return runDeliver(rest, env, stdin, stdout, stderr)
+	case "import":
+		return runImport(rest, env, stdin, stdout, stderr)
+	case "folders":
+		return runFolders(rest, env, stdin, stdout, stderr)
+	case "trace":
+		return runTrace(rest, stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "vmspop", Version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "vmspop: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: vmspop COMMAND [ARGS]
+  serve [--startup FILE]        run the POP3 server (configured by TCPIP$POP_* variables)
+  logicals [--startup FILE]     show the effective TCPIP$POP_* settings
+  uaf add|modify|show|list|remove USER ...   manage the accounts file (TCPIP$POP_UAF)
+  deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
+  import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
+  folders USER                  list a user's folders, messages and sizes
+  trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
+  version                       print the version
+`)
+}

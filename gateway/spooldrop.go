@@ -1,0 +1,224 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/vmspop/vmspop/rewrite"
+	"github.com/vmspop/vmspop/spool"
+)
+
+// SpoolBackend serves maildrops from an OpenVMS-style spool: each message's
+// RFC 822 header is rebuilt from its MAIL-11 header by Rewrite (manual
+// 15.1.6), and UPDATE moves mail as TCPIP$POP does.
+type SpoolBackend struct {
+	Spool   *spool.Spool
+	Rewrite *rewrite.Settings
+	// Folder is the folder served: spool.NewMail, or spool.Mail with
+	// TCPIP$POP_USE_MAIL_FOLDER.
+	Folder string
+	// LeaveInNewmail keeps retrieved messages in the folder
+	// (TCPIP$POP_LEAVE_IN_NEWMAIL) instead of moving them to MAIL.
+	LeaveInNewmail bool
+	// PurgeReclaim drops deleted messages (TCPIP$POP_PURGE_RECLAIM) instead
+	// of moving them to WASTEBASKET.
+	PurgeReclaim bool
+	// IgnoreMail11Headers sends the RFC 822 header found at the top of the
+	// body of SMTP mail instead of the rebuilt one
+	// (TCPIP$POP_IGNORE_MAIL11_HEADERS).
+	IgnoreMail11Headers bool
+	Logger              logrus.FieldLogger // nil = discard
+}
+
+var _ Backend = (*SpoolBackend)(nil)
+
+// How a message is sent.
+const (
+	sendRebuilt = iota // rebuilt header + body
+	sendForeign        // rebuilt header + a note instead of the body (15.1.4)
+	sendBody           // the body alone: it starts with its own RFC 822 header
+)
+
+type dropMessage struct {
+	size int64
+	uid  string
+	how  uint8
+}
+
+// spoolDrop is one session's view of a spool folder.
+type spoolDrop struct {
+	be    *SpoolBackend
+	box   *spool.Box
+	msgs  []dropMessage
+	infos []MessageInfo
+	log   logrus.FieldLogger
+}
+
+func (be *SpoolBackend) logger() logrus.FieldLogger {
+	if be.Logger != nil {
+		return be.Logger
+	}
+	l := logrus.New()
+	l.Out = io.Discard
+	return l
+}
+
+// OpenMaildrop locks user's folder and works out the size and UID of each
+// message as sent.
+func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop, error) {
+	folder := be.Folder
+	if folder == "" {
+		folder = spool.NewMail
+	}
+	d := &spoolDrop{be: be, log: be.logger().WithField("user", strings.ToUpper(user))}
+	var hbuf []byte
+	seen := map[string]int{}
+	warned := false
+	visit := func(i int, m *spool.Message, text []byte) error {
+		m11, how, err := be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
+		if err != nil && !warned {
+			d.log.WithError(err).WithField("message", i+1).Warn("malformed MAIL-11 header")
+			warned = true
+		}
+		uid := rewrite.UID(user, arrival(&m11, m), m.Sum)
+		// Exact duplicates (same arrival time, header and size) get a
+		// suffix in folder order.
+		if n := seen[uid]; n > 0 {
+			seen[uid] = n + 1
+			uid += "-" + strconv.Itoa(n+1)
+		} else {
+			seen[uid] = 1
+		}
+		var size int64
+		switch how {
+		case sendBody:
+			size = m.BodySize
+		default:
+			hbuf = be.header(hbuf[:0], &m11, m, uid, how)
+			size = int64(len(hbuf))
+			if how == sendForeign {
+				size += int64(len(rewrite.ForeignBody(be.Rewrite.Hostname)))
+			} else {
+				size += m.BodySize
+			}
+		}
+		d.msgs = append(d.msgs, dropMessage{size: size, uid: uid, how: how})
+		return nil
+	}
+	box, err := be.Spool.OpenBox(ctx, user, folder, visit)
+	if err != nil {
+		return nil, err
+	}
+	d.box = box
+	d.infos = make([]MessageInfo, len(d.msgs))
+	for i, m := range d.msgs {
+		d.infos[i] = MessageInfo{Size: m.size, UID: m.uid}
+	}
+	return d, nil
+}
+
+// parse reads a message's MAIL-11 header and decides how it is sent.
+func (be *SpoolBackend) parse(hdr []byte, m *spool.Message, bodyHead func(int) []byte) (rewrite.Mail11, uint8, error) {
+	m11, err := rewrite.ParseMail11In(hdr, be.Rewrite.Location)
+	switch {
+	case m.Binary:
+		return m11, sendForeign, err
+	case be.IgnoreMail11Headers && rewrite.IsSMTP(m11.From):
+		if _, ok := rewrite.BodyHeaderLen(bodyHead(64 << 10)); ok {
+			return m11, sendBody, err
+		}
+	}
+	return m11, sendRebuilt, err
+}
+
+// header appends the rebuilt header of a message.
+func (be *SpoolBackend) header(dst []byte, m11 *rewrite.Mail11, m *spool.Message, uid string, how uint8) []byte {
+	p := rewrite.Params{UID: uid, Arrival: arrival(m11, m), Foreign: how == sendForeign}
+	if m.EightBit {
+		p.Charset = "iso-8859-1"
+		if m.UTF8 {
+			p.Charset = "utf-8"
+		}
+	}
+	return be.Rewrite.AppendHeader(dst, m11, p)
+}
+
+// arrival is the arrival date of a message: the MAIL-11 From: date, else
+// the date on its From_ line.
+func arrival(m11 *rewrite.Mail11, m *spool.Message) time.Time {
+	if !m11.Date.IsZero() {
+		return m11.Date
+	}
+	// From_ line: "sender Wed Nov 25 10:00:00 2026"
+	if f := strings.Fields(m.Envelope); len(f) >= 6 {
+		if t, err := time.Parse(time.ANSIC, strings.Join(f[len(f)-5:], " ")); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func (d *spoolDrop) Messages() []MessageInfo { return d.infos }
+
+// Open streams message i as sent: header, then body, CRLF line ends.
+func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
+	m := &d.box.Messages[i]
+	dm := d.msgs[i]
+	if dm.how == sendBody {
+		return d.box.Body(i), nil
+	}
+	hdr, err := d.box.Header(i)
+	if err != nil {
+		return nil, err
+	}
+	m11, _ := rewrite.ParseMail11In(hdr, d.be.Rewrite.Location)
+	h := d.be.header(nil, &m11, m, dm.uid, dm.how)
+	if dm.how == sendForeign {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(h), bytes.NewReader(rewrite.ForeignBody(d.be.Rewrite.Hostname)))), nil
+	}
+	body := d.box.Body(i)
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(h), body), body}, nil
+}
+
+// Commit applies UPDATE: deleted messages go to WASTEBASKET (or are purged),
+// retrieved ones to MAIL unless LeaveInNewmail; foreign messages the
+// session saw go to MAIL and are never deleted (manual 15.1.4).
+func (d *spoolDrop) Commit(ctx context.Context, u Update) (CommitResult, error) {
+	deleted := make(map[int]bool, len(u.Deleted))
+	for _, i := range u.Deleted {
+		deleted[i] = true
+	}
+	var del, move []int
+	for _, i := range u.Deleted {
+		if d.msgs[i].how == sendForeign {
+			move = append(move, i)
+		} else {
+			del = append(del, i)
+		}
+	}
+	for _, i := range u.Retrieved {
+		if !deleted[i] && (!d.be.LeaveInNewmail || d.msgs[i].how == sendForeign) {
+			move = append(move, i)
+		}
+	}
+	folder := d.be.Folder
+	if folder == spool.Mail {
+		move = nil // already in MAIL
+	}
+	slices.Sort(move)
+	if err := d.box.Commit(ctx, del, move, d.be.PurgeReclaim); err != nil {
+		return CommitResult{}, err
+	}
+	return CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
+}
+
+func (d *spoolDrop) Close() error { return d.box.Close() }
