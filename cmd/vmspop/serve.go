@@ -23,14 +23,17 @@ import (
 	"github.com/vmspop/vmspop/uaf"
 )
 
-// shutdownGrace is how long open sessions may go on after SIGTERM/SIGINT
-// before they are closed without UPDATE.
+// shutdownGrace is the default of serve --grace: how long open sessions
+// may go on after SIGTERM/SIGINT before they are closed without UPDATE.
 const shutdownGrace = 30 * time.Second
 
 // loadConfig reads the logicals; on error it prints one line per problem.
-func loadConfig(args []string, name string, env func(string) (string, bool), stderr io.Writer) (*logicals.Config, []logicals.Warning, []string, bool) {
+func loadConfig(args []string, name string, env func(string) (string, bool), stderr io.Writer, flags ...func(*flag.FlagSet)) (*logicals.Config, []logicals.Warning, []string, bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, f := range flags {
+		f(fs)
+	}
 	startup := fs.String("startup", "", "DCL startup file (TCPIP$POP_SYSTARTUP.COM) read before the environment")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, nil, false
@@ -78,7 +81,10 @@ func runLogicals(args []string, env func(string) (string, bool), stdout, stderr 
 }
 
 func runServe(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
-	cfg, warns, _, ok := loadConfig(args, "serve", env, stderr)
+	grace := shutdownGrace
+	cfg, warns, _, ok := loadConfig(args, "serve", env, stderr, func(fs *flag.FlagSet) {
+		fs.DurationVar(&grace, "grace", shutdownGrace, "how long open sessions may go on after SIGTERM/SIGINT before they are closed without UPDATE")
+	})
 	if !ok {
 		return 2
 	}
@@ -95,7 +101,7 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	defer stop()
 	watchSIGHUP(ctx, logFile, log)
 
-	err = serve(ctx, cfg, log)
+	err = serve(ctx, cfg, log, grace)
 	if err == nil {
 		return 0
 	}
@@ -106,7 +112,7 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 }
 
 // serve runs the server until ctx is done.
-func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger) error {
+func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace time.Duration) error {
 	host := cfg.Hostname
 	if host == "" {
 		h, err := os.Hostname()
@@ -205,7 +211,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger) error 
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: no new connections; open sessions may finish")
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil {
 			log.WithError(err).Warn("grace period over: remaining sessions closed without UPDATE")
