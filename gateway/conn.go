@@ -253,15 +253,17 @@ func (c *conn) finish(end string) {
 	if c.dropped.Load() && end != endQuit {
 		end = endShutdown
 	}
+	// The lock goes first: a client that reconnects as soon as it reads
+	// the QUIT reply must find the maildrop free.
+	if c.md != nil {
+		if err := c.md.Close(); err != nil {
+			c.log.WithError(err).Error("cannot close maildrop")
+		}
+	}
 	switch end {
 	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn:
 		if err := c.bw.Flush(); err != nil {
 			c.log.WithError(err).Info("cannot send the last reply")
-		}
-	}
-	if c.md != nil {
-		if err := c.md.Close(); err != nil {
-			c.log.WithError(err).Error("cannot close maildrop")
 		}
 	}
 	if c.tls && end == endQuit {

@@ -48,9 +48,26 @@ func flockNB(path string) (*os.File, error) {
 	return f, nil
 }
 
+// sessionLockWait is how long a login waits for the session lock: a client
+// that reconnects at once must not find its previous session still ending.
+const sessionLockWait = 2 * time.Second
+
 // sessionLock takes the session lock of dir or returns ErrLocked.
-func sessionLock(dir string) (*os.File, error) {
-	return flockNB(filepath.Join(dir, ".pop.lock"))
+func sessionLock(ctx context.Context, dir string) (*os.File, error) {
+	deadline := time.Now().Add(sessionLockWait)
+	delay := time.Millisecond
+	for {
+		f, err := flockNB(filepath.Join(dir, ".pop.lock"))
+		if !errors.Is(err, ErrLocked) || time.Now().After(deadline) {
+			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ErrLocked
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
 }
 
 // folderLock is a held folder lock.

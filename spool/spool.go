@@ -148,7 +148,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, visit Visitor)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, mapErr(err)
 	}
-	sess, err := sessionLock(dir)
+	sess, err := sessionLock(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
