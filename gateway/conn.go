@@ -1026,9 +1026,14 @@ func (c *conn) send(i int, lines int64) error {
 	if lines >= 0 {
 		dst = newTopWriter(dw, lines)
 	}
-	buf := c.srv.getBuffer()
-	_, err = io.CopyBuffer(dst, struct{ io.Reader }{rc}, *buf)
-	c.srv.putBuffer(buf)
+	if wt, ok := rc.(io.WriterTo); ok {
+		// The maildrop decodes in large blocks: no copy through a buffer.
+		_, err = wt.WriteTo(dst)
+	} else {
+		buf := c.srv.getBuffer()
+		_, err = io.CopyBuffer(dst, struct{ io.Reader }{rc}, *buf)
+		c.srv.putBuffer(buf)
+	}
 	if err != nil && err != errTopDone {
 		return err
 	}

@@ -182,12 +182,36 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if dm.how == sendForeign {
 		return io.NopCloser(io.MultiReader(bytes.NewReader(h), bytes.NewReader(rewrite.ForeignBody(d.be.Rewrite.Hostname)))), nil
 	}
-	body := d.box.Body(i)
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(h), body), body}, nil
+	return &sentMessage{header: h, body: d.box.Body(i)}, nil
 }
+
+// sentMessage is a rebuilt header followed by a streamed body.
+type sentMessage struct {
+	header []byte
+	body   io.ReadCloser
+}
+
+func (m *sentMessage) Read(p []byte) (int, error) {
+	if len(m.header) > 0 {
+		n := copy(p, m.header)
+		m.header = m.header[n:]
+		return n, nil
+	}
+	return m.body.Read(p)
+}
+
+// WriteTo lets io.Copy hand the body's decoded blocks straight to w.
+func (m *sentMessage) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(m.header)
+	m.header = m.header[n:]
+	if err != nil {
+		return int64(n), err
+	}
+	k, err := io.Copy(w, m.body)
+	return int64(n) + k, err
+}
+
+func (m *sentMessage) Close() error { return m.body.Close() }
 
 // Commit applies UPDATE: deleted messages go to WASTEBASKET (or are purged),
 // retrieved ones to MAIL unless LeaveInNewmail; foreign messages the

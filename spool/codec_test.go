@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -70,18 +69,20 @@ func checkFolder(t *testing.T, data []byte) [][]byte {
 		if m.BodySize != int64(len(want)) {
 			t.Fatalf("message %d of %q: BodySize = %d, want %d (%q)", i, data, m.BodySize, len(want), want)
 		}
-		section := io.NewSectionReader(bytes.NewReader(data), m.Text+int64(m.BodyStart), int64(m.ContentEnd-m.BodyStart))
-		var viaCopy bytes.Buffer
-		if _, err := io.Copy(&viaCopy, newBodyReader(bufio.NewReaderSize(section, 16), m.ExtraNewlines)); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(viaCopy.Bytes(), want) {
-			t.Fatalf("message %d of %q: body stream = %q, want %q", i, data, viaCopy.Bytes(), want)
-		}
-		section.Seek(0, io.SeekStart)
-		viaRead, _ := io.ReadAll(readerOnly{newBodyReader(bufio.NewReaderSize(section, 16), m.ExtraNewlines)})
-		if !bytes.Equal(viaRead, want) {
-			t.Fatalf("message %d of %q: body Read = %q, want %q", i, data, viaRead, want)
+		ra := bytes.NewReader(data)
+		from, to := m.Text+int64(m.BodyStart), m.Text+int64(m.ContentEnd)
+		for _, block := range []int{8, 13, 64 << 10} {
+			var viaCopy bytes.Buffer
+			if _, err := io.Copy(&viaCopy, newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block))); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(viaCopy.Bytes(), want) {
+				t.Fatalf("message %d of %q, block %d: body stream = %q, want %q", i, data, block, viaCopy.Bytes(), want)
+			}
+			viaRead, _ := io.ReadAll(readerOnly{newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block))})
+			if !bytes.Equal(viaRead, want) {
+				t.Fatalf("message %d of %q, block %d: body Read = %q, want %q", i, data, block, viaRead, want)
+			}
 		}
 	}
 	return ref

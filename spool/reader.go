@@ -1,126 +1,153 @@
 package spool
 
 import (
-	"bufio"
+	"bytes"
 	"io"
 )
 
-var crlf = []byte("\r\n")
-
 // bodyReader streams a message body as it is sent: CRLF line ends, mboxrd
-// quoting removed, and the message's extra trailing line ends. It reads
-// through one buffer and never holds the whole body.
+// quoting removed, and the message's extra trailing line ends. It decodes
+// a block of the folder file at a time (one pass per block: line search,
+// quoting and line ends together) and never holds the whole body.
 type bodyReader struct {
-	br      *bufio.Reader
-	midLine bool   // the next piece continues a long line
-	pending []byte // bytes of the current piece not yet returned
-	eol     bool   // a CRLF follows the pending piece
-	extra   int    // CRLFs still to send after the last line
-	done    bool
+	ra       io.ReaderAt
+	off, end int64  // next disk offset to read; end of the body's lines
+	buf      []byte // input block
+	nc       int    // bytes carried at the start of buf (a partial line)
+	out      []byte // decoded output of the last block
+	pos      int    // bytes of out already returned
+	midLine  bool   // the next input continues a line longer than buf
+	extra    int    // CRLFs to send after the last line
+	done     bool
+	err      error
 }
 
-func newBodyReader(br *bufio.Reader, extra int) *bodyReader {
-	return &bodyReader{br: br, extra: extra}
+// newBodyReader returns a reader of the body lines in [off, end) of ra,
+// decoding through buf (at least 8 bytes).
+func newBodyReader(ra io.ReaderAt, off, end int64, extra int, buf []byte) *bodyReader {
+	if len(buf) < 8 {
+		panic("spool: body reader buffer too small")
+	}
+	return &bodyReader{ra: ra, off: off, end: end, buf: buf, extra: extra, out: make([]byte, 0, 2*len(buf)+16)}
 }
 
-// next loads the next piece: part of a line, and whether a line end
-// follows it.
-func (r *bodyReader) next() error {
-	if r.done {
-		return io.EOF
-	}
-	line, isPrefix, err := r.br.ReadLine()
-	if err == io.EOF {
-		if r.midLine {
-			// An unterminated last line that filled the buffer.
-			r.midLine = false
-			r.pending, r.eol = nil, true
-			return nil
+// isQuotedAt reports whether the line starting at disk offset off is an
+// mboxrd-quoted From_ line, for lines longer than the block.
+func (r *bodyReader) isQuotedAt(off int64) bool {
+	var head [MaxQuote + 8]byte
+	n, _ := r.ra.ReadAt(head[:min(int64(len(head)), r.end-off)], off)
+	return isQuotedFrom(head[:n], 1, MaxQuote+1)
+}
+
+// decode fills r.out with the next decoded block.
+func (r *bodyReader) decode() error {
+	r.out, r.pos = r.out[:0], 0
+	want := min(int64(len(r.buf)-r.nc), r.end-r.off)
+	start := r.off - int64(r.nc) // disk offset of buf[0]
+	n, err := r.ra.ReadAt(r.buf[r.nc:r.nc+int(want)], r.off)
+	if int64(n) < want {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
 		}
-		if r.extra > 0 {
-			r.extra--
-			r.pending, r.eol = nil, true
-			return nil
-		}
-		r.done = true
-		return io.EOF
-	}
-	if err != nil {
 		return err
 	}
-	if !r.midLine {
-		line = unquote(line)
+	r.off += want
+	atEnd := r.off >= r.end
+	data := r.buf[:r.nc+n]
+	r.nc = 0
+	for len(data) > 0 {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			if atEnd { // an unterminated last line: kept as is
+				r.out = r.appendLine(r.out, data, start)
+				r.midLine = false
+				break
+			}
+			if len(data) < len(r.buf) { // a partial line: carry it over
+				r.nc = copy(r.buf, data)
+				break
+			}
+			// A line longer than the block: send a piece of it, holding
+			// back a CR that may belong to the line end.
+			keep := 0
+			if data[len(data)-1] == '\r' {
+				keep = 1
+			}
+			piece := data[:len(data)-keep]
+			if !r.midLine && piece[0] == '>' && r.isQuotedAt(start) {
+				piece = piece[1:]
+			}
+			r.out = append(r.out, piece...)
+			r.midLine = true
+			r.nc = copy(r.buf, data[len(data)-keep:])
+			break
+		}
+		line := data[:j]
+		if j > 0 && line[j-1] == '\r' {
+			line = line[:j-1]
+		}
+		r.out = r.appendLine(r.out, line, start)
+		r.midLine = false
+		data = data[j+1:]
+		start += int64(j + 1)
 	}
-	r.midLine = isPrefix
-	r.pending, r.eol = line, !isPrefix
+	if atEnd && r.nc == 0 {
+		for ; r.extra > 0; r.extra-- {
+			r.out = append(r.out, '\r', '\n')
+		}
+		r.done = true
+	}
 	return nil
+}
+
+// appendLine appends a line's content and CRLF, removing mboxrd quoting
+// when the content starts a line.
+func (r *bodyReader) appendLine(out, line []byte, start int64) []byte {
+	if !r.midLine && len(line) > 0 && line[0] == '>' && isQuotedFrom(line, 1, MaxQuote+1) {
+		line = line[1:]
+	}
+	out = append(out, line...)
+	return append(out, '\r', '\n')
 }
 
 // Read implements io.Reader.
 func (r *bodyReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(r.pending) == 0 && !r.eol {
-			if err := r.next(); err != nil {
-				if n > 0 && err == io.EOF {
-					return n, nil
-				}
-				return n, err
+	for r.pos == len(r.out) {
+		if r.done || r.err != nil {
+			if r.err != nil {
+				return 0, r.err
 			}
-			continue
+			return 0, io.EOF
 		}
-		if len(r.pending) > 0 {
-			c := copy(p[n:], r.pending)
-			r.pending = r.pending[c:]
-			n += c
-			continue
+		if r.err = r.decode(); r.err != nil {
+			return 0, r.err
 		}
-		// Only the line end is left.
-		if len(p)-n < 2 {
-			if n > 0 {
-				return n, nil
-			}
-			// p is too small for CRLF: send the CR now, the LF later.
-			p[0] = '\r'
-			r.pending = []byte{'\n'}
-			r.eol = false
-			return 1, nil
-		}
-		p[n], p[n+1] = '\r', '\n'
-		n += 2
-		r.eol = false
 	}
+	n := copy(p, r.out[r.pos:])
+	r.pos += n
 	return n, nil
 }
 
-// WriteTo implements io.WriterTo, so io.Copy writes pieces straight
-// from the read buffer.
+// WriteTo implements io.WriterTo: each decoded block is written as it is.
 func (r *bodyReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
-		if len(r.pending) == 0 && !r.eol {
-			if err := r.next(); err != nil {
-				if err == io.EOF {
-					return total, nil
-				}
-				return total, err
-			}
-		}
-		if len(r.pending) > 0 {
-			n, err := w.Write(r.pending)
+		if r.pos < len(r.out) {
+			n, err := w.Write(r.out[r.pos:])
 			total += int64(n)
-			r.pending = r.pending[n:]
+			r.pos += n
 			if err != nil {
 				return total, err
 			}
 		}
-		if r.eol {
-			n, err := w.Write(crlf)
-			total += int64(n)
-			if err != nil {
-				return total, err
-			}
-			r.eol = false
+		if r.done {
+			return total, nil
+		}
+		if r.err != nil {
+			return total, r.err
+		}
+		if r.err = r.decode(); r.err != nil {
+			return total, r.err
 		}
 	}
 }

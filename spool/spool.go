@@ -40,7 +40,7 @@ type Spool struct {
 	// LockTimeout bounds the wait for a folder lock (default 30 s).
 	LockTimeout time.Duration
 
-	bufs sync.Pool // *bufio.Reader of readBufSize
+	bufs sync.Pool // *[]byte of readBufSize: decode blocks for Body
 }
 
 const readBufSize = 64 << 10
@@ -205,12 +205,11 @@ func scanFile(ctx context.Context, f *os.File, size int64, visit Visitor) ([]Mes
 // User returns the upper-case user name of the box.
 func (b *Box) User() string { return b.user }
 
-func (b *Box) getReader(r io.Reader) *bufio.Reader {
-	if br, ok := b.s.bufs.Get().(*bufio.Reader); ok {
-		br.Reset(r)
-		return br
+func (b *Box) getBuf() []byte {
+	if p, ok := b.s.bufs.Get().(*[]byte); ok && len(*p) == readBufSize {
+		return *p
 	}
-	return bufio.NewReaderSize(r, readBufSize)
+	return make([]byte, readBufSize)
 }
 
 // Header returns the decoded MAIL-11 header lines of message i (at most
@@ -236,22 +235,22 @@ func (b *Box) Header(i int) ([]byte, error) {
 // ending with CRLF. Close it to return its buffer.
 func (b *Box) Body(i int) io.ReadCloser {
 	m := &b.Messages[i]
-	sec := io.NewSectionReader(b.f, m.Text+int64(m.BodyStart), int64(m.ContentEnd-m.BodyStart))
-	br := b.getReader(sec)
-	return &pooledBody{bodyReader: newBodyReader(br, m.ExtraNewlines), b: b, br: br}
+	buf := b.getBuf()
+	base := m.Text
+	return &pooledBody{bodyReader: newBodyReader(b.f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, buf), b: b, buf: buf}
 }
 
 type pooledBody struct {
 	*bodyReader
-	b  *Box
-	br *bufio.Reader
+	b   *Box
+	buf []byte
 }
 
 func (p *pooledBody) Close() error {
-	if p.br != nil {
-		p.br.Reset(nil)
-		p.b.s.bufs.Put(p.br)
-		p.br = nil
+	if p.buf != nil {
+		buf := p.buf
+		p.buf = nil
+		p.b.s.bufs.Put(&buf)
 	}
 	return nil
 }

@@ -170,3 +170,25 @@ func TestRecoverUndoesPrepare(t *testing.T) {
 	}
 	_ = ctx
 }
+
+// TestBodyBufferReuse reads bodies one after another through the
+// buffer pool: a returned buffer must come back usable.
+func TestBodyBufferReuse(t *testing.T) {
+	s := New(t.TempDir())
+	appendN(t, s, "SMITH", NewMail, 0, 5)
+	b, err := s.OpenBox(context.Background(), "SMITH", NewMail, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for round := 0; round < 3; round++ {
+		for i := range b.Messages {
+			rc := b.Body(i)
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || int64(len(got)) != b.Messages[i].BodySize {
+				t.Fatalf("round %d message %d: %d octets, %v; want %d", round, i, len(got), err, b.Messages[i].BodySize)
+			}
+		}
+	}
+}
