@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      ?= bin/vmspop
 FUZZTIME ?= 8s
-STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build run test vet staticcheck unit fuzz-smoke bench fuzz clean
 
