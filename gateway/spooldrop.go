@@ -3,10 +3,15 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -34,6 +39,9 @@ type SpoolBackend struct {
 	// (TCPIP$POP_IGNORE_MAIL11_HEADERS).
 	IgnoreMail11Headers bool
 	Logger              logrus.FieldLogger // nil = discard
+
+	keyOnce sync.Once
+	key     string
 }
 
 var _ Backend = (*SpoolBackend)(nil)
@@ -70,7 +78,8 @@ func (be *SpoolBackend) logger() logrus.FieldLogger {
 }
 
 // OpenMaildrop locks user's folder and works out the size and UID of each
-// message as sent.
+// message as sent. Both are kept in the folder's index (spool), so a login
+// to an unchanged folder reads no message.
 func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop, error) {
 	folder := be.Folder
 	if folder == "" {
@@ -78,23 +87,14 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 	}
 	d := &spoolDrop{be: be, log: be.logger().WithField("user", strings.ToUpper(user))}
 	var hbuf []byte
-	seen := map[string]int{}
 	warned := false
-	visit := func(i int, m *spool.Message, text []byte) error {
+	visit := func(i int, m *spool.Message, text []byte) ([]byte, error) {
 		m11, how, err := be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
 		if err != nil && !warned {
 			d.log.WithError(err).WithField("message", i+1).Warn("malformed MAIL-11 header")
 			warned = true
 		}
 		uid := rewrite.UID(user, arrival(&m11, m), m.Sum)
-		// Exact duplicates (same arrival time, header and size) get a
-		// suffix in folder order.
-		if n := seen[uid]; n > 0 {
-			seen[uid] = n + 1
-			uid += "-" + strconv.Itoa(n+1)
-		} else {
-			seen[uid] = 1
-		}
 		var size int64
 		switch how {
 		case sendBody:
@@ -108,19 +108,72 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 				size += m.BodySize
 			}
 		}
-		d.msgs = append(d.msgs, dropMessage{size: size, uid: uid, how: how})
-		return nil
+		return encodeAux(size, how, uid), nil
 	}
-	box, err := be.Spool.OpenBox(ctx, user, folder, visit)
+	box, err := be.Spool.OpenBox(ctx, user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
 	if err != nil {
 		return nil, err
 	}
 	d.box = box
-	d.infos = make([]MessageInfo, len(d.msgs))
-	for i, m := range d.msgs {
+	d.msgs = make([]dropMessage, len(box.Messages))
+	d.infos = make([]MessageInfo, len(box.Messages))
+	seen := make(map[string]int, len(box.Messages))
+	for i := range box.Messages {
+		m, ok := decodeAux(box.Aux[i])
+		if !ok {
+			box.Close()
+			return nil, fmt.Errorf("gateway: message %d of %s has no size in the index", i+1, user)
+		}
+		// Exact duplicates (same arrival time, header and size) get a
+		// suffix in folder order.
+		if n := seen[m.uid]; n > 0 {
+			seen[m.uid] = n + 1
+			m.uid += "-" + strconv.Itoa(n+1)
+		} else {
+			seen[m.uid] = 1
+		}
+		d.msgs[i] = m
 		d.infos[i] = MessageInfo{Size: m.size, UID: m.uid}
 	}
 	return d, nil
+}
+
+// encodeAux packs what OpenMaildrop keeps per message in the index.
+func encodeAux(size int64, how uint8, uid string) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, 12+len(uid)), uint64(size))
+	b = append(b, how)
+	return append(b, uid...)
+}
+
+func decodeAux(b []byte) (dropMessage, bool) {
+	size, n := binary.Uvarint(b)
+	if n <= 0 || len(b) < n+2 {
+		return dropMessage{}, false
+	}
+	return dropMessage{size: int64(size), how: b[n], uid: string(b[n+1:])}, true
+}
+
+// indexKey fingerprints everything a message's size and UID depend on, so
+// that an index made under other settings is not used.
+func (be *SpoolBackend) indexKey(user string) string {
+	be.keyOnce.Do(func() {
+		h := sha256.New()
+		rw := be.Rewrite
+		loc := "Local"
+		if rw.Location != nil {
+			loc = rw.Location.String()
+		}
+		fmt.Fprintf(h, "v1|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
+			rw.DECnet, rw.QuotedDECnet, rw.PersonalName, rw.SendIDHeaders, rw.Server, loc, be.IgnoreMail11Headers)
+		nodes := make([]string, 0, len(rw.Nodes))
+		for k, v := range rw.Nodes {
+			nodes = append(nodes, k+"="+v)
+		}
+		slices.Sort(nodes)
+		fmt.Fprintf(h, "%q", nodes)
+		be.key = hex.EncodeToString(h.Sum(nil)[:16])
+	})
+	return be.key + "|" + strings.ToUpper(user)
 }
 
 // parse reads a message's MAIL-11 header and decides how it is sent.

@@ -331,15 +331,8 @@ func (s *Spool) AppendUnique(ctx context.Context, user, folder string, msgs []Ke
 		if len(todo) == 0 {
 			return nil
 		}
-		j := &journal{dir: dir, sizes: map[string]int64{strings.ToUpper(folder): size}}
-		if err := j.write("prepare"); err != nil {
-			return mapErr(err)
-		}
-		if err := appendMessages(path, size, todo); err != nil {
-			return errors.Join(mapErr(err), recoverDir(dir))
-		}
-		if err := j.remove(); err != nil {
-			return mapErr(err)
+		if err := appendJournaled(dir, path, size, todo); err != nil {
+			return err
 		}
 		added = len(todo)
 		return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -130,17 +131,37 @@ type Box struct {
 	size     int64
 	ino      uint64
 	sess     *os.File
+	mtime    int64
+	key      string
+	useIndex bool
+	// Messages are the folder's messages at login; Aux holds, for each,
+	// what the Visitor returned (from the index when it was used).
 	Messages []Message
+	Aux      [][]byte
 }
 
-// Visitor is called for each message found when a box is opened, with the
-// message's disk text (valid only during the call).
-type Visitor func(i int, m *Message, text []byte) error
+// Visitor is called for each message found when a box is opened and not
+// already described by the folder's index, with the message's disk text
+// (valid only during the call). What it returns is kept in the index as the
+// message's aux data.
+type Visitor func(i int, m *Message, text []byte) (aux []byte, err error)
+
+// OpenOptions tune OpenBox.
+type OpenOptions struct {
+	// Visit is called for each message not found in the index.
+	Visit Visitor
+	// IndexKey fingerprints whatever Visit's aux data depends on; an index
+	// made with another key is not used.
+	IndexKey string
+	// NoIndex scans the folder and neither reads nor writes its index.
+	NoIndex bool
+}
 
 // OpenBox takes the session lock of user (ErrLocked when another session
-// holds it) and scans folder, calling visit (if not nil) for each message.
-// The user's directory is created if missing.
-func (s *Spool) OpenBox(ctx context.Context, user, folder string, visit Visitor) (*Box, error) {
+// holds it, after waiting up to 2 s for a session that is ending) and
+// reads folder, from its index where that provably matches. The user's
+// directory is created if missing.
+func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptions) (*Box, error) {
 	dir, path, err := s.folderPath(user, folder)
 	if err != nil {
 		return nil, err
@@ -152,7 +173,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, visit Visitor)
 	if err != nil {
 		return nil, err
 	}
-	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess}
+	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess, key: opts.IndexKey, useIndex: !opts.NoIndex}
 	err = s.withFolderLock(ctx, user, false, func(string) error {
 		f, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -167,9 +188,19 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, visit Visitor)
 			return err
 		}
 		b.size = fi.Size()
-		b.ino = fi.Sys().(*syscall.Stat_t).Ino
-		b.Messages, err = scanFile(ctx, f, b.size, visit)
-		return err
+		b.mtime, b.ino = fileStamp(fi)
+		if b.size == 0 {
+			return nil
+		}
+		return withMapped(f, b.size, func(data []byte) error {
+			var err error
+			if opts.NoIndex {
+				b.Messages, b.Aux, err = scanVisit(ctx, data, opts.Visit)
+				return err
+			}
+			b.Messages, b.Aux, err = scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit)
+			return err
+		})
 	})
 	if err != nil {
 		b.Close()
@@ -178,28 +209,31 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, visit Visitor)
 	return b, nil
 }
 
-// scanFile maps the first size bytes of f and scans them.
-func scanFile(ctx context.Context, f *os.File, size int64, visit Visitor) ([]Message, error) {
-	if size == 0 {
-		return nil, nil
-	}
+// withMapped maps the first size bytes of f for fn.
+func withMapped(f *os.File, size int64, fn func(data []byte) error) error {
 	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("spool: mmap: %w", err)
+		return fmt.Errorf("spool: mmap: %w", err)
 	}
 	defer unix.Munmap(data)
 	unix.Madvise(data, unix.MADV_SEQUENTIAL)
+	return fn(data)
+}
+
+// scanVisit scans data and visits every message.
+func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]byte, error) {
 	msgs, err := Scan(ctx, data)
 	if err != nil || visit == nil {
-		return msgs, err
+		return msgs, nil, err
 	}
+	aux := make([][]byte, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		if err := visit(i, m, data[m.Text:m.End]); err != nil {
-			return nil, err
+		if aux[i], err = visit(i, m, data[m.Text:m.End]); err != nil {
+			return nil, nil, err
 		}
 	}
-	return msgs, nil
+	return msgs, aux, nil
 }
 
 // User returns the upper-case user name of the box.
@@ -337,14 +371,72 @@ func (b *Box) Commit(ctx context.Context, del, move []int, purge bool) error {
 				return fail(err)
 			}
 		}
-		if err := b.writeRemaining(filepath.Join(dir, j.tmp), gone, fi.Size()); err != nil {
+		padded, err := b.writeRemaining(filepath.Join(dir, j.tmp), gone, fi.Size())
+		if err != nil {
 			return fail(err)
+		}
+		var carried *index
+		if b.useIndex && !padded {
+			carried = b.carryIndex(filepath.Join(dir, j.tmp), gone)
 		}
 		if err := j.write("commit"); err != nil {
 			return fail(err)
 		}
-		return recoverDir(dir) // rolls forward: rename, then remove the journal
+		if err := recoverDir(dir); err != nil { // rolls forward: rename, then remove the journal
+			return err
+		}
+		if carried != nil {
+			writeIndex(dir, b.folder, carried) // best effort
+		}
+		return nil
 	})
+}
+
+// carryIndex builds the index of the new folder file tmp from the entries
+// of the messages it kept, so that the next login need not scan it. Mail
+// appended during the session follows them and is scanned incrementally.
+func (b *Box) carryIndex(tmp string, gone map[int]bool) *index {
+	f, err := os.Open(tmp)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	ix := &index{key: b.key}
+	ix.mtime, ix.ino = fileStamp(fi)
+	var off int64
+	for i, m := range b.Messages {
+		if gone[i] {
+			continue
+		}
+		shift := off - m.Start
+		m.Start += shift
+		m.Text += shift
+		m.End += shift
+		m.Envelope = ""
+		ix.msgs = append(ix.msgs, m)
+		if i < len(b.Aux) {
+			ix.aux = append(ix.aux, b.Aux[i])
+		} else {
+			ix.aux = append(ix.aux, nil)
+		}
+		off = m.End
+	}
+	ix.size = off
+	head := make([]byte, min(off, checkSpan))
+	tail := make([]byte, min(off, checkSpan))
+	if _, err := f.ReadAt(head, 0); err != nil && off > 0 {
+		return nil
+	}
+	if _, err := f.ReadAt(tail, off-int64(len(tail))); err != nil && off > 0 {
+		return nil
+	}
+	ix.headCRC = crc32.Checksum(head, castagnoli)
+	ix.tailCRC = crc32.Checksum(tail, castagnoli)
+	return ix
 }
 
 func fileSize(path string) (int64, error) {
@@ -359,23 +451,23 @@ func fileSize(path string) (int64, error) {
 }
 
 // copyMessage writes message i to w as it stands on disk, ending with a
-// line end so that the next From_ line starts a line.
-func (b *Box) copyMessage(w io.Writer, i int) error {
+// line end so that the next From_ line starts a line (padded).
+func (b *Box) copyMessage(w io.Writer, i int) (padded bool, err error) {
 	m := &b.Messages[i]
 	if _, err := io.Copy(w, io.NewSectionReader(b.f, m.Start, m.End-m.Start)); err != nil {
-		return err
+		return false, err
 	}
 	if m.End > m.Start {
 		var last [1]byte
 		if _, err := b.f.ReadAt(last[:], m.End-1); err != nil {
-			return err
+			return false, err
 		}
 		if last[0] != '\n' {
 			_, err := w.Write([]byte{'\n'})
-			return err
+			return true, err
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // appendCopies appends messages idx to the folder file path, which held
@@ -394,7 +486,7 @@ func (b *Box) appendCopies(path string, size int64, idx []int) error {
 		return err
 	}
 	for _, i := range idx {
-		if err := b.copyMessage(w, i); err != nil {
+		if _, err := b.copyMessage(w, i); err != nil {
 			return err
 		}
 	}
@@ -422,30 +514,33 @@ func endLine(f *os.File, size int64, w io.Writer) error {
 }
 
 // writeRemaining writes the new folder file: the messages not gone, then
-// whatever was appended after the snapshot (up to cur bytes).
-func (b *Box) writeRemaining(tmp string, gone map[int]bool, cur int64) error {
+// whatever was appended after the snapshot (up to cur bytes). padded says
+// whether a message had to be given a final newline.
+func (b *Box) writeRemaining(tmp string, gone map[int]bool, cur int64) (padded bool, err error) {
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 256<<10)
 	for i := range b.Messages {
 		if !gone[i] {
-			if err := b.copyMessage(w, i); err != nil {
-				return err
+			p, err := b.copyMessage(w, i)
+			if err != nil {
+				return false, err
 			}
+			padded = padded || p
 		}
 	}
 	if cur > b.size {
 		if _, err := io.Copy(w, io.NewSectionReader(b.f, b.size, cur-b.size)); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return err
+		return false, err
 	}
-	return f.Sync()
+	return padded, f.Sync()
 }
 
 // Append adds messages to a folder of user under the folder lock, creating
@@ -458,20 +553,26 @@ func (s *Spool) Append(ctx context.Context, user, folder string, msgs []NewMessa
 		return err
 	}
 	return s.withFolderLock(ctx, user, true, func(dir string) error {
-		name := filepath.Base(path)
 		size, err := fileSize(path)
 		if err != nil {
 			return err
 		}
-		j := &journal{dir: dir, sizes: map[string]int64{name: size}}
-		if err := j.write("prepare"); err != nil {
-			return mapErr(err)
-		}
-		if err := appendMessages(path, size, msgs); err != nil {
-			return errors.Join(mapErr(err), recoverDir(dir))
-		}
-		return mapErr(j.remove())
+		return appendJournaled(dir, path, size, msgs)
 	})
+}
+
+// appendJournaled appends msgs to the folder file path (size bytes long)
+// behind a journal, so that a crash before the end leaves no trace of
+// them. The caller holds the folder lock.
+func appendJournaled(dir, path string, size int64, msgs []NewMessage) error {
+	j := &journal{dir: dir, sizes: map[string]int64{filepath.Base(path): size}}
+	if err := j.write("prepare"); err != nil {
+		return mapErr(err)
+	}
+	if err := appendMessages(path, size, msgs); err != nil {
+		return errors.Join(mapErr(err), recoverDir(dir))
+	}
+	return mapErr(j.remove())
 }
 
 // NewMessage is a message to append: its text (MAIL-11 headers, blank
@@ -685,7 +786,14 @@ func (s *Spool) Folders(ctx context.Context, user string) ([]FolderInfo, error) 
 				return err
 			}
 			fi, _ := f.Stat()
-			msgs, err := scanFile(ctx, f, fi.Size(), nil)
+			var msgs []Message
+			if fi.Size() > 0 {
+				err = withMapped(f, fi.Size(), func(data []byte) error {
+					var err error
+					msgs, err = Scan(ctx, data)
+					return err
+				})
+			}
 			f.Close()
 			if err != nil {
 				return fmt.Errorf("%s: %w", e.Name(), err)
@@ -720,4 +828,27 @@ func (s *Spool) ReadFolder(ctx context.Context, user, folder string) ([][]byte, 
 		return err
 	})
 	return out, err
+}
+
+// scanFile maps the first size bytes of f, scans them and calls fn (if
+// not nil) for each message with its disk text.
+func scanFile(ctx context.Context, f *os.File, size int64, fn func(i int, m *Message, text []byte) error) ([]Message, error) {
+	if size == 0 {
+		return nil, nil
+	}
+	var msgs []Message
+	err := withMapped(f, size, func(data []byte) error {
+		var err error
+		if msgs, err = Scan(ctx, data); err != nil || fn == nil {
+			return err
+		}
+		for i := range msgs {
+			m := &msgs[i]
+			if err := fn(i, m, data[m.Text:m.End]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return msgs, err
 }

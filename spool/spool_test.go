@@ -63,7 +63,7 @@ func TestValidName(t *testing.T) {
 		}
 	}
 	s := New(t.TempDir())
-	if _, err := s.OpenBox(context.Background(), "../x", NewMail, nil); !errors.Is(err, ErrBadUser) {
+	if _, err := s.OpenBox(context.Background(), "../x", NewMail, OpenOptions{}); !errors.Is(err, ErrBadUser) {
 		t.Errorf("OpenBox(../x) = %v, want ErrBadUser", err)
 	}
 }
@@ -72,7 +72,7 @@ func TestBoxCommit(t *testing.T) {
 	ctx := context.Background()
 	s := New(t.TempDir())
 	appendN(t, s, "smith", NewMail, 0, 10)
-	b, err := s.OpenBox(ctx, "Smith", NewMail, nil)
+	b, err := s.OpenBox(ctx, "Smith", NewMail, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestBoxCommit(t *testing.T) {
 		t.Fatalf("%d messages, want 10", len(b.Messages))
 	}
 	// A second session is refused; delivery still works meanwhile.
-	if _, err := s.OpenBox(ctx, "SMITH", NewMail, nil); !errors.Is(err, ErrLocked) {
+	if _, err := s.OpenBox(ctx, "SMITH", NewMail, OpenOptions{}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second OpenBox = %v, want ErrLocked", err)
 	}
 	appendN(t, s, "SMITH", NewMail, 100, 2)
@@ -109,7 +109,7 @@ func TestBoxCommit(t *testing.T) {
 		t.Errorf("WASTEBASKET = %s", got)
 	}
 	// Purge drops deleted messages.
-	b, err = s.OpenBox(ctx, "smith", NewMail, nil)
+	b, err = s.OpenBox(ctx, "smith", NewMail, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestCommitRefusesReplacedFolder(t *testing.T) {
 	ctx := context.Background()
 	s := New(t.TempDir())
 	appendN(t, s, "JONES", NewMail, 0, 3)
-	b, err := s.OpenBox(ctx, "JONES", NewMail, nil)
+	b, err := s.OpenBox(ctx, "JONES", NewMail, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestRecoverUndoesPrepare(t *testing.T) {
 func TestBodyBufferReuse(t *testing.T) {
 	s := New(t.TempDir())
 	appendN(t, s, "SMITH", NewMail, 0, 5)
-	b, err := s.OpenBox(context.Background(), "SMITH", NewMail, nil)
+	b, err := s.OpenBox(context.Background(), "SMITH", NewMail, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

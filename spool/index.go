@@ -1,0 +1,290 @@
+package spool
+
+// The folder index
+//
+// Scanning a 100,000-message folder means reading all of it. The index
+// <dir>/.<FOLDER>.idx keeps what a scan found (message offsets and layout)
+// and what the caller derived from each message (an opaque "aux" blob, e.g.
+// the size as sent and the UID), so that a login reads one small file.
+//
+// The index is derived data: deleting it loses nothing. It is used only
+// when it provably matches the folder: the same inode, and either the same
+// size and modification time, or a larger size (mail was appended) with
+// the bytes it covered unchanged (CRC-32C of their first and last 4 KiB).
+// Appended mail is then scanned from the last indexed message on. The
+// caller's key (a fingerprint of the settings aux depends on) must match
+// too. The file carries its own CRC, so a torn or damaged index is
+// detected and rebuilt, never trusted. It is written to a temporary file
+// and renamed into place.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+const (
+	indexMagic = "VMSPOPX1"
+	checkSpan  = 4096 // bytes at each end of the covered region that are checked
+)
+
+// index is a decoded index file.
+type index struct {
+	size    int64
+	mtime   int64
+	ino     uint64
+	headCRC uint32
+	tailCRC uint32
+	key     string
+	msgs    []Message
+	aux     [][]byte
+}
+
+func indexPath(dir, folder string) string { return filepath.Join(dir, "."+folder+".idx") }
+
+// coverCRCs returns the CRCs of the first and last checkSpan bytes of
+// data[:size].
+func coverCRCs(data []byte, size int64) (head, tail uint32) {
+	d := data[:size]
+	head = crc32.Checksum(d[:min(len(d), checkSpan)], castagnoli)
+	tail = crc32.Checksum(d[max(0, len(d)-checkSpan):], castagnoli)
+	return head, tail
+}
+
+func appendU64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
+func appendU32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
+
+// encode serialises the index.
+func (ix *index) encode() []byte {
+	b := make([]byte, 0, 64+len(ix.key)+len(ix.msgs)*80)
+	b = append(b, indexMagic...)
+	b = appendU64(b, uint64(ix.size))
+	b = appendU64(b, uint64(ix.mtime))
+	b = appendU64(b, ix.ino)
+	b = appendU32(b, ix.headCRC)
+	b = appendU32(b, ix.tailCRC)
+	b = binary.AppendUvarint(b, uint64(len(ix.key)))
+	b = append(b, ix.key...)
+	b = binary.AppendUvarint(b, uint64(len(ix.msgs)))
+	for i := range ix.msgs {
+		m := &ix.msgs[i]
+		b = binary.AppendUvarint(b, uint64(m.Start))
+		b = binary.AppendUvarint(b, uint64(m.Text-m.Start))
+		b = binary.AppendUvarint(b, uint64(m.End-m.Text))
+		b = binary.AppendUvarint(b, uint64(m.HeaderEnd))
+		b = binary.AppendUvarint(b, uint64(m.BodyStart))
+		b = binary.AppendUvarint(b, uint64(m.ContentEnd))
+		b = binary.AppendUvarint(b, uint64(m.ExtraNewlines))
+		b = binary.AppendUvarint(b, uint64(m.Size))
+		b = binary.AppendUvarint(b, uint64(m.BodySize))
+		b = appendU32(b, m.Sum)
+		var flags byte
+		if m.Binary {
+			flags |= 1
+		}
+		if m.EightBit {
+			flags |= 2
+		}
+		if m.UTF8 {
+			flags |= 4
+		}
+		b = append(b, flags)
+		var aux []byte
+		if i < len(ix.aux) {
+			aux = ix.aux[i]
+		}
+		b = binary.AppendUvarint(b, uint64(len(aux)))
+		b = append(b, aux...)
+	}
+	return appendU32(b, crc32.Checksum(b, castagnoli))
+}
+
+var errBadIndex = errors.New("spool: damaged index")
+
+// decodeIndex parses an index file; any inconsistency is errBadIndex.
+func decodeIndex(b []byte) (*index, error) {
+	if len(b) < len(indexMagic)+40 || string(b[:len(indexMagic)]) != indexMagic {
+		return nil, errBadIndex
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, errBadIndex
+	}
+	p := body[len(indexMagic):]
+	ix := &index{}
+	ix.size = int64(binary.LittleEndian.Uint64(p))
+	ix.mtime = int64(binary.LittleEndian.Uint64(p[8:]))
+	ix.ino = binary.LittleEndian.Uint64(p[16:])
+	ix.headCRC = binary.LittleEndian.Uint32(p[24:])
+	ix.tailCRC = binary.LittleEndian.Uint32(p[28:])
+	p = p[32:]
+	bad := false
+	uv := func() uint64 {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			bad = true
+			p = nil
+			return 0
+		}
+		p = p[n:]
+		return v
+	}
+	take := func(n uint64) []byte {
+		if n > uint64(len(p)) {
+			bad = true
+			p = nil
+			return nil
+		}
+		v := p[:n:n]
+		p = p[n:]
+		return v
+	}
+	ix.key = string(take(uv()))
+	count := uv()
+	if count > uint64(len(p))/12 {
+		return nil, errBadIndex
+	}
+	ix.msgs = make([]Message, count)
+	ix.aux = make([][]byte, count)
+	for i := range ix.msgs {
+		m := &ix.msgs[i]
+		m.Start = int64(uv())
+		m.Text = m.Start + int64(uv())
+		m.End = m.Text + int64(uv())
+		m.HeaderEnd = int(uv())
+		m.BodyStart = int(uv())
+		m.ContentEnd = int(uv())
+		m.ExtraNewlines = int(uv())
+		m.Size = int64(uv())
+		m.BodySize = int64(uv())
+		s := take(4)
+		f := take(1)
+		if bad {
+			return nil, errBadIndex
+		}
+		m.Sum = binary.LittleEndian.Uint32(s)
+		m.Binary, m.EightBit, m.UTF8 = f[0]&1 != 0, f[0]&2 != 0, f[0]&4 != 0
+		ix.aux[i] = take(uv())
+		// Offsets must be in order and inside the covered size.
+		if bad || m.End > ix.size || m.Text < m.Start || m.End < m.Text ||
+			(i > 0 && m.Start != ix.msgs[i-1].End) || m.BodyStart > m.ContentEnd ||
+			int64(m.ContentEnd) > m.End-m.Text || m.HeaderEnd > m.BodyStart {
+			return nil, errBadIndex
+		}
+	}
+	if len(p) != 0 || (count > 0 && ix.msgs[count-1].End != ix.size) {
+		return nil, errBadIndex
+	}
+	return ix, nil
+}
+
+// loadIndex reads the index of a folder; nil when missing or damaged.
+func loadIndex(dir, folder string) *index {
+	b, err := os.ReadFile(indexPath(dir, folder))
+	if err != nil {
+		return nil
+	}
+	ix, err := decodeIndex(b)
+	if err != nil {
+		return nil
+	}
+	return ix
+}
+
+// writeIndex stores an index atomically (no fsync: it is derived data and
+// carries its own checksum).
+func writeIndex(dir, folder string, ix *index) error {
+	path := indexPath(dir, folder)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, ix.encode(), 0o600); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// fileStamp is what an index is checked against.
+func fileStamp(fi os.FileInfo) (mtime int64, ino uint64) {
+	st := fi.Sys().(*syscall.Stat_t)
+	return fi.ModTime().UnixNano(), st.Ino
+}
+
+// usable returns how much of the index can be used for a folder of size
+// bytes mapped in data: all of it (same file), all but the last message
+// (mail was appended: rescan from there), or none.
+func (ix *index) usable(data []byte, size, mtime int64, ino uint64, key string) (keep int, ok bool) {
+	if ix == nil || ix.ino != ino || ix.key != key || size < ix.size {
+		return 0, false
+	}
+	head, tail := coverCRCs(data, ix.size)
+	if head != ix.headCRC || tail != ix.tailCRC {
+		return 0, false
+	}
+	if size == ix.size {
+		if mtime != ix.mtime {
+			return 0, false
+		}
+		return len(ix.msgs), true
+	}
+	// Appended: the last indexed message may have grown; rescan it unless
+	// its From_ line is long enough to be read differently as a first line.
+	if n := len(ix.msgs); n > 0 {
+		last := &ix.msgs[n-1]
+		if last.Text-last.Start >= mboxChunk {
+			return 0, false
+		}
+		return n - 1, true
+	}
+	return 0, true
+}
+
+// scanWithIndex scans data (the folder's first size bytes) using and
+// refreshing the index; visit is called for messages not in the index.
+// It returns the messages, their aux blobs, and whether the index changed.
+func scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor) ([]Message, [][]byte, error) {
+	ix := loadIndex(dir, folder)
+	keep, ok := ix.usable(data, size, mtime, ino, key)
+	var msgs []Message
+	var aux [][]byte
+	from := int64(0)
+	if ok {
+		msgs, aux = ix.msgs[:keep], ix.aux[:keep]
+		if keep > 0 {
+			from = msgs[keep-1].End
+		}
+		if keep == len(ix.msgs) && size == ix.size {
+			return msgs, aux, nil
+		}
+	}
+	tail, err := Scan(ctx, data[from:])
+	if err != nil {
+		if from > 0 {
+			// Let a full scan report the error against the whole file.
+			return scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit)
+		}
+		return nil, nil, err
+	}
+	msgs = append(msgs[:len(msgs):len(msgs)], tail...)
+	aux = append(aux[:len(aux):len(aux)], make([][]byte, len(tail))...)
+	for i := len(msgs) - len(tail); i < len(msgs); i++ {
+		m := &msgs[i]
+		m.Start += from
+		m.Text += from
+		m.End += from
+		if visit != nil {
+			a, err := visit(i, m, data[m.Text:m.End])
+			if err != nil {
+				return nil, nil, err
+			}
+			aux[i] = a
+		}
+	}
+	head, tl := coverCRCs(data, size)
+	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
+	writeIndex(dir, folder, nix) // best effort: a missing index only costs a scan
+	return msgs, aux, nil
+}
