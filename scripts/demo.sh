@@ -22,7 +22,7 @@ if command -v openssl >/dev/null; then
 else
   tls=()
 fi
-lower=$(echo "${users%% *}" | tr 'A-Z' 'a-z')
+lower=smith
 cat <<MSG
 vmspop demo: spool $tmp/spool, users: $users(password "demo", APOP secret "apop-demo")
   list:      curl -u $lower:demo pop3://127.0.0.1:$port/
@@ -34,4 +34,5 @@ Retrieved messages move to MAIL at QUIT (TCPIP\$POP_LEAVE_IN_NEWMAIL is not set)
 make run starts from a fresh copy. Trace log below; Ctrl-C stops.
 MSG
 env "TCPIP\$POP_LISTEN=127.0.0.1:$port" "TCPIP\$POP_SPOOL=$tmp/spool" "TCPIP\$POP_UAF=$uaf" \
-  "TCPIP\$POP_HOSTNAME=localhost" "TCPIP\$POP_TRACE=1" "${tls[@]}" "$bin" serve
+  "TCPIP\$POP_HOSTNAME=localhost" "TCPIP\$POP_SUBSTITUTE_DOMAIN=example.com" \
+  "TCPIP\$POP_DECNET_NODES=$PWD/testdata/demo-nodes" "TCPIP\$POP_PERSONAL_NAME=1" "TCPIP\$POP_TRACE=1" "${tls[@]}" "$bin" serve
