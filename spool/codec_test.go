@@ -73,13 +73,13 @@ func checkFolder(t *testing.T, data []byte) [][]byte {
 		from, to := m.Text+int64(m.BodyStart), m.Text+int64(m.ContentEnd)
 		for _, block := range []int{8, 13, 64 << 10} {
 			var viaCopy bytes.Buffer
-			if _, err := io.Copy(&viaCopy, newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block))); err != nil {
+			if _, err := io.Copy(&viaCopy, newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block), nil)); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(viaCopy.Bytes(), want) {
 				t.Fatalf("message %d of %q, block %d: body stream = %q, want %q", i, data, block, viaCopy.Bytes(), want)
 			}
-			viaRead, _ := io.ReadAll(readerOnly{newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block))})
+			viaRead, _ := io.ReadAll(readerOnly{newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block), nil)})
 			if !bytes.Equal(viaRead, want) {
 				t.Fatalf("message %d of %q, block %d: body Read = %q, want %q", i, data, block, viaRead, want)
 			}

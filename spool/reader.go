@@ -23,12 +23,13 @@ type bodyReader struct {
 }
 
 // newBodyReader returns a reader of the body lines in [off, end) of ra,
-// decoding through buf (at least 8 bytes).
-func newBodyReader(ra io.ReaderAt, off, end int64, extra int, buf []byte) *bodyReader {
+// decoding through buf (at least 8 bytes) into out (grown as needed; a
+// block decodes to at most 2*len(buf) bytes plus the trailing line ends).
+func newBodyReader(ra io.ReaderAt, off, end int64, extra int, buf, out []byte) *bodyReader {
 	if len(buf) < 8 {
 		panic("spool: body reader buffer too small")
 	}
-	return &bodyReader{ra: ra, off: off, end: end, buf: buf, extra: extra, out: make([]byte, 0, 2*len(buf)+16)}
+	return &bodyReader{ra: ra, off: off, end: end, buf: buf, extra: extra, out: out[:0]}
 }
 
 // isQuotedAt reports whether the line starting at disk offset off is an

@@ -41,7 +41,7 @@ type Spool struct {
 	// LockTimeout bounds the wait for a folder lock (default 30 s).
 	LockTimeout time.Duration
 
-	bufs sync.Pool // *[]byte of readBufSize: decode blocks for Body
+	bufs sync.Pool // *blockBufs: the buffers of Body readers
 }
 
 const readBufSize = 64 << 10
@@ -239,11 +239,14 @@ func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]
 // User returns the upper-case user name of the box.
 func (b *Box) User() string { return b.user }
 
-func (b *Box) getBuf() []byte {
-	if p, ok := b.s.bufs.Get().(*[]byte); ok && len(*p) == readBufSize {
-		return *p
+// blockBufs are the buffers of one body reader, pooled per spool.
+type blockBufs struct{ in, out []byte }
+
+func (b *Box) getBufs() *blockBufs {
+	if p, ok := b.s.bufs.Get().(*blockBufs); ok {
+		return p
 	}
-	return make([]byte, readBufSize)
+	return &blockBufs{in: make([]byte, readBufSize), out: make([]byte, 0, 2*readBufSize+64)}
 }
 
 // Header returns the decoded MAIL-11 header lines of message i (at most
@@ -269,22 +272,25 @@ func (b *Box) Header(i int) ([]byte, error) {
 // ending with CRLF. Close it to return its buffer.
 func (b *Box) Body(i int) io.ReadCloser {
 	m := &b.Messages[i]
-	buf := b.getBuf()
+	bufs := b.getBufs()
 	base := m.Text
-	return &pooledBody{bodyReader: newBodyReader(b.f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, buf), b: b, buf: buf}
+	r := newBodyReader(b.f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)
+	return &pooledBody{bodyReader: r, b: b, bufs: bufs}
 }
 
 type pooledBody struct {
 	*bodyReader
-	b   *Box
-	buf []byte
+	b    *Box
+	bufs *blockBufs
 }
 
 func (p *pooledBody) Close() error {
-	if p.buf != nil {
-		buf := p.buf
-		p.buf = nil
-		p.b.s.bufs.Put(&buf)
+	if p.bufs != nil {
+		if cap(p.out) <= 4*readBufSize { // keep what a block grew to, within reason
+			p.bufs.out = p.out[:0]
+		}
+		p.b.s.bufs.Put(p.bufs)
+		p.bufs = nil
 	}
 	return nil
 }

@@ -149,7 +149,8 @@ func (s *e2eServer) start(t testing.TB, env ...string) {
 	cmd := exec.Command(vmspopBinary(t), "serve")
 	cmd.Env = append(os.Environ(),
 		"TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
-		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG="+s.Log, "TCPIP$POP_TRACE=1")
+		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG="+s.Log, "TCPIP$POP_TRACE=1",
+		"GORACE=atexit_sleep_ms=0") // the race runtime would wait 1 s at every exit
 	cmd.Env = append(cmd.Env, env...)
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "TCPIP$POP_TLS_LISTEN="); ok {

@@ -149,6 +149,11 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	if fi, err := os.Stat(cfg.Spool); err != nil || !fi.IsDir() {
 		return fmt.Errorf("TCPIP$POP_SPOOL %s is not a directory", cfg.Spool)
 	}
+	if cfg.FastScan {
+		// VMS estimated sizes to save a pass over the mail file; the folder
+		// index makes exact sizes just as cheap, so they stay exact.
+		log.Info("TCPIP$POP_FAST_SCAN: sizes are exact anyway (the folder index makes them cheap)")
+	}
 	folder := spool.NewMail
 	if cfg.UseMailFolder {
 		folder = spool.Mail
@@ -156,7 +161,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	srv := &gateway.Server{
 		Addr:     cfg.Listen,
 		Hostname: host,
-		Version:  Version,
+		Version:  "vmspop " + Version,
 		Backend: &gateway.SpoolBackend{
 			Spool:               spool.New(cfg.Spool),
 			Rewrite:             rw,
