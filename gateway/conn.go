@@ -94,6 +94,7 @@ type conn struct {
 	nc          net.Conn   // bc, or TLS over bc
 	br          *bufio.Reader
 	bw          *bufio.Writer
+	small       *bufio.Writer // the session's own writer; bw is a pooled large one while a message is sent
 	log         *logrus.Entry
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -146,6 +147,7 @@ func (c *conn) serve() {
 	c.log.Info("session start")
 	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
 	c.bw = bufio.NewWriterSize(c.nc, writeBufferSize)
+	c.small = c.bw
 	if c.implicitTLS {
 		if err := c.handshake(); err != nil {
 			end = c.endReason(err)
@@ -172,6 +174,7 @@ func (c *conn) loop() string {
 			if err := c.bw.Flush(); err != nil {
 				return c.endReason(err)
 			}
+			c.releaseBigWriter()
 		}
 		c.setReadDeadline()
 		line, err := readLine(c.br, maxCommandLine)
@@ -266,6 +269,7 @@ func (c *conn) finish(end string) {
 			c.log.WithError(err).Info("cannot send the last reply")
 		}
 	}
+	c.releaseBigWriter()
 	if c.tls && end == endQuit {
 		c.nc.Close() // sends close_notify
 	}
@@ -1005,6 +1009,31 @@ func (c *conn) cmdTop(arg string) error {
 	return c.send(i, int64(lines))
 }
 
+// useBigWriter switches the session to a large pooled writer for sending a
+// message, so that a small message leaves in one write(2) together with
+// its +OK line and final dot, and a large one in large writes. Replies
+// already buffered go out first, keeping their order.
+func (c *conn) useBigWriter() error {
+	if c.bw != c.small {
+		return nil
+	}
+	if c.small.Buffered() > 0 {
+		if err := c.small.Flush(); err != nil {
+			return err
+		}
+	}
+	c.bw = c.srv.getWriter(c.nc)
+	return nil
+}
+
+// releaseBigWriter returns the large writer (flushed or not) to the pool.
+func (c *conn) releaseBigWriter() {
+	if c.bw != c.small {
+		c.srv.putWriter(c.bw)
+		c.bw = c.small
+	}
+}
+
 // send streams message i: all of it when lines < 0, else as TOP with that
 // many body lines. Once "+OK" has gone, a read error ends the connection.
 func (c *conn) send(i int, lines int64) error {
@@ -1013,6 +1042,9 @@ func (c *conn) send(i int, lines int64) error {
 		return &Error{Code: CodeSysTemp, Text: "unable to read message, try later", Err: err}
 	}
 	defer rc.Close()
+	if err := c.useBigWriter(); err != nil {
+		return err
+	}
 	if lines < 0 {
 		err = c.ok(strconv.FormatInt(c.msgs[i].Size, 10) + " octets")
 	} else {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -119,16 +120,17 @@ type Server struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
-	mu        sync.Mutex
-	closed    bool
-	listeners map[*net.Listener]struct{}
-	conns     map[*conn]struct{}
-	lastLogin map[string]time.Time
-	discard   *logrus.Logger
-	hostname  string
-	wg        sync.WaitGroup
-	seq       atomic.Uint64
-	bufPool   sync.Pool
+	mu         sync.Mutex
+	closed     bool
+	listeners  map[*net.Listener]struct{}
+	conns      map[*conn]struct{}
+	lastLogin  map[string]time.Time
+	discard    *logrus.Logger
+	hostname   string
+	wg         sync.WaitGroup
+	seq        atomic.Uint64
+	bufPool    sync.Pool
+	writerPool sync.Pool // *bufio.Writer of sendBufferSize
 }
 
 // ListenAndServe listens on Addr and serves POP3 on it.
@@ -420,6 +422,24 @@ func (s *Server) checkLoginDelay(user string, now time.Time) bool {
 	}
 	s.lastLogin[user] = now
 	return true
+}
+
+// sendBufferSize sizes the writers messages are sent through.
+const sendBufferSize = 128 << 10
+
+// getWriter returns a large buffered writer onto w from the server's pool.
+func (s *Server) getWriter(w io.Writer) *bufio.Writer {
+	if bw, ok := s.writerPool.Get().(*bufio.Writer); ok {
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, sendBufferSize)
+}
+
+// putWriter returns a writer to the pool, dropping anything unsent.
+func (s *Server) putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	s.writerPool.Put(bw)
 }
 
 // getBuffer returns a copy buffer from the server's pool.
