@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmspop/vmspop/spool"
+)
+
+var (
+	plainOnce sync.Once
+	plainPath string
+	plainErr  error
+)
+
+// plainBinary builds vmspop without the race detector, whose shadow
+// memory would swamp a memory measurement.
+func plainBinary(t *testing.T) string {
+	t.Helper()
+	plainOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vmspop-plain")
+		if err != nil {
+			plainErr = err
+			return
+		}
+		plainPath = filepath.Join(dir, "vmspop")
+		if out, err := exec.Command("go", "build", "-o", plainPath, ".").CombinedOutput(); err != nil {
+			plainErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if plainErr != nil {
+		t.Fatal(plainErr)
+	}
+	return plainPath
+}
+
+// rssKiB reads a process's resident set size.
+func rssKiB(t *testing.T, pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestRetr100MBMemory retrieves a 100 MB message and samples the server's
+// RSS meanwhile: it must grow by less than 16 MB (issue #9). RETR streams
+// from the file through fixed buffers.
+func TestRetr100MBMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 100 MB message")
+	}
+	dir := t.TempDir()
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	writeUAF(t, s.UAF, defaultAccounts)
+	line := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz "), 2)
+	line = append(line, '\n')
+	var body bytes.Buffer
+	body.WriteString("From:\tVAXA::JONES  25-NOV-2026 10:15:32.45\nTo:\tSMITH\nCC:\t\nSubj:\tbig\n\n")
+	for body.Len() < 100<<20 {
+		body.Write(line)
+	}
+	if err := spool.New(s.Spool).Append(context.Background(), "SMITH", spool.NewMail, []spool.NewMessage{{Envelope: "a@b", Date: time.Now(), Text: &body}}); err != nil {
+		t.Fatal(err)
+	}
+	body.Reset()
+	// Start the plain binary.
+	cmd := exec.Command(plainBinary(t), "serve")
+	cmd.Env = append(os.Environ(), "TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
+		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LEAVE_IN_NEWMAIL=1", "TCPIP$POP_LOG_LEVEL=ERROR")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = cmd
+	s.stderr = new(bytes.Buffer)
+	t.Cleanup(s.stop)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", s.Addr); err == nil {
+			c.Close()
+			break
+		}
+		if i > 500 {
+			t.Fatal("server did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 64<<10)
+	read := func() string { l, _ := r.ReadString('\n'); return l }
+	read()
+	fmt.Fprintf(c, "USER smith\r\nPASS demo\r\nLIST 1\r\n")
+	read()
+	read()
+	var size int64
+	fmt.Sscanf(read(), "+OK 1 %d", &size)
+	if size < 100<<20 {
+		t.Fatalf("LIST 1 says %d octets", size)
+	}
+	base := rssKiB(t, cmd.Process.Pid)
+	peak := base
+	done := make(chan struct{})
+	doneReading := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-time.After(5 * time.Millisecond):
+			case <-doneReading:
+				return
+			}
+			if v := rssKiB(t, cmd.Process.Pid); v > peak {
+				peak = v
+			}
+		}
+	}()
+	start := time.Now()
+	fmt.Fprintf(c, "RETR 1\r\n")
+	first := read()
+	var got int64
+	buf := make([]byte, 256<<10)
+	tail := []byte{}
+	for !bytes.HasSuffix(tail, []byte("\r\n.\r\n")) {
+		n, err := r.Read(buf)
+		if err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		got += int64(n)
+		tail = append(tail[max(0, len(tail)-8):], buf[:n]...)
+	}
+	took := time.Since(start)
+	close(doneReading)
+	<-done
+	if !strings.HasPrefix(first, "+OK") || got < size {
+		t.Fatalf("RETR: %q, %d octets of %d", first, got, size)
+	}
+	growth := peak - base
+	t.Logf("RETR of %d octets in %v (%.0f MB/s); RSS %d KiB before, peak %d KiB (+%d KiB)", size, took, float64(size)/took.Seconds()/1e6, base, peak, growth)
+	if growth >= 16<<10 {
+		t.Fatalf("server RSS grew by %d KiB while sending a 100 MB message, want < 16 MiB", growth)
+	}
+}
