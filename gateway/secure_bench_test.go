@@ -80,4 +80,3 @@ func uafClassify(err error) gateway.AuthFailure {
 	}
 	return gateway.FailSystem
 }
-
