@@ -10,6 +10,7 @@ and OUTDIR/from.txt (the From: address of each message as parsed by the
 email package), optionally deletes everything, and QUITs. Exit 0 on success.
 """
 import email
+import email.header
 import email.policy
 import email.utils
 import os
@@ -55,6 +56,7 @@ def main():
     assert sum(sizes.values()) == total, (total, sizes)
     os.makedirs(out, exist_ok=True)
     froms = []
+    subjects = []
     for n in sorted(sizes):
         resp, lines, octets = p.retr(n)
         data = b"".join(line + b"\r\n" for line in lines)
@@ -63,11 +65,14 @@ def main():
             f.write(data)
         msg = email.message_from_bytes(data, policy=email.policy.compat32)
         froms.append(email.utils.parseaddr(msg.get("From", ""))[1])
+        subjects.append(str(email.header.make_header(email.header.decode_header(msg.get("Subject", "")))))
     resp, uidls, _ = p.uidl()
     with open(os.path.join(out, "uidl.txt"), "wb") as f:
         f.write(b"\n".join(uidls) + b"\n")
     with open(os.path.join(out, "from.txt"), "w") as f:
         f.write("\n".join(froms) + "\n")
+    with open(os.path.join(out, "subject.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(subjects) + "\n")
     if dele:
         for n in sorted(sizes):
             p.dele(n)
