@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,5 +161,121 @@ func TestRetr100MBMemory(t *testing.T) {
 	t.Logf("RETR of %d octets in %v (%.0f MB/s); RSS %d KiB before, peak %d KiB (+%d KiB)", size, took, float64(size)/took.Seconds()/1e6, base, peak, growth)
 	if growth >= 16<<10 {
 		t.Fatalf("server RSS grew by %d KiB while sending a 100 MB message, want < 16 MiB", growth)
+	}
+}
+
+// pssKiB reads a process's proportional set size.
+func pssKiB(t *testing.T, pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pss:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	t.Fatal("no Pss")
+	return 0
+}
+
+// TestManySessions holds N logged-in sessions open at once against the
+// real binary and reports the server's memory per session (issue #9: at
+// most 32 KiB each, and 10,000 sessions at once). It is slow, so it runs
+// only when asked:
+//
+//	VMSPOP_MANY_SESSIONS=10000 go test -run TestManySessions -v ./cmd/vmspop
+func TestManySessions(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("VMSPOP_MANY_SESSIONS"))
+	if n <= 0 {
+		t.Skip("set VMSPOP_MANY_SESSIONS=N to run")
+	}
+	var lim syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	lim.Cur = min(lim.Max, uint64(3*n+1000))
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < uint64(2*n+100) {
+		t.Skipf("open-file limit %d is too low for %d sessions (%v)", lim.Cur, n, err)
+	}
+	dir := t.TempDir()
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	var accounts []e2eAccount
+	sp := spool.New(s.Spool)
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("U%05d", i)
+		accounts = append(accounts, e2eAccount{Name: name, Password: "pw"})
+		msg := spool.NewMessage{Envelope: "a@b", Date: time.Now(), Text: strings.NewReader(fmt.Sprintf("From:\tVAXA::JONES  25-NOV-2026 10:15:32.45\nTo:\t%s\nCC:\t\nSubj:\thello\n\nhello\n", name))}
+		if err := sp.Append(context.Background(), name, spool.NewMail, []spool.NewMessage{msg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeUAF(t, s.UAF, accounts) // bcrypt.MinCost: this measures sessions, not bcrypt
+	cmd := exec.Command(plainBinary(t), "serve")
+	cmd.Env = append(os.Environ(), "TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
+		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG_LEVEL=ERROR", fmt.Sprintf("TCPIP$POP_MAXIMUM_THREADS=%d", n+10))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = cmd
+	s.stderr = new(bytes.Buffer)
+	t.Cleanup(s.stop)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", s.Addr); err == nil {
+			c.Close()
+			break
+		}
+		if i > 500 {
+			t.Fatal("server did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	before := pssKiB(t, cmd.Process.Pid)
+	conns := make([]net.Conn, n)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed []string
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := net.Dial("tcp", s.Addr)
+			if err != nil {
+				mu.Lock()
+				failed = append(failed, err.Error())
+				mu.Unlock()
+				return
+			}
+			r := bufio.NewReader(c)
+			r.ReadString('\n')
+			fmt.Fprintf(c, "USER U%05d\r\nPASS pw\r\nSTAT\r\n", i)
+			var last string
+			for k := 0; k < 3; k++ {
+				last, _ = r.ReadString('\n')
+			}
+			if !strings.HasPrefix(last, "+OK 1 ") {
+				mu.Lock()
+				failed = append(failed, last)
+				mu.Unlock()
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d sessions failed, e.g. %q", len(failed), n, failed[0])
+	}
+	time.Sleep(500 * time.Millisecond)
+	after := pssKiB(t, cmd.Process.Pid)
+	per := float64(after-before) / float64(n)
+	t.Logf("%d logged-in sessions open at once: server PSS %d -> %d KiB, %.1f KiB per session", n, before, after, per)
+	for _, c := range conns {
+		c.Close()
+	}
+	if per > 32 {
+		t.Fatalf("%.1f KiB per idle logged-in session, want <= 32", per)
 	}
 }
