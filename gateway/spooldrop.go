@@ -224,7 +224,7 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 	m := &d.box.Messages[i]
 	dm := d.msgs[i]
 	if dm.how == sendBody {
-		return d.box.Body(i), nil
+		return d.box.Body(i)
 	}
 	hdr, err := d.box.Header(i)
 	if err != nil {
@@ -235,7 +235,11 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if dm.how == sendForeign {
 		return io.NopCloser(io.MultiReader(bytes.NewReader(h), bytes.NewReader(rewrite.ForeignBody(d.be.Rewrite.Hostname)))), nil
 	}
-	return &sentMessage{header: h, body: d.box.Body(i)}, nil
+	body, err := d.box.Body(i)
+	if err != nil {
+		return nil, err
+	}
+	return &sentMessage{header: h, body: body}, nil
 }
 
 // sentMessage is a rebuilt header followed by a streamed body.

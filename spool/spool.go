@@ -42,6 +42,9 @@ type Spool struct {
 	LockTimeout time.Duration
 
 	bufs sync.Pool // *blockBufs: the buffers of Body readers
+
+	mu       sync.Mutex
+	sessions map[string]bool // user directories whose session lock this process holds
 }
 
 const readBufSize = 64 << 10
@@ -127,10 +130,12 @@ type Box struct {
 	user     string
 	dir      string
 	folder   string
-	f        *os.File // nil when the folder did not exist
+	f        *os.File // the folder file, opened when first needed
+	path     string   // the folder file
+	exists   bool     // the folder file existed at login
 	size     int64
 	ino      uint64
-	sess     *os.File
+	sess     *sessionLock
 	mtime    int64
 	key      string
 	useIndex bool
@@ -169,7 +174,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, mapErr(err)
 	}
-	sess, err := sessionLock(ctx, dir)
+	sess, err := s.lockSession(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +187,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 		if err != nil {
 			return err
 		}
-		b.f = f
+		b.f, b.path, b.exists = f, path, true
 		fi, err := f.Stat()
 		if err != nil {
 			return err
@@ -206,7 +211,40 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 		b.Close()
 		return nil, err
 	}
+	// An idle session holds only its socket and its lock: the folder file
+	// is opened again when a message is first read.
+	if b.f != nil {
+		b.f.Close()
+		b.f = nil
+	}
 	return b, nil
+}
+
+// file returns the folder file as it was at login, opening it if needed.
+// Only this session's own commit replaces the file while it holds the
+// session lock, so a different file means someone else rewrote it.
+func (b *Box) file() (*os.File, error) {
+	if b.f != nil {
+		return b.f, nil
+	}
+	if !b.exists {
+		return nil, fmt.Errorf("spool: %s: no folder file", b.folder)
+	}
+	f, err := os.Open(b.path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, ino := fileStamp(fi); ino != b.ino || fi.Size() < b.size {
+		f.Close()
+		return nil, fmt.Errorf("spool: %s was replaced during the session", b.path)
+	}
+	b.f = f
+	return f, nil
 }
 
 // withMapped maps the first size bytes of f for fn.
@@ -255,7 +293,11 @@ func (b *Box) Header(i int) ([]byte, error) {
 	m := &b.Messages[i]
 	n := min(m.HeaderEnd, 64<<10)
 	raw := make([]byte, n)
-	if _, err := b.f.ReadAt(raw, m.Text); err != nil && !errors.Is(err, io.EOF) {
+	f, err := b.file()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.ReadAt(raw, m.Text); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	var out []byte
@@ -270,12 +312,16 @@ func (b *Box) Header(i int) ([]byte, error) {
 
 // Body returns a reader of the body of message i as sent: CRLF line ends,
 // ending with CRLF. Close it to return its buffer.
-func (b *Box) Body(i int) io.ReadCloser {
+func (b *Box) Body(i int) (io.ReadCloser, error) {
+	f, err := b.file()
+	if err != nil {
+		return nil, err
+	}
 	m := &b.Messages[i]
 	bufs := b.getBufs()
 	base := m.Text
-	r := newBodyReader(b.f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)
-	return &pooledBody{bodyReader: r, b: b, bufs: bufs}
+	r := newBodyReader(f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)
+	return &pooledBody{bodyReader: r, b: b, bufs: bufs}, nil
 }
 
 type pooledBody struct {
@@ -302,7 +348,7 @@ func (b *Box) Close() error {
 		b.f = nil
 	}
 	if b.sess != nil {
-		b.sess.Close()
+		b.sess.unlock()
 		b.sess = nil
 	}
 	return nil
@@ -315,8 +361,11 @@ func (b *Box) Close() error {
 // user's folders finishes or undoes it, so that every message is in exactly
 // one folder.
 func (b *Box) Commit(ctx context.Context, del, move []int, purge bool) error {
-	if len(del) == 0 && len(move) == 0 || b.f == nil {
+	if len(del) == 0 && len(move) == 0 || !b.exists {
 		return nil
+	}
+	if _, err := b.file(); err != nil {
+		return err
 	}
 	gone := make(map[int]bool, len(del)+len(move))
 	for _, i := range del {

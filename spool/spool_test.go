@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,7 +85,11 @@ func TestBoxCommit(t *testing.T) {
 		t.Fatalf("second OpenBox = %v, want ErrLocked", err)
 	}
 	appendN(t, s, "SMITH", NewMail, 100, 2)
-	body, _ := io.ReadAll(b.Body(3))
+	rc, err := b.Body(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(rc)
 	if want := "body of 3\r\nFrom the start\r\n>From quoted\r\n.\r\n"; string(body) != want {
 		t.Fatalf("Body(3) = %q, want %q", body, want)
 	}
@@ -183,12 +188,48 @@ func TestBodyBufferReuse(t *testing.T) {
 	defer b.Close()
 	for round := 0; round < 3; round++ {
 		for i := range b.Messages {
-			rc := b.Body(i)
+			rc, err := b.Body(i)
+			if err != nil {
+				t.Fatal(err)
+			}
 			got, err := io.ReadAll(rc)
 			rc.Close()
 			if err != nil || int64(len(got)) != b.Messages[i].BodySize {
 				t.Fatalf("round %d message %d: %d octets, %v; want %d", round, i, len(got), err, b.Messages[i].BodySize)
 			}
 		}
+	}
+}
+
+// TestSessionLockAcrossProcesses: a session lock file left by a dead
+// process is broken; one held by a live process refuses the login.
+func TestSessionLockAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	s := New(t.TempDir())
+	appendN(t, s, "SMITH", NewMail, 0, 1)
+	lock := filepath.Join(s.Root, "SMITH", ".pop.lock")
+	// A live process: PID 1, with its real start time.
+	os.WriteFile(lock, []byte(fmt.Sprintf("1 %s\n", procStart(1))), 0o600)
+	if _, err := s.OpenBox(ctx, "SMITH", NewMail, OpenOptions{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("OpenBox with a live owner = %v, want ErrLocked", err)
+	}
+	// PID 1 with another start time: the PID was reused, the lock is stale.
+	os.WriteFile(lock, []byte("1 0\n"), 0o600)
+	b, err := s.OpenBox(ctx, "SMITH", NewMail, OpenOptions{})
+	if err != nil {
+		t.Fatalf("OpenBox over a reused PID's lock: %v", err)
+	}
+	b.Close()
+	// A dead process.
+	cmd := exec.Command("true")
+	cmd.Run()
+	os.WriteFile(lock, []byte(fmt.Sprintf("%d x\n", cmd.Process.Pid)), 0o600)
+	b, err = s.OpenBox(ctx, "SMITH", NewMail, OpenOptions{})
+	if err != nil {
+		t.Fatalf("OpenBox over a dead process's lock: %v", err)
+	}
+	b.Close()
+	if _, err := os.Stat(lock); !os.IsNotExist(err) {
+		t.Fatal("session lock file left after Close")
 	}
 }
