@@ -528,6 +528,19 @@ func (b *Box) copyMessage(w io.Writer, i int) (padded bool, err error) {
 // appendCopies appends messages idx to the folder file path, which held
 // size bytes when the journal was written.
 func (b *Box) appendCopies(path string, size int64, idx []int) error {
+	return appendTo(path, size, func(w io.Writer) error {
+		for _, i := range idx {
+			if _, err := b.copyMessage(w, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// appendTo writes to the end (size) of the folder file path through a
+// buffer, starting a new line first if needed, and fsyncs it.
+func appendTo(path string, size int64, write func(w io.Writer) error) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
@@ -540,10 +553,8 @@ func (b *Box) appendCopies(path string, size int64, idx []int) error {
 	if err := endLine(f, size, w); err != nil {
 		return err
 	}
-	for _, i := range idx {
-		if _, err := b.copyMessage(w, i); err != nil {
-			return err
-		}
+	if err := write(w); err != nil {
+		return err
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -639,32 +650,15 @@ type NewMessage struct {
 }
 
 func appendMessages(path string, size int64, msgs []NewMessage) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.Seek(size, io.SeekStart); err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 64<<10)
-	if err := endLine(f, size, bw); err != nil {
-		return err
-	}
-	w := mbox.NewWriter(bw)
-	for _, m := range msgs {
-		env := sanitizeEnvelope(m.Envelope)
-		if err := WriteMessage(w, env, m.Date, m.Text); err != nil {
-			return err
+	return appendTo(path, size, func(bw io.Writer) error {
+		w := mbox.NewWriter(bw)
+		for _, m := range msgs {
+			if err := WriteMessage(w, sanitizeEnvelope(m.Envelope), m.Date, m.Text); err != nil {
+				return err
+			}
 		}
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	return f.Sync()
+		return w.Close()
+	})
 }
 
 // sanitizeEnvelope makes a sender fit on a From_ line: no white space or

@@ -84,26 +84,9 @@ func TestRetr100MBMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	body.Reset()
-	// Start the plain binary.
-	cmd := exec.Command(plainBinary(t), "serve")
-	cmd.Env = append(os.Environ(), "TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
-		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LEAVE_IN_NEWMAIL=1", "TCPIP$POP_LOG_LEVEL=ERROR")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = cmd
-	s.stderr = new(bytes.Buffer)
-	t.Cleanup(s.stop)
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", s.Addr); err == nil {
-			c.Close()
-			break
-		}
-		if i > 500 {
-			t.Fatal("server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.Bin = plainBinary(t)
+	s.start(t, "TCPIP$POP_LEAVE_IN_NEWMAIL=1", "TCPIP$POP_TRACE=0", "TCPIP$POP_LOG_LEVEL=ERROR")
+	cmd := s.cmd
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -212,25 +195,9 @@ func TestManySessions(t *testing.T) {
 		}
 	}
 	writeUAF(t, s.UAF, accounts) // bcrypt.MinCost: this measures sessions, not bcrypt
-	cmd := exec.Command(plainBinary(t), "serve")
-	cmd.Env = append(os.Environ(), "TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
-		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG_LEVEL=ERROR", fmt.Sprintf("TCPIP$POP_MAXIMUM_THREADS=%d", n+10))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = cmd
-	s.stderr = new(bytes.Buffer)
-	t.Cleanup(s.stop)
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", s.Addr); err == nil {
-			c.Close()
-			break
-		}
-		if i > 500 {
-			t.Fatal("server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.Bin = plainBinary(t)
+	s.start(t, "TCPIP$POP_TRACE=0", "TCPIP$POP_LOG_LEVEL=ERROR", fmt.Sprintf("TCPIP$POP_MAXIMUM_THREADS=%d", n+10))
+	cmd := s.cmd
 	time.Sleep(200 * time.Millisecond)
 	before := pssKiB(t, cmd.Process.Pid)
 	conns := make([]net.Conn, n)

@@ -112,6 +112,7 @@ func writeFixtureSpool(t testing.TB, root string) {
 }
 
 type e2eServer struct {
+	Bin           string // the binary to run; "" = vmspopBinary (race-enabled)
 	Addr, TLSAddr string
 	Spool, UAF    string
 	Log           string
@@ -146,7 +147,11 @@ func startServer(t testing.TB, env ...string) *e2eServer {
 
 func (s *e2eServer) start(t testing.TB, env ...string) {
 	t.Helper()
-	cmd := exec.Command(vmspopBinary(t), "serve")
+	bin := s.Bin
+	if bin == "" {
+		bin = vmspopBinary(t)
+	}
+	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
 		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG="+s.Log, "TCPIP$POP_TRACE=1",
