@@ -329,3 +329,27 @@ func copyDemoSpool(t *testing.T, dst string) {
 		}
 	}
 }
+
+// TestMalformedFolder: a NEWMAIL that is not an mbox file refuses the
+// login with [SYS/TEMP], is not touched, and the server goes on serving.
+func TestMalformedFolder(t *testing.T) {
+	s := startServer(t)
+	p := filepath.Join(s.Spool, "JONES", "NEWMAIL")
+	garbage := []byte("this is not\x00an mbox file\nFrom x\n")
+	if err := os.WriteFile(p, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := dialPOP(t, s.Addr)
+	c.cmd("USER jones")
+	if r := c.cmd("PASS demo"); !strings.HasPrefix(r, "-ERR [SYS/TEMP]") {
+		t.Fatalf("PASS on a malformed folder: %q", r)
+	}
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, garbage) {
+		t.Fatal("the malformed folder was changed")
+	}
+	other := dialPOP(t, s.Addr)
+	other.login("smith", "demo")
+	if r := other.cmd("STAT"); !strings.HasPrefix(r, fmt.Sprintf("+OK %d ", len(fixtureMessages))) {
+		t.Fatalf("another user after the failure: STAT %q", r)
+	}
+}
