@@ -88,13 +88,31 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 	d := &spoolDrop{be: be, log: be.logger().WithField("user", strings.ToUpper(user))}
 	var hbuf []byte
 	warned := false
-	visit := func(i int, m *spool.Message, text []byte) ([]byte, error) {
+	// seen holds the UIDs before the message being visited, so that exact
+	// duplicates (same arrival time, header and size) get a suffix in
+	// folder order. The final UID goes into the index: a login from the
+	// index needs no table.
+	var seen map[string]bool
+	visit := func(i int, m *spool.Message, text []byte, prev [][]byte) ([]byte, error) {
+		if seen == nil {
+			seen = make(map[string]bool, len(prev)+1)
+			for _, a := range prev {
+				if pm, ok := decodeAux(a); ok {
+					seen[pm.uid] = true
+				}
+			}
+		}
 		m11, how, err := be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
 		if err != nil && !warned {
 			d.log.WithError(err).WithField("message", i+1).Warn("malformed MAIL-11 header")
 			warned = true
 		}
-		uid := rewrite.UID(user, arrival(&m11, m), m.Sum)
+		base := rewrite.UID(user, arrival(&m11, m), m.Sum)
+		uid := base
+		for n := 2; seen[uid]; n++ {
+			uid = base + "-" + strconv.Itoa(n)
+		}
+		seen[uid] = true
 		var size int64
 		switch how {
 		case sendBody:
@@ -117,20 +135,11 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 	d.box = box
 	d.msgs = make([]dropMessage, len(box.Messages))
 	d.infos = make([]MessageInfo, len(box.Messages))
-	seen := make(map[string]int, len(box.Messages))
 	for i := range box.Messages {
 		m, ok := decodeAux(box.Aux[i])
 		if !ok {
 			box.Close()
 			return nil, fmt.Errorf("gateway: message %d of %s has no size in the index", i+1, user)
-		}
-		// Exact duplicates (same arrival time, header and size) get a
-		// suffix in folder order.
-		if n := seen[m.uid]; n > 0 {
-			seen[m.uid] = n + 1
-			m.uid += "-" + strconv.Itoa(n+1)
-		} else {
-			seen[m.uid] = 1
 		}
 		d.msgs[i] = m
 		d.infos[i] = MessageInfo{Size: m.size, UID: m.uid}
@@ -163,7 +172,7 @@ func (be *SpoolBackend) indexKey(user string) string {
 		if rw.Location != nil {
 			loc = rw.Location.String()
 		}
-		fmt.Fprintf(h, "v1|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
+		fmt.Fprintf(h, "v2|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
 			rw.DECnet, rw.QuotedDECnet, rw.PersonalName, rw.SendIDHeaders, rw.Server, loc, be.IgnoreMail11Headers)
 		nodes := make([]string, 0, len(rw.Nodes))
 		for k, v := range rw.Nodes {

@@ -126,3 +126,34 @@ func BenchmarkSpoolRetrLarge(b *testing.B) {
 	}
 	b.SetBytes(total / int64(b.N))
 }
+
+// BenchmarkOpenWarm opens a 100,000-message folder whose index is current
+// (compare.sh's warm login, without the network).
+func BenchmarkOpenWarm(b *testing.B) {
+	root := b.TempDir()
+	sp := spool.New(root)
+	var msgs []spool.NewMessage
+	for i := 0; i < 100000; i++ {
+		msgs = append(msgs, spool.NewMessage{Envelope: "a@b", Date: time.Unix(1764064800, 0), Text: strings.NewReader(vmsMessage(i, 300))})
+	}
+	if err := sp.Append(context.Background(), "BIG", spool.NewMail, msgs); err != nil {
+		b.Fatal(err)
+	}
+	be := &gateway.SpoolBackend{Spool: sp, Rewrite: &rewrite.Settings{Hostname: "bench.example"}, LeaveInNewmail: true}
+	md, err := be.OpenMaildrop(context.Background(), "BIG") // builds the index
+	if err != nil {
+		b.Fatal(err)
+	}
+	md.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		md, err := be.OpenMaildrop(context.Background(), "BIG")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(md.Messages()); n != 100000 {
+			b.Fatalf("%d messages", n)
+		}
+		md.Close()
+	}
+}

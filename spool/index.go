@@ -276,7 +276,7 @@ func scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, m
 		m.Text += from
 		m.End += from
 		if visit != nil {
-			a, err := visit(i, m, data[m.Text:m.End])
+			a, err := visit(i, m, data[m.Text:m.End], aux[:i])
 			if err != nil {
 				return nil, nil, err
 			}

@@ -15,7 +15,10 @@ func auxOf(text []byte) []byte { return fmt.Appendf(nil, "%08x", crc32.ChecksumI
 
 type visits struct{ n int }
 
-func (v *visits) visit(i int, m *Message, text []byte) ([]byte, error) {
+func (v *visits) visit(i int, m *Message, text []byte, prev [][]byte) ([]byte, error) {
+	if len(prev) != i {
+		return nil, fmt.Errorf("visit %d got %d earlier aux", i, len(prev))
+	}
 	v.n++
 	return auxOf(text), nil
 }

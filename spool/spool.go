@@ -147,9 +147,9 @@ type Box struct {
 
 // Visitor is called for each message found when a box is opened and not
 // already described by the folder's index, with the message's disk text
-// (valid only during the call). What it returns is kept in the index as the
-// message's aux data.
-type Visitor func(i int, m *Message, text []byte) (aux []byte, err error)
+// (valid only during the call) and the aux data of the messages before it.
+// What it returns is kept in the index as the message's aux data.
+type Visitor func(i int, m *Message, text []byte, prev [][]byte) (aux []byte, err error)
 
 // OpenOptions tune OpenBox.
 type OpenOptions struct {
@@ -267,7 +267,7 @@ func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]
 	aux := make([][]byte, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		if aux[i], err = visit(i, m, data[m.Text:m.End]); err != nil {
+		if aux[i], err = visit(i, m, data[m.Text:m.End], aux[:i]); err != nil {
 			return nil, nil, err
 		}
 	}
