@@ -73,3 +73,12 @@ type Authenticator interface {
 	// HasSecret reports whether user has an APOP/CRAM-MD5 secret.
 	HasSecret(user string) bool
 }
+
+// preStuffer is implemented by a reader from Maildrop.Open that can
+// dot-stuff (RFC 1939 §3) the message as it produces it, saving the
+// gateway a second pass over every line. WriteStuffedTo writes the whole
+// message, stuffed, ending with CRLF, and returns its octets before
+// stuffing.
+type preStuffer interface {
+	WriteStuffedTo(w io.Writer) (int64, error)
+}

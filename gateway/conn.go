@@ -1054,23 +1054,35 @@ func (c *conn) send(i int, lines int64) error {
 		return err
 	}
 	dw := newDotWriter(c.bw)
-	var dst io.Writer = dw
-	if lines >= 0 {
-		dst = newTopWriter(dw, lines)
-	}
-	if wt, ok := rc.(io.WriterTo); ok {
-		// The maildrop decodes in large blocks: no copy through a buffer.
-		_, err = wt.WriteTo(dst)
+	if ps, ok := rc.(preStuffer); ok && lines < 0 {
+		// The maildrop stuffs as it decodes: one pass over the lines.
+		// Open's data ends with CRLF, so only the final dot is left.
+		dw.n, err = ps.WriteStuffedTo(c.bw)
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(c.bw, ".\r\n"); err != nil {
+			return err
+		}
 	} else {
-		buf := c.srv.getBuffer()
-		_, err = io.CopyBuffer(dst, struct{ io.Reader }{rc}, *buf)
-		c.srv.putBuffer(buf)
-	}
-	if err != nil && err != errTopDone {
-		return err
-	}
-	if err := dw.Close(); err != nil {
-		return err
+		var dst io.Writer = dw
+		if lines >= 0 {
+			dst = newTopWriter(dw, lines)
+		}
+		if wt, ok := rc.(io.WriterTo); ok {
+			// The maildrop decodes in large blocks: no copy through a buffer.
+			_, err = wt.WriteTo(dst)
+		} else {
+			buf := c.srv.getBuffer()
+			_, err = io.CopyBuffer(dst, struct{ io.Reader }{rc}, *buf)
+			c.srv.putBuffer(buf)
+		}
+		if err != nil && err != errTopDone {
+			return err
+		}
+		if err := dw.Close(); err != nil {
+			return err
+		}
 	}
 	c.octets += dw.n
 	if c.traceEnabled() {

@@ -242,7 +242,7 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 	m11, _ := rewrite.ParseMail11In(hdr, d.be.Rewrite.Location)
 	h := d.be.header(nil, &m11, m, dm.uid, dm.how)
 	if dm.how == sendForeign {
-		return io.NopCloser(io.MultiReader(bytes.NewReader(h), bytes.NewReader(rewrite.ForeignBody(d.be.Rewrite.Hostname)))), nil
+		return &sentMessage{header: append(h, rewrite.ForeignBody(d.be.Rewrite.Hostname)...)}, nil
 	}
 	body, err := d.box.Body(i)
 	if err != nil {
@@ -263,6 +263,9 @@ func (m *sentMessage) Read(p []byte) (int, error) {
 		m.header = m.header[n:]
 		return n, nil
 	}
+	if m.body == nil {
+		return 0, io.EOF
+	}
 	return m.body.Read(p)
 }
 
@@ -270,14 +273,58 @@ func (m *sentMessage) Read(p []byte) (int, error) {
 func (m *sentMessage) WriteTo(w io.Writer) (int64, error) {
 	n, err := w.Write(m.header)
 	m.header = m.header[n:]
-	if err != nil {
+	if err != nil || m.body == nil {
 		return int64(n), err
 	}
 	k, err := io.Copy(w, m.body)
 	return int64(n) + k, err
 }
 
-func (m *sentMessage) Close() error { return m.body.Close() }
+// WriteStuffedTo writes the message dot-stuffed: the (short) header here,
+// the body by the spool's decoder as it decodes.
+func (m *sentMessage) WriteStuffedTo(w io.Writer) (int64, error) {
+	n := int64(len(m.header))
+	if _, err := w.Write(stuffLines(m.header)); err != nil {
+		return 0, err
+	}
+	m.header = nil
+	if m.body == nil {
+		return n, nil
+	}
+	if ps, ok := m.body.(preStuffer); ok {
+		k, err := ps.WriteStuffedTo(w)
+		return n + k, err
+	}
+	body, err := io.ReadAll(m.body)
+	if err != nil {
+		return n, err
+	}
+	_, err = w.Write(stuffLines(body))
+	return n + int64(len(body)), err
+}
+
+// stuffLines returns b with a '.' added before every line that starts
+// with one; b itself when there is none (the usual case for headers).
+func stuffLines(b []byte) []byte {
+	if len(b) == 0 || b[0] != '.' && !bytes.Contains(b, []byte("\n.")) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+8)
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(line) > 0 && line[0] == '.' {
+			out = append(out, '.')
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
+func (m *sentMessage) Close() error {
+	if m.body == nil {
+		return nil
+	}
+	return m.body.Close()
+}
 
 // Commit applies UPDATE: deleted messages go to WASTEBASKET (or are purged),
 // retrieved ones to MAIL unless LeaveInNewmail; foreign messages the

@@ -27,6 +27,18 @@ func sentBody(m []byte) []byte {
 	return out
 }
 
+// dotStuff is the obvious form of RFC 1939 dot-stuffing of CRLF text.
+func dotStuff(b []byte) []byte {
+	var out []byte
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(line) > 0 && line[0] == '.' {
+			out = append(out, '.')
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
 func writeFolder(t testing.TB, msgs ...[]byte) []byte {
 	var buf bytes.Buffer
 	w := mbox.NewWriter(&buf)
@@ -82,6 +94,11 @@ func checkFolder(t *testing.T, data []byte) [][]byte {
 			viaRead, _ := io.ReadAll(readerOnly{newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block), nil)})
 			if !bytes.Equal(viaRead, want) {
 				t.Fatalf("message %d of %q, block %d: body Read = %q, want %q", i, data, block, viaRead, want)
+			}
+			var stuffed bytes.Buffer
+			n, err := newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block), nil).WriteStuffedTo(&stuffed)
+			if err != nil || n != int64(len(want)) || !bytes.Equal(stuffed.Bytes(), dotStuff(want)) {
+				t.Fatalf("message %d of %q, block %d: stuffed = %q (%d, %v), want %q", i, data, block, stuffed.Bytes(), n, err, dotStuff(want))
 			}
 		}
 	}

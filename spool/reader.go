@@ -18,6 +18,8 @@ type bodyReader struct {
 	pos      int    // bytes of out already returned
 	midLine  bool   // the next input continues a line longer than buf
 	extra    int    // CRLFs to send after the last line
+	stuff    bool   // dot-stuff lines (RFC 1939 §3) as they are decoded
+	dots     int64  // stuffing dots added
 	done     bool
 	err      error
 }
@@ -78,6 +80,10 @@ func (r *bodyReader) decode() error {
 			if !r.midLine && piece[0] == '>' && r.isQuotedAt(start) {
 				piece = piece[1:]
 			}
+			if r.stuff && !r.midLine && piece[0] == '.' {
+				r.out = append(r.out, '.')
+				r.dots++
+			}
 			r.out = append(r.out, piece...)
 			r.midLine = true
 			r.nc = copy(r.buf, data[len(data)-keep:])
@@ -106,6 +112,10 @@ func (r *bodyReader) decode() error {
 func (r *bodyReader) appendLine(out, line []byte, start int64) []byte {
 	if !r.midLine && len(line) > 0 && line[0] == '>' && isQuotedFrom(line, 1, MaxQuote+1) {
 		line = line[1:]
+	}
+	if r.stuff && !r.midLine && len(line) > 0 && line[0] == '.' {
+		out = append(out, '.')
+		r.dots++
 	}
 	out = append(out, line...)
 	return append(out, '\r', '\n')
@@ -151,4 +161,14 @@ func (r *bodyReader) WriteTo(w io.Writer) (int64, error) {
 			return total, r.err
 		}
 	}
+}
+
+// WriteStuffedTo writes the body dot-stuffed (RFC 1939 §3: a line that
+// starts with '.' gets another), stuffing as it decodes so that no second
+// pass over the lines is needed. It returns the octets of the body before
+// stuffing. It must be called before any Read.
+func (r *bodyReader) WriteStuffedTo(w io.Writer) (int64, error) {
+	r.stuff = true
+	n, err := r.WriteTo(w)
+	return n - r.dots, err
 }
