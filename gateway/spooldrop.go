@@ -42,6 +42,9 @@ type SpoolBackend struct {
 
 	keyOnce sync.Once
 	key     string
+
+	mu      sync.Mutex
+	derived map[string]*derivedInfo // by user
 }
 
 var _ Backend = (*SpoolBackend)(nil)
@@ -133,6 +136,19 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 		return nil, err
 	}
 	d.box = box
+	if len(box.Messages) == 0 {
+		return d, nil
+	}
+	// The spool hands out the same (read-only) messages while the folder's
+	// index in memory matches it; then so is what we derived from them.
+	key := strings.ToUpper(user)
+	be.mu.Lock()
+	dv := be.derived[key]
+	be.mu.Unlock()
+	if dv != nil && dv.first == &box.Messages[0] && len(dv.msgs) == len(box.Messages) {
+		d.msgs, d.infos = dv.msgs, dv.infos
+		return d, nil
+	}
 	d.msgs = make([]dropMessage, len(box.Messages))
 	d.infos = make([]MessageInfo, len(box.Messages))
 	for i := range box.Messages {
@@ -144,7 +160,27 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 		d.msgs[i] = m
 		d.infos[i] = MessageInfo{Size: m.size, UID: m.uid}
 	}
+	be.mu.Lock()
+	if be.derived == nil {
+		be.derived = map[string]*derivedInfo{}
+	}
+	if len(be.derived) >= maxDerived {
+		clear(be.derived)
+	}
+	be.derived[key] = &derivedInfo{first: &box.Messages[0], msgs: d.msgs, infos: d.infos}
+	be.mu.Unlock()
 	return d, nil
+}
+
+// maxDerived bounds the users whose derived message lists are kept.
+const maxDerived = 256
+
+// derivedInfo is what OpenMaildrop derived from a folder's index entries,
+// kept while the spool hands out the same entries. Shared read-only.
+type derivedInfo struct {
+	first *spool.Message
+	msgs  []dropMessage
+	infos []MessageInfo
 }
 
 // encodeAux packs what OpenMaildrop keeps per message in the index.

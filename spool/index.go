@@ -245,7 +245,15 @@ func (ix *index) usable(data []byte, size, mtime int64, ino uint64, key string) 
 // scanWithIndex scans data (the folder's first size bytes) using and
 // refreshing the index; visit is called for messages not in the index.
 // It returns the messages, their aux blobs, and whether the index changed.
-func scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor) ([]Message, [][]byte, error) {
+func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor) ([]Message, [][]byte, error) {
+	path := indexPath(dir, folder)
+	// The index of a folder used lately is kept decoded in memory; it is
+	// checked against the folder exactly as the file would be.
+	if ix := s.cachedIndex(path); ix != nil {
+		if keep, ok := ix.usable(data, size, mtime, ino, key); ok && keep == len(ix.msgs) && size == ix.size {
+			return ix.msgs, ix.aux, nil
+		}
+	}
 	ix := loadIndex(dir, folder)
 	keep, ok := ix.usable(data, size, mtime, ino, key)
 	var msgs []Message
@@ -257,6 +265,7 @@ func scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, m
 			from = msgs[keep-1].End
 		}
 		if keep == len(ix.msgs) && size == ix.size {
+			s.cacheIndex(path, ix)
 			return msgs, aux, nil
 		}
 	}
@@ -264,7 +273,7 @@ func scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, m
 	if err != nil {
 		if from > 0 {
 			// Let a full scan report the error against the whole file.
-			return scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit)
+			return s.scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit)
 		}
 		return nil, nil, err
 	}
@@ -286,5 +295,44 @@ func scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, m
 	head, tl := coverCRCs(data, size)
 	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
 	writeIndex(dir, folder, nix) // best effort: a missing index only costs a scan
+	s.cacheIndex(path, nix)
 	return msgs, aux, nil
+}
+
+// maxCachedMessages bounds the index entries kept decoded in memory (about
+// 150 bytes each), across all folders.
+const maxCachedMessages = 250000
+
+// cachedIndex returns the decoded index kept for path, or nil. Cached
+// indexes are shared by sessions and never modified.
+func (s *Spool) cachedIndex(path string) *index {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.indexes[path]
+}
+
+// cacheIndex keeps a decoded index, dropping others while the total
+// would exceed maxCachedMessages.
+func (s *Spool) cacheIndex(path string, ix *index) {
+	if len(ix.msgs) > maxCachedMessages {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.indexes == nil {
+		s.indexes = map[string]*index{}
+	}
+	if old := s.indexes[path]; old != nil {
+		s.cachedMsgs -= len(old.msgs)
+		delete(s.indexes, path)
+	}
+	for p, old := range s.indexes {
+		if s.cachedMsgs+len(ix.msgs) <= maxCachedMessages {
+			break
+		}
+		s.cachedMsgs -= len(old.msgs)
+		delete(s.indexes, p)
+	}
+	s.indexes[path] = ix
+	s.cachedMsgs += len(ix.msgs)
 }

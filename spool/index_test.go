@@ -37,7 +37,12 @@ func openWith(t *testing.T, s *Spool, key string, noIndex bool) (*Box, int) {
 // requires the same messages and aux data.
 func checkAgainstScan(t *testing.T, s *Spool, key string) (visited int) {
 	t.Helper()
-	b, n := openWith(t, s, key, false)
+	// A new Spool has no index decoded in memory: this reads the file.
+	b, n := openWith(t, New(s.Root), key, false)
+	b.Close()
+	// And the same Spool again, which may use its memory copy: it must
+	// agree too.
+	b, _ = openWith(t, s, key, false)
 	b.Close()
 	want, _ := openWith(t, s, key, true)
 	want.Close()
@@ -141,5 +146,29 @@ func TestIndexCarriedOverCommit(t *testing.T) {
 	b.Close()
 	if n := checkAgainstScan(t, s, "k"); n != 0 {
 		t.Fatalf("after a commit the next open visited %d messages, want 0", n)
+	}
+}
+
+// TestIndexMemoryCache: a Spool keeps a folder's decoded index and uses it
+// again only while it matches the folder.
+func TestIndexMemoryCache(t *testing.T) {
+	s := New(t.TempDir())
+	appendN(t, s, "SMITH", NewMail, 0, 20)
+	b, n := openWith(t, s, "k", false)
+	b.Close()
+	if n != 20 {
+		t.Fatalf("first open visited %d", n)
+	}
+	// Remove the index file: the memory copy still serves, unchanged.
+	os.Remove(indexPath(filepath.Join(s.Root, "SMITH"), NewMail))
+	b, n = openWith(t, s, "k", false)
+	b.Close()
+	if n != 0 {
+		t.Fatalf("open with the index in memory visited %d", n)
+	}
+	// Mail arrives: the memory copy no longer matches.
+	appendN(t, s, "SMITH", NewMail, 20, 1)
+	if n := checkAgainstScan(t, s, "k"); n != 21 {
+		t.Fatalf("after an append (no index file) visited %d, want 21", n)
 	}
 }

@@ -43,8 +43,10 @@ type Spool struct {
 
 	bufs sync.Pool // *blockBufs: the buffers of Body readers
 
-	mu       sync.Mutex
-	sessions map[string]bool // user directories whose session lock this process holds
+	mu         sync.Mutex
+	sessions   map[string]bool   // user directories whose session lock this process holds
+	indexes    map[string]*index // decoded indexes of folders used lately, by index path
+	cachedMsgs int               // entries in indexes
 }
 
 const readBufSize = 64 << 10
@@ -203,7 +205,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 				b.Messages, b.Aux, err = scanVisit(ctx, data, opts.Visit)
 				return err
 			}
-			b.Messages, b.Aux, err = scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit)
+			b.Messages, b.Aux, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit)
 			return err
 		})
 	})
