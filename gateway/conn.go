@@ -968,16 +968,24 @@ func (c *conn) listLine(b []byte, i int, uidl bool) []byte {
 	return strconv.AppendInt(b, c.msgs[i].Size, 10)
 }
 
-// cmdRetr handles RETR n: the whole message, dot-stuffed.
-func (c *conn) cmdRetr(arg string) error {
+// messageArgs checks that a command taking n arguments, the first a
+// message number, is valid now, and returns the message's index and the
+// arguments.
+func (c *conn) messageArgs(arg string, n int) (int, []string, error) {
 	if c.state != stateTransaction {
-		return errWrongState
+		return 0, nil, errWrongState
 	}
-	args, ok := splitArgs(arg, 1)
-	if !ok || len(args) != 1 {
-		return errSyntax
+	args, ok := splitArgs(arg, n)
+	if !ok || len(args) != n {
+		return 0, nil, errSyntax
 	}
 	i, err := c.message(args[0])
+	return i, args, err
+}
+
+// cmdRetr handles RETR n: the whole message, dot-stuffed.
+func (c *conn) cmdRetr(arg string) error {
+	i, _, err := c.messageArgs(arg, 1)
 	if err != nil {
 		return err
 	}
@@ -991,14 +999,7 @@ func (c *conn) cmdRetr(arg string) error {
 
 // cmdTop handles TOP n m: the header, the empty line and m body lines.
 func (c *conn) cmdTop(arg string) error {
-	if c.state != stateTransaction {
-		return errWrongState
-	}
-	args, ok := splitArgs(arg, 2)
-	if !ok || len(args) != 2 {
-		return errSyntax
-	}
-	i, err := c.message(args[0])
+	i, args, err := c.messageArgs(arg, 2)
 	if err != nil {
 		return err
 	}
@@ -1109,14 +1110,7 @@ func (c *conn) send(i int, lines int64) error {
 
 // cmdDele handles DELE n: the message is only marked (RFC 1939 §6).
 func (c *conn) cmdDele(arg string) error {
-	if c.state != stateTransaction {
-		return errWrongState
-	}
-	args, ok := splitArgs(arg, 1)
-	if !ok || len(args) != 1 {
-		return errSyntax
-	}
-	i, err := c.message(args[0])
+	i, _, err := c.messageArgs(arg, 1)
 	if err != nil {
 		return err
 	}
