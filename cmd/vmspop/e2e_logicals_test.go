@@ -173,33 +173,11 @@ func lgAppend(t *testing.T, root, user, folder string, texts ...string) {
 	}
 }
 
-// lgStartArgs is e2eServer.start with extra arguments after "serve".
+// lgStartArgs is e2eServer.start with arguments for `vmspop serve`.
 func lgStartArgs(t *testing.T, s *e2eServer, args []string, env ...string) {
 	t.Helper()
-	cmd := exec.Command(vmspopBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env = append(lgEnv(), lgRace,
-		"TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
-		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG="+s.Log, "TCPIP$POP_TRACE=1")
-	cmd.Env = append(cmd.Env, env...)
-	s.stderr = new(bytes.Buffer)
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = cmd
-	t.Cleanup(func() { s.stop() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.Dial("tcp", s.Addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start: %v\n%s", err, s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.Args = args
+	s.start(t, append([]string{lgRace}, env...)...)
 }
 
 // lgEnv is the process environment without any TCPIP$POP_ or TCPIP_POP_

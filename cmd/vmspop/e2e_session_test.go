@@ -645,30 +645,8 @@ func sessWaitRefused(t *testing.T, addr string) {
 // sessStartArgs is e2eServer.start with arguments for `vmspop serve`.
 func sessStartArgs(t testing.TB, s *e2eServer, args []string, env ...string) {
 	t.Helper()
-	cmd := exec.Command(vmspopBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
-		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG="+s.Log, "TCPIP$POP_TRACE=1")
-	cmd.Env = append(cmd.Env, env...)
-	s.stderr = new(bytes.Buffer)
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = cmd
-	t.Cleanup(func() { s.stop() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.Dial("tcp", s.Addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start: %v\n%s", err, s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.Args = args
+	s.start(t, env...)
 }
 
 // TestSessionShutdown: SIGTERM while sessions have DELEs pending. A session

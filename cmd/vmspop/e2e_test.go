@@ -112,7 +112,8 @@ func writeFixtureSpool(t testing.TB, root string) {
 }
 
 type e2eServer struct {
-	Bin           string // the binary to run; "" = vmspopBinary (race-enabled)
+	Bin           string   // the binary to run; "" = vmspopBinary (race-enabled)
+	Args          []string // arguments after "serve"
 	Addr, TLSAddr string
 	Spool, UAF    string
 	Log           string
@@ -151,8 +152,15 @@ func (s *e2eServer) start(t testing.TB, env ...string) {
 	if bin == "" {
 		bin = vmspopBinary(t)
 	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
+	cmd := exec.Command(bin, append([]string{"serve"}, s.Args...)...)
+	// The test's own TCPIP$POP_* settings must not leak into the server.
+	var environ []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TCPIP$POP_") && !strings.HasPrefix(kv, "TCPIP_POP_") {
+			environ = append(environ, kv)
+		}
+	}
+	cmd.Env = append(environ,
 		"TCPIP$POP_LISTEN="+s.Addr, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
 		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG="+s.Log, "TCPIP$POP_TRACE=1",
 		"GORACE=atexit_sleep_ms=0") // the race runtime would wait 1 s at every exit
