@@ -353,3 +353,38 @@ func TestMalformedFolder(t *testing.T) {
 		t.Fatalf("another user after the failure: STAT %q", r)
 	}
 }
+
+// TestForeignMessage: a message with binary content (NULs) is sent as its
+// headers and a note to EXTRACT it (manual 15.1.4), LIST's size matches,
+// and at QUIT it moves to MAIL even when deleted: it is never deleted.
+func TestForeignMessage(t *testing.T) {
+	s := startServer(t)
+	text := "From:\tVAXA::JONES  25-NOV-2026 10:15:32.45\nTo:\tJONES\nCC:\t\nSubj:\tbinary\n\n\x00\x01\x02 not text \x00\n"
+	if err := spool.New(s.Spool).Append(context.Background(), "JONES", spool.NewMail, []spool.NewMessage{{Envelope: "a@b", Date: time.Now(), Text: strings.NewReader(text)}}); err != nil {
+		t.Fatal(err)
+	}
+	c := dialPOP(t, s.Addr)
+	c.login("jones", "demo")
+	list := c.cmd("LIST 1")
+	r := c.cmd("RETR 1")
+	lines := c.multi()
+	body := strings.Join(lines, "\r\n") + "\r\n"
+	var size int
+	fmt.Sscanf(list, "+OK 1 %d", &size)
+	if !strings.Contains(body, "EXTRACT") || strings.Contains(body, "\x00") || !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("RETR of a foreign message: %q\n%s", r, body)
+	}
+	if size != len(body) {
+		t.Errorf("LIST says %d octets, RETR sent %d", size, len(body))
+	}
+	c.cmd("DELE 1")
+	if q := c.cmd("QUIT"); !strings.HasPrefix(q, "+OK") {
+		t.Fatal(q)
+	}
+	if got := folderSubjects(t, s.Spool, "JONES", spool.Mail); len(got) != 1 || got[0] != "binary" {
+		t.Fatalf("MAIL after DELE of a foreign message = %q", got)
+	}
+	if got := folderSubjects(t, s.Spool, "JONES", spool.Wastebasket); len(got) != 0 {
+		t.Fatalf("a foreign message was deleted: WASTEBASKET = %q", got)
+	}
+}
