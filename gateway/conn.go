@@ -267,6 +267,8 @@ func (c *conn) finish(end string) {
 	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn:
 		if err := c.bw.Flush(); err != nil {
 			c.log.WithError(err).Info("cannot send the last reply")
+		} else {
+			c.lingerClose()
 		}
 	}
 	c.releaseBigWriter()
@@ -287,6 +289,29 @@ func (c *conn) finish(end string) {
 	}).Info("session end")
 	c.srv.removeConn(c)
 }
+
+// lingerClose ends the sending side and reads what the client still sends
+// for a moment: closing a socket with unread input makes the kernel send
+// a reset, which can destroy the last replies before the client reads
+// them (a client that pipelined commands after the one that ended the
+// session). net/http does the same (closeWriteAndWait).
+func (c *conn) lingerClose() {
+	cw, ok := c.raw.(interface{ CloseWrite() error })
+	if !ok || c.tls {
+		return
+	}
+	if cw.CloseWrite() != nil {
+		return
+	}
+	c.raw.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.raw, lingerBytes)
+}
+
+// lingerTime and lingerBytes bound lingerClose.
+const (
+	lingerTime  = 250 * time.Millisecond
+	lingerBytes = 256 << 10
+)
 
 // endReason names the reason a read or write error ends the session.
 func (c *conn) endReason(err error) string {
