@@ -121,7 +121,12 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 		case sendBody:
 			size = m.BodySize
 		default:
-			hbuf = be.header(hbuf[:0], &m11, m, uid, how)
+			var note string
+			hbuf, note = be.header(hbuf[:0], &m11, m, uid, how)
+			if note != "" {
+				// Logged when the message is first indexed, not at every login.
+				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).Info("From: rebuilt by a fallback rule: " + note)
+			}
 			size = int64(len(hbuf))
 			if how == sendForeign {
 				size += int64(len(rewrite.ForeignBody(be.Rewrite.Hostname)))
@@ -235,8 +240,9 @@ func (be *SpoolBackend) parse(hdr []byte, m *spool.Message, bodyHead func(int) [
 	return m11, sendRebuilt, err
 }
 
-// header appends the rebuilt header of a message.
-func (be *SpoolBackend) header(dst []byte, m11 *rewrite.Mail11, m *spool.Message, uid string, how uint8) []byte {
+// header appends the rebuilt header of a message, and returns the note of
+// a From: rule that fell back.
+func (be *SpoolBackend) header(dst []byte, m11 *rewrite.Mail11, m *spool.Message, uid string, how uint8) ([]byte, string) {
 	p := rewrite.Params{UID: uid, Arrival: arrival(m11, m), Foreign: how == sendForeign}
 	if m.EightBit {
 		p.Charset = "iso-8859-1"
@@ -244,7 +250,7 @@ func (be *SpoolBackend) header(dst []byte, m11 *rewrite.Mail11, m *spool.Message
 			p.Charset = "utf-8"
 		}
 	}
-	return be.Rewrite.AppendHeader(dst, m11, p)
+	return be.Rewrite.AppendHeaderNote(dst, m11, p)
 }
 
 // arrival is the arrival date of a message: the MAIL-11 From: date, else
@@ -276,7 +282,7 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 		return nil, err
 	}
 	m11, _ := rewrite.ParseMail11In(hdr, d.be.Rewrite.Location)
-	h := d.be.header(nil, &m11, m, dm.uid, dm.how)
+	h, _ := d.be.header(nil, &m11, m, dm.uid, dm.how)
 	if dm.how == sendForeign {
 		return &sentMessage{header: append(h, rewrite.ForeignBody(d.be.Rewrite.Hostname)...)}, nil
 	}

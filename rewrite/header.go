@@ -45,9 +45,16 @@ const maxToken = 900
 // space beyond 78 octets and never over 998; text with 8-bit or control
 // octets (To, CC, Subject, X-VMS-From) is sent as RFC 2047 encoded words,
 // charset utf-8 when it is valid UTF-8, else iso-8859-1. A nil m is treated
-// as an empty header. Notes from RewriteFrom are dropped: call RewriteFrom to
-// log them.
+// as an empty header. Notes from RewriteFrom are dropped: AppendHeaderNote
+// returns them.
 func (s *Settings) AppendHeader(dst []byte, m *Mail11, p Params) []byte {
+	dst, _ = s.AppendHeaderNote(dst, m, p)
+	return dst
+}
+
+// AppendHeaderNote is AppendHeader that also returns RewriteFrom's note
+// for the From: field ("" when no rule fell back), for the log.
+func (s *Settings) AppendHeaderNote(dst []byte, m *Mail11, p Params) ([]byte, string) {
 	if m == nil {
 		m = &Mail11{}
 	}
@@ -62,7 +69,7 @@ func (s *Settings) AppendHeader(dst []byte, m *Mail11, p Params) []byte {
 	dst = t.In(s.loc()).AppendFormat(dst, time.RFC1123Z)
 	dst = append(dst, "\r\n"...)
 
-	addr, _ := s.RewriteFrom(m.From)
+	addr, note := s.RewriteFrom(m.From)
 	if s.PersonalName {
 		if name := formatName(m.PersonalName); name != "" {
 			dst = appendFolded(dst, "From", name, " <", addr, ">")
@@ -98,7 +105,7 @@ func (s *Settings) AppendHeader(dst []byte, m *Mail11, p Params) []byte {
 		dst = appendCharset(dst, p.Charset)
 		dst = append(dst, "\r\nContent-Transfer-Encoding: 8bit\r\n"...)
 	}
-	return append(dst, "\r\n"...)
+	return append(dst, "\r\n"...), note
 }
 
 // appendCharset appends a charset name, lower-cased, or "unknown-8bit"

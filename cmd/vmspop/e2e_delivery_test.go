@@ -388,3 +388,22 @@ func TestForeignMessage(t *testing.T) {
 		t.Fatalf("a foreign message was deleted: WASTEBASKET = %q", got)
 	}
 }
+
+// TestFallbackLogged: a DECnet node missing from the node table falls back
+// to the quoted form, and the server says so in its log (issue #3), once,
+// when the message is first indexed.
+func TestFallbackLogged(t *testing.T) {
+	s := startServer(t)
+	for i := 0; i < 2; i++ {
+		c := dialPOP(t, s.Addr)
+		c.login("smith", "demo")
+		c.cmd("QUIT")
+		c.conn.Close()
+	}
+	s.stop()
+	log, _ := os.ReadFile(s.Log)
+	n := strings.Count(string(log), "From: rebuilt by a fallback rule")
+	if n != 1 || !strings.Contains(string(log), `from="UNKNWN::OPERATOR"`) {
+		t.Fatalf("%d fallback lines for UNKNWN::OPERATOR in the log, want 1:\n%s", n, log)
+	}
+}
