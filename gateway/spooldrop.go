@@ -57,9 +57,10 @@ const (
 )
 
 type dropMessage struct {
-	size int64
-	uid  string
-	how  uint8
+	size   int64
+	uid    string
+	how    uint8
+	header []byte // the rebuilt header (shared, read-only); nil for sendBody
 }
 
 // spoolDrop is one session's view of a spool folder.
@@ -134,7 +135,7 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 				size += m.BodySize
 			}
 		}
-		return encodeAux(size, how, uid), nil
+		return encodeAux(size, how, uid, hbuf), nil
 	}
 	box, err := be.Spool.OpenBox(ctx, user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
 	if err != nil {
@@ -188,19 +189,36 @@ type derivedInfo struct {
 	infos []MessageInfo
 }
 
-// encodeAux packs what OpenMaildrop keeps per message in the index.
-func encodeAux(size int64, how uint8, uid string) []byte {
-	b := binary.AppendUvarint(make([]byte, 0, 12+len(uid)), uint64(size))
+// encodeAux packs what OpenMaildrop keeps per message in the index: the
+// size as sent, how it is sent, the UID, and the rebuilt header, so that
+// RETR need not read and rebuild it (header is ignored for sendBody).
+func encodeAux(size int64, how uint8, uid string, header []byte) []byte {
+	if how == sendBody {
+		header = nil
+	}
+	b := binary.AppendUvarint(make([]byte, 0, 16+len(uid)+len(header)), uint64(size))
 	b = append(b, how)
-	return append(b, uid...)
+	b = binary.AppendUvarint(b, uint64(len(uid)))
+	b = append(b, uid...)
+	return append(b, header...)
 }
 
 func decodeAux(b []byte) (dropMessage, bool) {
 	size, n := binary.Uvarint(b)
-	if n <= 0 || len(b) < n+2 {
+	if n <= 0 || len(b) < n+1 {
 		return dropMessage{}, false
 	}
-	return dropMessage{size: int64(size), how: b[n], uid: string(b[n+1:])}, true
+	how := b[n]
+	b = b[n+1:]
+	ul, k := binary.Uvarint(b)
+	if k <= 0 || ul == 0 || uint64(len(b)-k) < ul {
+		return dropMessage{}, false
+	}
+	m := dropMessage{size: int64(size), how: how, uid: string(b[k : k+int(ul)])}
+	if h := b[k+int(ul):]; len(h) > 0 {
+		m.header = h[:len(h):len(h)]
+	}
+	return m, true
 }
 
 // indexKey fingerprints everything a message's size and UID depend on, so
@@ -213,7 +231,7 @@ func (be *SpoolBackend) indexKey(user string) string {
 		if rw.Location != nil {
 			loc = rw.Location.String()
 		}
-		fmt.Fprintf(h, "v2|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
+		fmt.Fprintf(h, "v3|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
 			rw.DECnet, rw.QuotedDECnet, rw.PersonalName, rw.SendIDHeaders, rw.Server, loc, be.IgnoreMail11Headers)
 		nodes := make([]string, 0, len(rw.Nodes))
 		for k, v := range rw.Nodes {
@@ -277,14 +295,18 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if dm.how == sendBody {
 		return d.box.Body(i)
 	}
-	hdr, err := d.box.Header(i)
-	if err != nil {
-		return nil, err
+	h := dm.header
+	if h == nil { // not in the index: rebuild it
+		hdr, err := d.box.Header(i)
+		if err != nil {
+			return nil, err
+		}
+		m11, _ := rewrite.ParseMail11In(hdr, d.be.Rewrite.Location)
+		h, _ = d.be.header(nil, &m11, m, dm.uid, dm.how)
 	}
-	m11, _ := rewrite.ParseMail11In(hdr, d.be.Rewrite.Location)
-	h, _ := d.be.header(nil, &m11, m, dm.uid, dm.how)
 	if dm.how == sendForeign {
-		return &sentMessage{header: append(h, rewrite.ForeignBody(d.be.Rewrite.Hostname)...)}, nil
+		// h may be shared: build the foreign text in a new slice.
+		return &sentMessage{header: append(append([]byte(nil), h...), rewrite.ForeignBody(d.be.Rewrite.Hostname)...)}, nil
 	}
 	body, err := d.box.Body(i)
 	if err != nil {
