@@ -199,12 +199,21 @@ func loadIndex(dir, folder string) *index {
 // carries its own checksum).
 func writeIndex(dir, folder string, ix *index) error {
 	path := indexPath(dir, folder)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, ix.encode(), 0o600); err != nil {
-		os.Remove(tmp)
+	f, err := os.CreateTemp(dir, "."+folder+".idx.*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = f.Write(ix.encode())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // fileStamp is what an index is checked against.
@@ -245,7 +254,10 @@ func (ix *index) usable(data []byte, size, mtime int64, ino uint64, key string) 
 // scanWithIndex scans data (the folder's first size bytes) using and
 // refreshing the index; visit is called for messages not in the index.
 // It returns the messages, their aux blobs, and whether the index changed.
-func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor) ([]Message, [][]byte, error) {
+//
+// The new index file is not written here: *write is set to a function that
+// writes it, which the caller runs after answering (it is derived data).
+func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor, write *func()) ([]Message, [][]byte, error) {
 	path := indexPath(dir, folder)
 	// The index of a folder used lately is kept decoded in memory; it is
 	// checked against the folder exactly as the file would be.
@@ -273,7 +285,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	if err != nil {
 		if from > 0 {
 			// Let a full scan report the error against the whole file.
-			return s.scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit)
+			return s.scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit, write)
 		}
 		return nil, nil, err
 	}
@@ -294,7 +306,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	}
 	head, tl := coverCRCs(data, size)
 	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
-	writeIndex(dir, folder, nix) // best effort: a missing index only costs a scan
+	*write = func() { writeIndex(dir, folder, nix) } // best effort: a missing index only costs a scan
 	s.cacheIndex(path, nix)
 	return msgs, aux, nil
 }

@@ -141,6 +141,9 @@ type Box struct {
 	mtime    int64
 	key      string
 	useIndex bool
+	// indexWritten is closed when the index written after login is on
+	// disk (nil when none is being written).
+	indexWritten chan struct{}
 	// Messages are the folder's messages at login; Aux holds, for each,
 	// what the Visitor returned (from the index when it was used).
 	Messages []Message
@@ -181,6 +184,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 		return nil, err
 	}
 	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess, key: opts.IndexKey, useIndex: !opts.NoIndex}
+	var write func()
 	err = s.withFolderLock(ctx, user, false, func(string) error {
 		f, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -205,13 +209,23 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 				b.Messages, b.Aux, err = scanVisit(ctx, data, opts.Visit)
 				return err
 			}
-			b.Messages, b.Aux, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit)
+			b.Messages, b.Aux, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit, &write)
 			return err
 		})
 	})
 	if err != nil {
 		b.Close()
 		return nil, err
+	}
+	// A new index is written after the login has its answer; Commit and
+	// Close wait for it.
+	if write != nil {
+		done := make(chan struct{})
+		b.indexWritten = done
+		go func() {
+			defer close(done)
+			write()
+		}()
 	}
 	// An idle session holds only its socket and its lock: the folder file
 	// is opened again when a message is first read.
@@ -343,8 +357,16 @@ func (p *pooledBody) Close() error {
 	return nil
 }
 
+// waitIndex waits for the index written after login.
+func (b *Box) waitIndex() {
+	if b.indexWritten != nil {
+		<-b.indexWritten
+	}
+}
+
 // Close releases the session lock. Nothing is changed.
 func (b *Box) Close() error {
+	b.waitIndex()
 	if b.f != nil {
 		b.f.Close()
 		b.f = nil
@@ -363,6 +385,7 @@ func (b *Box) Close() error {
 // user's folders finishes or undoes it, so that every message is in exactly
 // one folder.
 func (b *Box) Commit(ctx context.Context, del, move []int, purge bool) error {
+	b.waitIndex() // its file must not land after the one Commit carries over
 	if len(del) == 0 && len(move) == 0 || !b.exists {
 		return nil
 	}
