@@ -11,6 +11,7 @@
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
 //	vmspop folders USER               list a user's folders
 //	vmspop trace [FILE...]            search trace logs
+//	vmspop load populate|run ...      the load tool (make bench)
 //	vmspop version
 package main
 
@@ -50,6 +51,8 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runFolders(rest, env, stdin, stdout, stderr)
 	case "trace":
 		return runTrace(rest, stdin, stdout, stderr)
+	case "load":
+		return runLoad(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vmspop", Version)
 		return 0
@@ -71,6 +74,7 @@ func usage(w io.Writer) {
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
   folders USER                  list a user's folders, messages and sizes
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
+  load populate|run ...         fill a spool with test mail; drive a server (see load -h)
   version                       print the version
 `)
 }
