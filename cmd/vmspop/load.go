@@ -12,6 +12,8 @@ package main
 //     sessions each, either draining the mailbox (USER, PASS, STAT, UIDL,
 //     LIST, RETR of every message, QUIT; no DELE) or only logging in (USER,
 //     PASS, STAT, QUIT), and prints one row of figures.
+//   - "load replay" records a session and serves it back with no work per
+//     command (replay.go): the ceiling a client can reach.
 //
 // The client is kept cheap, since on a small machine it shares the CPUs
 // with the server: one goroutine per client, large bufio buffers, message
@@ -53,6 +55,8 @@ const loadUsage = `usage: vmspop load populate --spool DIR --users N --messages 
        vmspop load run --addr HOST:PORT --nusers N --password PW [--users-prefix P]
                        [--mode drain|login] [--clients C] [--sessions S]
                        [--pipeline W] [--timeout D] [--header=false]
+       vmspop load replay --from HOST:PORT --user U --password PW
+                          [--listen HOST:PORT] [--dir DIR]
 
 populate creates users P001..Pnnn (P is LOAD by default; more digits
 when N > 999) in the spool DIR (never taken from TCPIP$POP_SPOOL) and
@@ -72,6 +76,14 @@ turn, so that no user has two sessions at once: C must not exceed N.
   login  USER, PASS, STAT, QUIT
 Nothing is deleted. The login time is from connect to the STAT reply.
 --timeout (default 60s) bounds every command.
+
+replay records one session of user U on the server at --from (every
+reply of USER, PASS, STAT, UIDL, LIST and each RETR, byte for byte) and
+then serves the recording on --listen (default 127.0.0.1:0; the address
+is printed) until interrupted: any user and password get the recorded
+replies, and each RETR reply leaves with sendfile(2). It is a server
+doing no work: what "load run" (or another client) reaches against it
+is the most any server can give that client on this machine.
 
 Exit status: 0 success; 1 failure (run: any session error or size
 mismatch, reported on standard error); 2 usage error.
@@ -109,7 +121,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	name := "load"
 	switch {
 	case len(args) == 0:
-		err = loadUsagef("missing mode (populate or run)")
+		err = loadUsagef("missing mode (populate, run or replay)")
 	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
 		err = flag.ErrHelp
 	case args[0] == "populate":
@@ -118,8 +130,11 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	case args[0] == "run":
 		name = "load run"
 		err = loadRun(args[1:], stdout, stderr)
+	case args[0] == "replay":
+		name = "load replay"
+		err = loadReplay(args[1:], stdout)
 	default:
-		err = loadUsagef("unknown mode %q (want populate or run)", args[0])
+		err = loadUsagef("unknown mode %q (want populate, run or replay)", args[0])
 	}
 	var ue *loadUsageError
 	switch {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -291,10 +293,74 @@ func TestLoadRun(t *testing.T) {
 	if row["login-p50ms"] == "-" {
 		t.Errorf("login run has no login times:\n%s", stdout)
 	}
+	testReplay(t, bin, s.Addr)
 	// A wrong password fails every session.
 	stdout, stderr := load(1, "--password", "wrong", "--clients", "3", "--sessions", "2", "--mode", "login")
 	loadRow(t, stdout, map[string]string{"sessions": "6", "errors": "6"})
 	if !strings.Contains(stderr, "LOAD001: PASS: -ERR [AUTH]") || !strings.Contains(stderr, "6 error(s) in 6 session(s)") {
 		t.Errorf("stderr after a wrong password:\n%s", stderr)
 	}
+}
+
+// testReplay records LOAD001's session from the server at addr, drains
+// the replay with "load run", checks that a RETR reply from the replay is
+// byte for byte the server's, and stops the replay with SIGINT.
+func testReplay(t *testing.T, bin, addr string) {
+	t.Helper()
+	cmd := exec.Command(bin, "load", "replay", "--from", addr, "--user", "LOAD001", "--password", "loadpw")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	first, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("replay: %v; stderr: %s", err, stderr.String())
+	}
+	// "replaying 50 messages of LOAD001 (recorded from ...) on 127.0.0.1:N"
+	f := strings.Fields(first)
+	if len(f) < 2 || f[1] != "50" {
+		t.Fatalf("replay says %q, want 50 messages", first)
+	}
+	replayAddr := f[len(f)-1]
+	out, err := exec.Command(bin, "load", "run", "--addr", replayAddr, "--nusers", "1", "--password", "any", "--sessions", "2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("load run against the replay: %v\n%s", err, out)
+	}
+	loadRow(t, string(out), map[string]string{"sessions": "2", "messages": "100", "errors": "0"})
+	if a, b := retrRaw(t, addr, 7), retrRaw(t, replayAddr, 7); !bytes.Equal(a, b) {
+		t.Errorf("RETR 7: replay sent %d octets, server %d, or different ones", len(b), len(a))
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("replay after SIGINT: %v; stderr: %s", err, stderr.String())
+	}
+}
+
+// retrRaw logs in as LOAD001 and returns RETR n's reply as sent.
+func retrRaw(t *testing.T, addr string, n int) []byte {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "USER LOAD001\r\nPASS loadpw\r\nRETR %d\r\nQUIT\r\n", n)
+	all, _ := io.ReadAll(c)
+	// greeting, USER and PASS replies, then RETR's reply up to ".\r\n".
+	lines := bytes.SplitAfterN(all, []byte("\n"), 4)
+	if len(lines) < 4 {
+		t.Fatalf("%s: %q", addr, all)
+	}
+	reply, _, ok := bytes.Cut(lines[3], []byte("\r\n.\r\n"))
+	if !ok || !bytes.HasPrefix(reply, []byte("+OK")) {
+		t.Fatalf("%s: RETR %d: %.200q", addr, n, lines[3])
+	}
+	return reply
 }
