@@ -111,6 +111,8 @@ var codecSeeds = [][]byte{
 	[]byte(""), []byte("\n"), []byte("\n\n"), []byte("abc"), []byte("abc\n"), []byte("abc\n\n"), []byte("abc\n\n\n"),
 	[]byte("From x\n>From y\n>>From z\n.\n..\n"), []byte("From:\tNODE::USER \"P\"  2-JUL-1992 21:17:08.08\nSubj:\thi\n\nbody\n"),
 	[]byte("a\r\nb\r\n"), []byte("a\rb\r"), []byte("\x00\xff\n"), []byte(">>>>From \n"), []byte("From"), []byte(">From"),
+	// quoting and From_ look-alikes away from line starts (Scan looks for 'F' and '>', not for line ends)
+	[]byte("a>From x\n>>b\n>\n>>From \r\nFFrom y\nx From z\n>F\n"), []byte("\r\n>From \r\r\n\r"),
 }
 
 func TestRoundTrip(t *testing.T) {

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"errors"
 	"hash/crc32"
@@ -107,16 +108,8 @@ func Scan(ctx context.Context, data []byte) ([]Message, error) {
 		}
 		// Find the next line that starts with "From ".
 		end := len(data)
-		for j := text; j < len(data); {
-			if bytes.HasPrefix(data[j:], fromPrefix) {
-				end = j
-				break
-			}
-			k := bytes.Index(data[j:], []byte("\nFrom "))
-			if k < 0 {
-				break
-			}
-			j += k + 1
+		if k := indexLineStart(data[text:], fromPrefix); k >= 0 {
+			end = text + k
 		}
 		m := Message{Start: int64(start), Text: int64(text), End: int64(end)}
 		env := contentOf(data[start:lineEnd(data, start)])
@@ -167,23 +160,24 @@ func describe(m *Message, t []byte) {
 	var size int64
 	headerEnd, bodyStart := -1, -1
 	var bodySize int64
+	// The header lines one at a time, up to the empty line.
 	for i := 0; i < contentEnd; {
 		le := lineEnd(t, i)
 		c := unquote(contentOf(t[i:le]))
-		if headerEnd < 0 {
-			if len(c) == 0 {
-				headerEnd, bodyStart = i, le
-				size++ // the empty line
-			} else {
-				sum = crc32.Update(sum, castagnoli, c)
-				sum = crc32.Update(sum, castagnoli, []byte{'\n'})
-				size += int64(len(c)) + 1
-			}
-		} else {
-			size += int64(len(c)) + 1
-			bodySize += int64(len(c)) + 2
+		if len(c) == 0 {
+			headerEnd, bodyStart = i, le
+			size++ // the empty line
+			break
 		}
+		sum = crc32.Update(sum, castagnoli, c)
+		sum = crc32.Update(sum, castagnoli, []byte{'\n'})
+		size += int64(len(c)) + 1
 		i = le
+	}
+	if headerEnd >= 0 {
+		lines, octets := countLines(t[bodyStart:contentEnd])
+		size += octets + lines
+		bodySize += octets + 2*lines
 	}
 	if hasText {
 		size += int64(mm) - 1 // the last line has no '\n' of its own; mm follow
@@ -217,12 +211,78 @@ func describe(m *Message, t []byte) {
 	m.UTF8 = !m.EightBit || utf8.Valid(body)
 }
 
-// hasHigh reports whether b holds a byte >= 0x80, eight bytes at a time.
+// countLines returns the number of lines in b (the last may lack its
+// '\n') and the octets of their decoded content: without line ends (the
+// '\n' and one CR before it) and without the '>' that mboxrd quoting adds
+// to a From_ line. It counts in bulk, never line by line: this is most of
+// a first login's work on a large folder.
+func countLines(b []byte) (lines, octets int64) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	nl := int64(bytes.Count(b, newline))
+	lines, octets = nl, int64(len(b))-nl
+	if b[len(b)-1] != '\n' {
+		lines++
+	}
+	if bytes.IndexByte(b, '\r') >= 0 {
+		octets -= int64(bytes.Count(b, crlf))
+	}
+	// "From " holds no line end, so a quoted From_ line can be recognised
+	// in the raw bytes that start it.
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], '>')
+		if k < 0 {
+			break
+		}
+		i += k
+		if (i == 0 || b[i-1] == '\n') && isQuotedFrom(b[i:], 1, MaxQuote+1) {
+			octets--
+		}
+		// Skip the rest of a run of '>': a line start is never inside one.
+		for i < len(b) && b[i] == '>' {
+			i++
+		}
+	}
+	return lines, octets
+}
+
+// indexLineStart returns the offset of the first line of b (b starts a
+// line) that begins with prefix, or -1. It looks for prefix's first
+// byte, not for line ends: bytes.Index(b, "\n"+prefix) stops at every
+// '\n' (a call per line), while a capital 'F' or a '>' is rare in mail.
+func indexLineStart(b, prefix []byte) int {
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], prefix[0])
+		if k < 0 {
+			return -1
+		}
+		i += k
+		if (i == 0 || b[i-1] == '\n') && bytes.HasPrefix(b[i:], prefix) {
+			return i
+		}
+		i++
+	}
+}
+
+var (
+	newline = []byte{'\n'}
+	crlf    = []byte("\r\n")
+)
+
+// hasHigh reports whether b holds a byte >= 0x80, 32 bytes at a time.
 func hasHigh(b []byte) bool {
+	const high = 0x8080808080808080
+	for len(b) >= 32 {
+		v := binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:]) |
+			binary.LittleEndian.Uint64(b[16:]) | binary.LittleEndian.Uint64(b[24:])
+		if v&high != 0 {
+			return true
+		}
+		b = b[32:]
+	}
 	for len(b) >= 8 {
-		v := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		if v&0x8080808080808080 != 0 {
+		if binary.LittleEndian.Uint64(b)&high != 0 {
 			return true
 		}
 		b = b[8:]
