@@ -412,13 +412,7 @@ func sessTrace(t testing.TB, args ...string) (string, int) {
 	cmd := exec.Command(vmspopBinary(t), append([]string{"trace"}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := exitCode(t, cmd)
 	if errb.Len() > 0 {
 		t.Logf("vmspop trace stderr: %s", errb.String())
 	}

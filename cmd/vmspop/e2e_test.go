@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -120,6 +121,22 @@ type e2eServer struct {
 	Dir           string
 	cmd           *exec.Cmd
 	stderr        *bytes.Buffer
+}
+
+// exitCode runs cmd and returns its exit status; a failure to run it at
+// all ends the test.
+func exitCode(t testing.TB, cmd *exec.Cmd) int {
+	t.Helper()
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatalf("%s: %v", cmd.Path, err)
+	return -1
 }
 
 func freePort(t testing.TB) string {

@@ -259,14 +259,7 @@ func TestLoadRun(t *testing.T) {
 		cmd := exec.Command(bin, append([]string{"load", "run", "--addr", s.Addr, "--nusers", "3"}, args...)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if code != wantCode {
+		if code := exitCode(t, cmd); code != wantCode {
 			// Not s.stderr: the server is still writing to it.
 			log, _ := os.ReadFile(s.Log)
 			t.Fatalf("load run %q: exit %d, want %d\n%s%s\nserver log (end):\n%s", args, code, wantCode, stdout.String(), stderr.String(), log[max(0, len(log)-2000):])
