@@ -83,7 +83,7 @@ func checkFolder(t *testing.T, data []byte) [][]byte {
 		}
 		ra := bytes.NewReader(data)
 		from, to := m.Text+int64(m.BodyStart), m.Text+int64(m.ContentEnd)
-		for _, block := range []int{8, 13, 64 << 10} {
+		for _, block := range []int{8, 13, 77, 200, 64 << 10} {
 			var viaCopy bytes.Buffer
 			if _, err := io.Copy(&viaCopy, newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block), nil)); err != nil {
 				t.Fatal(err)
@@ -113,6 +113,9 @@ var codecSeeds = [][]byte{
 	[]byte("a\r\nb\r\n"), []byte("a\rb\r"), []byte("\x00\xff\n"), []byte(">>>>From \n"), []byte("From"), []byte(">From"),
 	// quoting and From_ look-alikes away from line starts (Scan looks for 'F' and '>', not for line ends)
 	[]byte("a>From x\n>>b\n>\n>>From \r\nFFrom y\nx From z\n>F\n"), []byte("\r\n>From \r\r\n\r"),
+	// longer than a 64-byte chunk: the decoder's newline-mask path
+	[]byte("Subj:\thi\n\n.dot\n>From q\n>>From qq\nplain line of text that is long enough\r\n\r\n.\n..\n" +
+		"From x\n>not\n" + string(bytes.Repeat([]byte("0123456789abcdef"), 9)) + "\n.\n\n\n"),
 }
 
 func TestRoundTrip(t *testing.T) {

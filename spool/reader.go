@@ -3,6 +3,8 @@ package spool
 import (
 	"bytes"
 	"io"
+	"math/bits"
+	"slices"
 )
 
 // bodyReader streams a message body as it is sent: CRLF line ends, mboxrd
@@ -11,15 +13,16 @@ import (
 // quoting and line ends together) and never holds the whole body.
 type bodyReader struct {
 	ra       io.ReaderAt
-	off, end int64  // next disk offset to read; end of the body's lines
-	buf      []byte // input block
-	nc       int    // bytes carried at the start of buf (a partial line)
-	out      []byte // decoded output of the last block
-	pos      int    // bytes of out already returned
-	midLine  bool   // the next input continues a line longer than buf
-	extra    int    // CRLFs to send after the last line
-	stuff    bool   // dot-stuff lines (RFC 1939 §3) as they are decoded
-	dots     int64  // stuffing dots added
+	off, end int64    // next disk offset to read; end of the body's lines
+	buf      []byte   // input block
+	nc       int      // bytes carried at the start of buf (a partial line)
+	out      []byte   // decoded output of the last block
+	masks    []uint64 // newline masks of a block (see newlineMasks)
+	pos      int      // bytes of out already returned
+	midLine  bool     // the next input continues a line longer than buf
+	extra    int      // CRLFs to send after the last line
+	stuff    bool     // dot-stuff lines (RFC 1939 §3) as they are decoded
+	dots     int64    // stuffing dots added
 	done     bool
 	err      error
 }
@@ -58,6 +61,53 @@ func (r *bodyReader) decode() error {
 	atEnd := r.off >= r.end
 	data := r.buf[:r.nc+n]
 	r.nc = 0
+	// The whole lines of the block, their ends found 64 bytes at a time.
+	if nm := len(data) / 64; nm > 0 {
+		if cap(r.masks) < nm {
+			r.masks = make([]uint64, len(r.buf)/64+1)
+		}
+		masks := r.masks[:newlineMasks(data, r.masks[:nm])]
+		// A line grows by at most 2 octets per 1 on disk ("." + LF to
+		// ".." CRLF): room for all of them, then no append checks.
+		out := slices.Grow(r.out, 2*len(data))
+		o, n := out[:cap(out)], len(out)
+		pos := 0
+		for ci, m := range masks {
+			for m != 0 {
+				j := ci*64 + bits.TrailingZeros64(m)
+				m &= m - 1
+				line := data[pos:j]
+				pos = j + 1
+				if len(line) > 0 {
+					if line[len(line)-1] == '\r' {
+						line = line[:len(line)-1]
+					}
+					if len(line) > 0 && !r.midLine {
+						switch line[0] {
+						case '>': // unquoted, it starts with '>' or 'F'
+							if isQuotedFrom(line, 1, MaxQuote+1) {
+								line = line[1:]
+							}
+						case '.':
+							if r.stuff {
+								o[n] = '.'
+								n++
+								r.dots++
+							}
+						}
+					}
+				}
+				r.midLine = false
+				n += copy(o[n:], line)
+				o[n], o[n+1] = '\r', '\n'
+				n += 2
+			}
+		}
+		r.out = o[:n]
+		data = data[pos:]
+		start += int64(pos)
+	}
+	// The rest: the last lines (found one by one) and a partial line.
 	for len(data) > 0 {
 		j := bytes.IndexByte(data, '\n')
 		if j < 0 {

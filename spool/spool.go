@@ -294,13 +294,16 @@ func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]
 func (b *Box) User() string { return b.user }
 
 // blockBufs are the buffers of one body reader, pooled per spool.
-type blockBufs struct{ in, out []byte }
+type blockBufs struct {
+	in, out []byte
+	masks   []uint64
+}
 
 func (b *Box) getBufs() *blockBufs {
 	if p, ok := b.s.bufs.Get().(*blockBufs); ok {
 		return p
 	}
-	return &blockBufs{in: make([]byte, readBufSize), out: make([]byte, 0, 2*readBufSize+64)}
+	return &blockBufs{in: make([]byte, readBufSize), out: make([]byte, 0, 2*readBufSize+64), masks: make([]uint64, readBufSize/64+1)}
 }
 
 // Header returns the decoded MAIL-11 header lines of message i (at most
@@ -337,6 +340,7 @@ func (b *Box) Body(i int) (io.ReadCloser, error) {
 	bufs := b.getBufs()
 	base := m.Text
 	r := newBodyReader(f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)
+	r.masks = bufs.masks
 	return &pooledBody{bodyReader: r, b: b, bufs: bufs}, nil
 }
 
