@@ -2,8 +2,8 @@ package spool
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"unicode/utf8"
