@@ -78,29 +78,10 @@ func (r *bodyReader) decode() error {
 				m &= m - 1
 				line := data[pos:j]
 				pos = j + 1
-				if len(line) > 0 {
-					if line[len(line)-1] == '\r' {
-						line = line[:len(line)-1]
-					}
-					if len(line) > 0 && !r.midLine {
-						switch line[0] {
-						case '>': // unquoted, it starts with '>' or 'F'
-							if isQuotedFrom(line, 1, MaxQuote+1) {
-								line = line[1:]
-							}
-						case '.':
-							if r.stuff {
-								o[n] = '.'
-								n++
-								r.dots++
-							}
-						}
-					}
+				if len(line) > 0 && line[len(line)-1] == '\r' {
+					line = line[:len(line)-1]
 				}
-				r.midLine = false
-				n += copy(o[n:], line)
-				o[n], o[n+1] = '\r', '\n'
-				n += 2
+				n = r.putLine(o, n, line)
 			}
 		}
 		r.out = o[:n]
@@ -112,8 +93,7 @@ func (r *bodyReader) decode() error {
 		j := bytes.IndexByte(data, '\n')
 		if j < 0 {
 			if atEnd { // an unterminated last line: kept as is
-				r.out = r.appendLine(r.out, data, start)
-				r.midLine = false
+				r.out = r.appendLine(r.out, data)
 				break
 			}
 			if len(data) < len(r.buf) { // a partial line: carry it over
@@ -143,8 +123,7 @@ func (r *bodyReader) decode() error {
 		if j > 0 && line[j-1] == '\r' {
 			line = line[:j-1]
 		}
-		r.out = r.appendLine(r.out, line, start)
-		r.midLine = false
+		r.out = r.appendLine(r.out, line)
 		data = data[j+1:]
 		start += int64(j + 1)
 	}
@@ -157,18 +136,34 @@ func (r *bodyReader) decode() error {
 	return nil
 }
 
-// appendLine appends a line's content and CRLF, removing mboxrd quoting
-// when the content starts a line.
-func (r *bodyReader) appendLine(out, line []byte, start int64) []byte {
-	if !r.midLine && len(line) > 0 && line[0] == '>' && isQuotedFrom(line, 1, MaxQuote+1) {
-		line = line[1:]
+// appendLine appends a line's content as sent (see putLine).
+func (r *bodyReader) appendLine(out, line []byte) []byte {
+	out = slices.Grow(out, len(line)+3)
+	return out[:r.putLine(out[:cap(out)], len(out), line)]
+}
+
+// putLine writes a line's content at o[n:] as it is sent: mboxrd quoting
+// removed, a dot added if stuffing, CRLF. o has room for len(line)+3.
+// It returns the new end.
+func (r *bodyReader) putLine(o []byte, n int, line []byte) int {
+	if len(line) > 0 && !r.midLine {
+		switch line[0] {
+		case '>': // unquoted, it starts with '>' or 'F': never stuffed
+			if isQuotedFrom(line, 1, MaxQuote+1) {
+				line = line[1:]
+			}
+		case '.':
+			if r.stuff {
+				o[n] = '.'
+				n++
+				r.dots++
+			}
+		}
 	}
-	if r.stuff && !r.midLine && len(line) > 0 && line[0] == '.' {
-		out = append(out, '.')
-		r.dots++
-	}
-	out = append(out, line...)
-	return append(out, '\r', '\n')
+	r.midLine = false
+	n += copy(o[n:], line)
+	o[n], o[n+1] = '\r', '\n'
+	return n + 2
 }
 
 // Read implements io.Reader.
