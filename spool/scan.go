@@ -229,7 +229,8 @@ func countLines(b []byte) (lines, octets int64) {
 		octets -= int64(bytes.Count(b, crlf))
 	}
 	// "From " holds no line end, so a quoted From_ line can be recognised
-	// in the raw bytes that start it.
+	// in the raw bytes that start it. After each '>' the search goes on
+	// from the next line: at most two calls per line, whatever the text.
 	for i := 0; ; {
 		k := bytes.IndexByte(b[i:], '>')
 		if k < 0 {
@@ -239,10 +240,11 @@ func countLines(b []byte) (lines, octets int64) {
 		if (i == 0 || b[i-1] == '\n') && isQuotedFrom(b[i:], 1, MaxQuote+1) {
 			octets--
 		}
-		// Skip the rest of a run of '>': a line start is never inside one.
-		for i < len(b) && b[i] == '>' {
-			i++
+		k = bytes.IndexByte(b[i:], '\n')
+		if k < 0 {
+			break
 		}
+		i += k + 1
 	}
 	return lines, octets
 }
@@ -250,7 +252,9 @@ func countLines(b []byte) (lines, octets int64) {
 // indexLineStart returns the offset of the first line of b (b starts a
 // line) that begins with prefix, or -1. It looks for prefix's first
 // byte, not for line ends: bytes.Index(b, "\n"+prefix) stops at every
-// '\n' (a call per line), while a capital 'F' or a '>' is rare in mail.
+// '\n' (a call per line), while a capital 'F' is rare in mail. After a
+// candidate that is not it, the search goes on from the next line, so a
+// line full of that byte costs two calls, not one per byte.
 func indexLineStart(b, prefix []byte) int {
 	for i := 0; ; {
 		k := bytes.IndexByte(b[i:], prefix[0])
@@ -261,7 +265,11 @@ func indexLineStart(b, prefix []byte) int {
 		if (i == 0 || b[i-1] == '\n') && bytes.HasPrefix(b[i:], prefix) {
 			return i
 		}
-		i++
+		k = bytes.IndexByte(b[i:], '\n')
+		if k < 0 {
+			return -1
+		}
+		i += k + 1
 	}
 }
 
