@@ -31,7 +31,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -294,30 +293,17 @@ func addLoadAccounts(path string, names []string, password string, cost int) err
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	lock, err := uaf.LockFile(path, uafLockTimeout)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	db, err := uaf.Load(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		db, err = uaf.NewDB(), nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		a, ok := db.Lookup(name)
-		if !ok {
-			a = &uaf.Account{Name: name}
+	return updateAccounts(path, true, func(db *uaf.DB) error {
+		for _, name := range names {
+			a, ok := db.Lookup(name)
+			if !ok {
+				a = &uaf.Account{Name: name}
+			}
+			a.Hash = hash
+			db.Put(a)
 		}
-		a.Hash = hash
-		db.Put(a)
-	}
-	if err := db.WriteFile(path); err != nil {
-		return err
-	}
-	return lock.Unlock()
+		return nil
+	})
 }
 
 // populateUser appends count generated messages to user's NEWMAIL, in

@@ -286,50 +286,67 @@ func (c *uafCmd) addModify(cmd string, args []string) error {
 		secret = []byte(s)
 	}
 
-	lock, err := uaf.LockFile(path, uafLockTimeout)
+	err = updateAccounts(path, cmd == "add", func(db *uaf.DB) error {
+		a, exists := db.Lookup(name)
+		switch {
+		case cmd == "add" && exists:
+			return fmt.Errorf("user %s already exists (use modify)", name)
+		case cmd == "add":
+			a = &uaf.Account{Name: name}
+		case !exists:
+			return fmt.Errorf("no user %s in %s", name, path)
+		}
+		if hash != nil {
+			a.Hash = hash
+		}
+		if secret != nil {
+			a.Secret = secret
+		}
+		if *noSecret {
+			a.Secret = nil
+		}
+		if flagsOpt.set {
+			a.Flags = flags
+		}
+		if expiresOpt.set {
+			a.Expires = expires
+		}
+		db.Put(a)
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	db, err := uaf.Load(path)
-	if cmd == "add" && errors.Is(err, fs.ErrNotExist) {
-		db, err = uaf.NewDB(), nil
-	}
-	if err != nil {
-		return err
-	}
-	a, exists := db.Lookup(name)
-	switch {
-	case cmd == "add" && exists:
-		return fmt.Errorf("user %s already exists (use modify)", name)
-	case cmd == "add":
-		a = &uaf.Account{Name: name}
-	case !exists:
-		return fmt.Errorf("no user %s in %s", name, path)
-	}
-	if hash != nil {
-		a.Hash = hash
-	}
-	if secret != nil {
-		a.Secret = secret
-	}
-	if *noSecret {
-		a.Secret = nil
-	}
-	if flagsOpt.set {
-		a.Flags = flags
-	}
-	if expiresOpt.set {
-		a.Expires = expires
-	}
-	db.Put(a)
-	if err := db.WriteFile(path); err != nil {
 		return err
 	}
 	if cmd == "add" {
 		fmt.Fprintf(c.stdout, "user %s added to %s\n", name, path)
 	} else {
 		fmt.Fprintf(c.stdout, "user %s modified\n", name)
+	}
+	return nil
+}
+
+// updateAccounts changes the accounts file at path under the writers'
+// lock: it loads the file (an empty one if create and there is none yet),
+// lets change edit it, and writes it back whole (atomically, as
+// uaf.DB.WriteFile does). Nothing is written when change fails.
+func updateAccounts(path string, create bool, change func(*uaf.DB) error) error {
+	lock, err := uaf.LockFile(path, uafLockTimeout)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	db, err := uaf.Load(path)
+	if create && errors.Is(err, fs.ErrNotExist) {
+		db, err = uaf.NewDB(), nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := change(db); err != nil {
+		return err
+	}
+	if err := db.WriteFile(path); err != nil {
+		return err
 	}
 	return lock.Unlock()
 }
@@ -490,21 +507,15 @@ func (c *uafCmd) remove(args []string) error {
 	if err != nil {
 		return err
 	}
-	lock, err := uaf.LockFile(path, uafLockTimeout)
+	err = updateAccounts(path, false, func(db *uaf.DB) error {
+		if !db.Remove(name) {
+			return fmt.Errorf("no user %s in %s", name, path)
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	db, err := uaf.Load(path)
-	if err != nil {
-		return err
-	}
-	if !db.Remove(name) {
-		return fmt.Errorf("no user %s in %s", name, path)
-	}
-	if err := db.WriteFile(path); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "user %s removed\n", name)
-	return lock.Unlock()
+	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -326,5 +328,52 @@ func TestRunUAFLocked(t *testing.T) {
 	}
 	if _, ok := mustLoad(t, path).Lookup("A"); !ok {
 		t.Error("A not added")
+	}
+}
+
+// TestUpdateAccounts: the accounts file changes only when the change
+// succeeds, and is created only when asked.
+func TestUpdateAccounts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "uaf")
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(name string) func(*uaf.DB) error {
+		return func(db *uaf.DB) error {
+			db.Put(&uaf.Account{Name: name, Hash: hash})
+			return nil
+		}
+	}
+	if err := updateAccounts(path, false, put("SMITH")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("update of a missing file without create: %v", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the file was created: %v", err)
+	}
+	if err := updateAccounts(path, true, put("SMITH")); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil || len(before) == 0 {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err = updateAccounts(path, false, func(db *uaf.DB) error {
+		put("JONES")(db)
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failed change: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Fatalf("a failed change was written:\n%s\nwas:\n%s", after, before)
+	}
+	db, err := uaf.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := db.Lookup("SMITH"); !ok || db.Len() != 1 {
+		t.Fatalf("accounts after the updates: %d", db.Len())
 	}
 }
