@@ -5,6 +5,7 @@
 # VMSPOP_BENCH_NO_COMPARE=1 skips the comparison.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/benchlib.sh
 go test -run '^$' -bench . -benchtime 20x ./spool ./rewrite ./gateway
 
 # Load run: populate a scratch spool, serve it on a free loopback port
@@ -33,13 +34,7 @@ env -i "PATH=$PATH" "TCPIP\$POP_LISTEN=127.0.0.1:0" "TCPIP\$POP_SPOOL=$tmp/spool
   "TCPIP\$POP_UAF=$tmp/uaf" "TCPIP\$POP_LEAVE_IN_NEWMAIL=1" "TCPIP\$POP_LOG=$tmp/server.log" \
   "TCPIP\$POP_HOSTNAME=localhost" "TCPIP\$POP_DECNET_NODES=$tmp/nodes" "$bin" serve &
 pid=$!
-addr=
-for _ in $(seq 100); do
-  addr=$(sed -n 's/.*msg=listening addr="\([^"]*\)".*/\1/p' "$tmp/server.log" 2>/dev/null | head -n 1)
-  [ -n "$addr" ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
+addr=$(serve_addr "$tmp/server.log")
 if [ -z "$addr" ]; then
   echo "bench.sh: vmspop serve did not start:" >&2
   cat "$tmp/server.log" >&2 2>/dev/null || true

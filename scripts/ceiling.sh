@@ -9,6 +9,7 @@
 #   scripts/ceiling.sh [DATA_DIR] (default /tmp/vmspop-compare-data/full)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/benchlib.sh
 data=${1:-/tmp/vmspop-compare-data/full}
 pl=${POPLOAD:-/tmp/vmspop-compare/bin/popload}
 runs=${RUNS:-5}
@@ -33,31 +34,16 @@ done
 env -i "PATH=$PATH" "TCPIP\$POP_LISTEN=127.0.0.1:0" "TCPIP\$POP_SPOOL=$tmp/spool" "TCPIP\$POP_UAF=$tmp/uaf" \
   "TCPIP\$POP_LEAVE_IN_NEWMAIL=1" "TCPIP\$POP_LOG=$tmp/server.log" "$bin" serve &
 pids+=($!)
-addr=
-for _ in $(seq 100); do
-  addr=$(sed -n 's/.*msg=listening addr="\([^"]*\)".*/\1/p' "$tmp/server.log" 2>/dev/null | head -n 1 || true)
-  [ -n "$addr" ] && break
-  sleep 0.1
-done
+addr=$(serve_addr "$tmp/server.log")
 [ -n "$addr" ] || { echo "ceiling.sh: vmspop serve did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
 declare -A replay
 for u in big huge; do
   "$bin" load replay --from "$addr" --user "$u" --password pw >"$tmp/replay-$u.txt" 2>&1 &
   pids+=($!)
-  for _ in $(seq 600); do
-    replay[$u]=$(sed -n 's/^replaying .* on \(.*\)$/\1/p' "$tmp/replay-$u.txt" || true)
-    [ -n "${replay[$u]}" ] && break
-    sleep 0.1
-  done
+  replay[$u]=$(wait_match "$tmp/replay-$u.txt" 's/^replaying .* on \(.*\)$/\1/p' 600)
   [ -n "${replay[$u]}" ] || { echo "ceiling.sh: replay of $u did not start" >&2; cat "$tmp/replay-$u.txt" >&2; exit 1; }
 done
-mbs() { # ADDR USER -> MB/s of one drain (every size checked against LIST)
-  local r
-  r=$("$pl" -addr "$1" -user "$2" -pass pw -mode drain | grep '^RESULT')
-  case $r in *" errors=0 "*"mismatches=0"*) ;; *) echo "ceiling.sh: drain of $2 at $1 failed: $r" >&2; exit 1 ;; esac
-  sed 's/.* mb_s=\([0-9.]*\).*/\1/' <<<"$r"
-}
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+mbs() { popload_mbs "$pl" "$1" "$2" pw; } # ADDR USER -> MB/s of one drain
 for u in big huge; do mbs "$addr" "$u" >/dev/null; mbs "${replay[$u]}" "$u" >/dev/null; done # warm-up
 printf '%-34s | %14s | %14s | %s\n' "drain (popload, 1 client)" "vmspop MB/s" "replay MB/s" "vmspop / replay"
 for u in big huge; do

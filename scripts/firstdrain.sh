@@ -8,6 +8,7 @@
 #   scripts/firstdrain.sh [DATA_DIR] (default /tmp/vmspop-compare-data/full)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/benchlib.sh
 bench=$(readlink -f ../shared/bench)
 data=${1:-/tmp/vmspop-compare-data/full}
 pl=${POPLOAD:-/tmp/vmspop-compare/bin/popload}
@@ -27,12 +28,7 @@ vstop() {
 cleanup() { vstop; dc stop >/dev/null 2>&1 || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 300); do [ -n "$(ss -Hltn "sport = :$1")" ] && return 0; sleep 0.1; done; return 1; }
-drain() { # PORT -> MB/s of one drain (sizes checked against LIST)
-  local r
-  r=$("$pl" -addr "127.0.0.1:$1" -user big -pass BENCHPW -mode drain -timeout 600s | grep '^RESULT')
-  case $r in *" errors=0 "*"mismatches=0"*) ;; *) echo "firstdrain.sh: drain on port $1 failed: $r" >&2; exit 1 ;; esac
-  sed 's/.* mb_s=\([0-9.]*\).*/\1/' <<<"$r"
-}
+drain() { popload_mbs "$pl" "127.0.0.1:$1" big BENCHPW; } # PORT -> MB/s of one drain
 dc setup >/dev/null
 dc adduser big BENCHPW "$data/big.mbox" >/dev/null
 mkdir -p "$tmp/spool"
@@ -57,7 +53,6 @@ for _ in $(seq "$runs"); do
   v="$v $(drain "$vport")"
   vstop
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 dm=$(median <<<"$d") vm=$(median <<<"$v")
 printf 'first-login drain, 1 client, %s: dovecot %s MB/s, vmspop %s MB/s, ratio %.2f\n' \
   "$(grep -c '^From ' "$data/big.mbox") msgs" "$dm" "$vm" "$(awk -v a="$vm" -v b="$dm" 'BEGIN {print a/b}')"
