@@ -18,9 +18,11 @@ package gateway
 //   - RFC 1939 §6: the maildrop changes only in the UPDATE state, after
 //     QUIT. Any other end (client gone, idle timeout, shutdown, error)
 //     calls Maildrop.Close only.
-//   - RETR and TOP stream from Maildrop.Open through dotWriter with a
-//     pooled 16 KiB buffer; the per-session state is the message list and
-//     two bitmaps.
+//   - RETR and TOP stream from Maildrop.Open (the spool's decoder
+//     dot-stuffs as it decodes) into a pooled 128 KiB send writer; the
+//     per-session state is the message list and two bitmaps.
+//   - Output is flushed only when no command is waiting: an answer, or a
+//     pipelined batch of answers, leaves in one write (while it fits).
 
 import (
 	"bufio"
@@ -95,6 +97,7 @@ type conn struct {
 	br          *bufio.Reader
 	bw          *bufio.Writer
 	small       *bufio.Writer // the session's own writer; bw is a pooled large one while a message is sent
+	sink        sink          // where small writes: nc, or for a moment the large writer
 	log         *logrus.Entry
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -146,7 +149,8 @@ func (c *conn) serve() {
 	defer func() { c.finish(end) }()
 	c.log.Info("session start")
 	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
-	c.bw = bufio.NewWriterSize(c.nc, writeBufferSize)
+	c.sink.w = c.nc
+	c.bw = bufio.NewWriterSize(&c.sink, writeBufferSize)
 	c.small = c.bw
 	if c.implicitTLS {
 		if err := c.handshake(); err != nil {
@@ -354,8 +358,9 @@ func (c *conn) handshake() error {
 		return err
 	}
 	c.nc = tc
+	c.sink.w = tc
 	c.br.Reset(tc)
-	c.bw.Reset(tc)
+	c.small.Reset(&c.sink)
 	c.tls = true
 	return nil
 }
@@ -1038,19 +1043,30 @@ func (c *conn) cmdTop(arg string) error {
 // useBigWriter switches the session to a large pooled writer for sending a
 // message, so that a small message leaves in one write(2) together with
 // its +OK line and final dot, and a large one in large writes. Replies
-// already buffered go out first, keeping their order.
+// already buffered move into the large writer, in order: a pipelined
+// batch of commands is still answered with one write.
 func (c *conn) useBigWriter() error {
 	if c.bw != c.small {
 		return nil
 	}
+	big := c.srv.getWriter(c.nc)
 	if c.small.Buffered() > 0 {
-		if err := c.small.Flush(); err != nil {
+		c.sink.w = big
+		err := c.small.Flush() // a copy: big is larger than small
+		c.sink.w = c.nc
+		if err != nil {
+			c.srv.putWriter(big)
 			return err
 		}
 	}
-	c.bw = c.srv.getWriter(c.nc)
+	c.bw = big
 	return nil
 }
+
+// sink is the writer under the session's small buffer.
+type sink struct{ w io.Writer }
+
+func (s *sink) Write(p []byte) (int, error) { return s.w.Write(p) }
 
 // releaseBigWriter returns the large writer (flushed or not) to the pool.
 func (c *conn) releaseBigWriter() {

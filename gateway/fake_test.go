@@ -301,6 +301,13 @@ type testEnv struct {
 // before it starts. The server is shut down at the end of the test.
 func startServer(t testing.TB, configure ...func(*gateway.Server, *fakeBackend)) *testEnv {
 	t.Helper()
+	return startServerOn(t, nil, configure...)
+}
+
+// startServerOn is startServer with the listener wrapped by wrapListener
+// (when not nil).
+func startServerOn(t testing.TB, wrapListener func(net.Listener) net.Listener, configure ...func(*gateway.Server, *fakeBackend)) *testEnv {
+	t.Helper()
 	logger, hook := logtest.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
 	be := newFakeBackend()
@@ -319,6 +326,9 @@ func startServer(t testing.TB, configure ...func(*gateway.Server, *fakeBackend))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("net.Listen() = %v", err)
+	}
+	if wrapListener != nil {
+		l = wrapListener(l)
 	}
 	env := &testEnv{srv: srv, be: be, log: hook, addr: l.Addr().String(), errc: make(chan error, 1)}
 	go func() { env.errc <- srv.Serve(l) }()

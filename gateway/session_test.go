@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -562,3 +563,67 @@ func TestMaxSessionsLogged(t *testing.T) {
 }
 
 var _ io.Closer = (*gateway.Server)(nil)
+
+// writeCounter counts the server's writes on the connections it accepts.
+type writeCounter struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l writeCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countedConn{c, l.n}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countedConn) Write(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestOneWritePerResponse: each answer leaves in one write, RETR's +OK
+// line, message and final dot included; a pipelined batch of commands,
+// RETRs among them, is answered with one write in all.
+func TestOneWritePerResponse(t *testing.T) {
+	var writes atomic.Int64
+	env := startServerOn(t, func(l net.Listener) net.Listener { return writeCounter{l, &writes} })
+	c := dial(t, env.addr)
+	c.login("alice", "wonderland")
+	readMulti := func() {
+		t.Helper()
+		c.expect("+OK")
+		for c.line() != "." {
+		}
+	}
+	for _, cmd := range []string{"STAT", "RETR 1", "LIST", "RETR 2", "NOOP"} {
+		before := writes.Load()
+		c.send(cmd)
+		if cmd == "STAT" || cmd == "NOOP" {
+			c.expect("+OK")
+		} else {
+			readMulti()
+		}
+		if n := writes.Load() - before; n != 1 {
+			t.Errorf("%s: answered in %d writes, want 1", cmd, n)
+		}
+	}
+	before := writes.Load()
+	c.send("STAT", "LIST", "RETR 1", "UIDL", "RETR 3", "RETR 2", "NOOP")
+	c.expect("+OK 3")
+	readMulti()
+	readMulti()
+	readMulti()
+	readMulti()
+	readMulti()
+	c.expect("+OK")
+	if n := writes.Load() - before; n != 1 {
+		t.Errorf("pipelined batch answered in %d writes, want 1", n)
+	}
+}
