@@ -300,7 +300,14 @@ func TestLoadRun(t *testing.T) {
 // byte for byte the server's, and stops the replay with SIGINT.
 func testReplay(t *testing.T, bin, addr string) {
 	t.Helper()
-	cmd := exec.Command(bin, "load", "replay", "--from", addr, "--user", "LOAD001", "--password", "loadpw")
+	// A refused login is reported by its verb, without the password.
+	cmd := exec.Command(bin, "load", "replay", "--from", addr, "--user", "LOAD001", "--password", "wrong-secret")
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if code := exitCode(t, cmd); code != 1 || !strings.Contains(errOut.String(), "PASS: ") || strings.Contains(errOut.String(), "wrong-secret") {
+		t.Errorf("replay with a wrong password: exit %d, stderr %q", code, errOut.String())
+	}
+	cmd = exec.Command(bin, "load", "replay", "--from", addr, "--user", "LOAD001", "--password", "loadpw")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

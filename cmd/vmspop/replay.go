@@ -117,7 +117,11 @@ func record(addr, user, password, path string) (*recording, error) {
 			}
 			if first {
 				if !strings.HasPrefix(string(line), "+OK") {
-					return nil, fmt.Errorf("%s: %q", strings.Fields(cmd + " greeting")[0], strings.TrimSpace(string(line)))
+					what, _, _ := strings.Cut(cmd, " ") // the verb, not a password
+					if what == "" {
+						what = "greeting"
+					}
+					return nil, fmt.Errorf("%s: %q", what, strings.TrimSpace(string(line)))
 				}
 				if !multi {
 					return out, nil
