@@ -11,7 +11,7 @@
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
 //	vmspop folders USER               list a user's folders
 //	vmspop trace [FILE...]            search trace logs
-//	vmspop load populate|run ...      the load tool (make bench)
+//	vmspop load populate|run|replay ... the load tool (make bench)
 //	vmspop version
 package main
 
@@ -74,7 +74,7 @@ func usage(w io.Writer) {
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
   folders USER                  list a user's folders, messages and sizes
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
-  load populate|run ...         fill a spool with test mail; drive a server (see load -h)
+  load populate|run|replay ...  fill a spool with test mail; drive a server; replay a session (see load -h)
   version                       print the version
 `)
 }
