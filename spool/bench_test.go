@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -59,21 +58,12 @@ func BenchmarkScan(b *testing.B) {
 // BenchmarkBodyStuffed measures RETR's body decoder: mboxrd unquoting,
 // CRLF and dot-stuffing in one pass over 64 KiB blocks of a 1 MiB body.
 func BenchmarkBodyStuffed(b *testing.B) {
-	data := benchFolder(b, 1, 1<<20, false)
-	msgs, err := Scan(context.Background(), data)
-	if err != nil || len(msgs) != 1 {
-		b.Fatal(err)
-	}
-	m := msgs[0]
-	ra := bytes.NewReader(data)
-	in, out := make([]byte, readBufSize), make([]byte, 0, 2*readBufSize+64)
+	m, open := testBody(b, 1<<20)
 	b.SetBytes(int64(m.ContentEnd - m.BodyStart))
 	b.ResetTimer()
 	for range b.N {
-		r := newBodyReader(ra, m.Text+int64(m.BodyStart), m.Text+int64(m.ContentEnd), m.ExtraNewlines, in, out)
-		if _, err := r.WriteStuffedTo(io.Discard); err != nil {
+		if _, err := open().WriteStuffedTo(io.Discard); err != nil {
 			b.Fatal(err)
 		}
-		out = r.out
 	}
 }
