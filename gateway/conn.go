@@ -124,6 +124,12 @@ type conn struct {
 	nlisted, nretr, octets int64
 	committed              CommitResult
 	scratch                [64]byte
+
+	rc         syscall.RawConn // the socket, for busy polling; nil if not a socket
+	gate       pollGate
+	maxPollers int32
+	fetching   bool // the last command was RETR, TOP or DELE
+	busy       bool // counted in srv.busy
 }
 
 // newConn sets up a connection; serve runs it.
@@ -131,6 +137,9 @@ func newConn(s *Server, rw net.Conn, implicitTLS bool) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	bc := &blockConn{Conn: rw, sched: s.blockedRetry()}
 	c := &conn{srv: s, raw: rw, bc: bc, nc: bc, ctx: ctx, cancel: cancel, implicitTLS: implicitTLS}
+	if s.BusyPoll > 0 {
+		c.rc, c.gate, c.maxPollers = rawConnOf(rw), newPollGate(), maxPollers()
+	}
 	c.log = s.logger().WithFields(logrus.Fields{"session": newSessionID(), "remote": rw.RemoteAddr().String()})
 	return c
 }
@@ -179,10 +188,15 @@ func (c *conn) loop() string {
 				return c.endReason(err)
 			}
 			c.releaseBigWriter()
+			c.setBusy(false)
+			if c.fetching {
+				c.pollNext()
+			}
 		}
 		c.setReadDeadline()
 		line, err := readLine(c.br, maxCommandLine)
 		c.cmdTime = time.Now()
+		c.setBusy(true)
 		if err == errLineTooLong {
 			c.trace("C: [line over 255 octets discarded]")
 			if end, err := c.reply(&Error{Text: "line too long"}); end != "" || err != nil {
@@ -210,8 +224,22 @@ func (c *conn) loop() string {
 		if end != "" || err != nil {
 			return c.endOr(end, err)
 		}
+		c.fetching = perr == nil && (verb == cmdRETR || verb == cmdTOP || verb == cmdDELE)
 		if verb == cmdQUIT && perr == nil && herr == nil {
 			return endQuit
+		}
+	}
+}
+
+// setBusy counts the session in srv.busy while it has a command in hand,
+// which tells busy-polling sessions to leave the CPU to it.
+func (c *conn) setBusy(b bool) {
+	if c.busy != b && c.srv.BusyPoll > 0 {
+		c.busy = b
+		if b {
+			c.srv.busy.Add(1)
+		} else {
+			c.srv.busy.Add(-1)
 		}
 	}
 }
@@ -257,6 +285,7 @@ func (c *conn) reply(herr error) (string, error) {
 // finish ends the session: the maildrop is closed (after Commit or
 // instead of it), the connection closed, and the session summary logged.
 func (c *conn) finish(end string) {
+	c.setBusy(false)
 	if c.dropped.Load() && end != endQuit {
 		end = endShutdown
 	}
@@ -281,7 +310,7 @@ func (c *conn) finish(end string) {
 	}
 	c.raw.Close()
 	c.cancel()
-	c.log.WithFields(logrus.Fields{
+	f := logrus.Fields{
 		"user":        c.user,
 		"duration_ms": time.Since(c.start).Milliseconds(),
 		"listed":      c.nlisted,
@@ -290,7 +319,11 @@ func (c *conn) finish(end string) {
 		"moved":       c.committed.Moved,
 		"octets":      c.octets,
 		"end":         end,
-	}).Info("session end")
+	}
+	if c.gate.polls > 0 {
+		f["polls"] = strconv.Itoa(int(c.gate.hits)) + "/" + strconv.Itoa(int(c.gate.polls)) // found the next command / tried
+	}
+	c.log.WithFields(f).Info("session end")
 	c.srv.removeConn(c)
 }
 

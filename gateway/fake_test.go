@@ -251,10 +251,11 @@ func (m *fakeMaildrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 
 func (m *fakeMaildrop) Commit(ctx context.Context, u gateway.Update) (gateway.CommitResult, error) {
 	m.b.mu.Lock()
-	defer m.b.mu.Unlock()
 	m.b.commits = append(m.b.commits, commit{m.user, u})
-	if m.b.commitFn != nil {
-		if err := m.b.commitFn(u); err != nil {
+	fn := m.b.commitFn
+	m.b.mu.Unlock()
+	if fn != nil { // unlocked: it may block while other sessions go on
+		if err := fn(u); err != nil {
 			return gateway.CommitResult{}, err
 		}
 	}

@@ -117,6 +117,11 @@ type Server struct {
 	// its failure reply. Zero means 1 s in SECURE mode and none in
 	// FRIENDLY mode; a negative value means none.
 	FailureDelay time.Duration
+	// BusyPoll is how long a session in a fetch (after RETR, TOP or DELE)
+	// watches its socket for the next command before it sleeps in the
+	// network poller (TCPIP$POP_BUSY_POLL); zero means never. See
+	// busypoll.go for the bounds.
+	BusyPoll time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
@@ -130,7 +135,10 @@ type Server struct {
 	wg         sync.WaitGroup
 	seq        atomic.Uint64
 	bufPool    sync.Pool
-	writerPool sync.Pool // *bufio.Writer of sendBufferSize
+	writerPool sync.Pool        // *bufio.Writer of sendBufferSize
+	busy       atomic.Int32     // sessions with a command in hand
+	pollers    atomic.Int32     // sessions busy polling
+	polls      [3]atomic.Uint64 // polls by pollResult
 }
 
 // ListenAndServe listens on Addr and serves POP3 on it.

@@ -82,6 +82,8 @@ var table = []entry{
 		show: func(c *Config) (string, bool) { return c.Expire, c.Expire != "" }},
 	intEntry("LOGIN_DELAY", "vmspop", 0, 86400, false, "must be a number of seconds from 0 to 86400",
 		func(c *Config) *int { return &c.LoginDelay }),
+	intEntry("BUSY_POLL", "vmspop", 0, 1000, false, "must be a number of microseconds from 0 to 1000",
+		func(c *Config) *int { return &c.BusyPoll }),
 }
 
 // lookupEntry finds the entry for a name given without its prefix.

@@ -67,6 +67,7 @@ var lgCovered = map[string]string{
 	"AUTH_TLS_ONLY":         "TestLogicalAuthTLSOnly",
 	"EXPIRE":                "TestLogicalExpire",
 	"LOGIN_DELAY":           "TestLogicalLoginDelay",
+	"BUSY_POLL":             "TestLogicalBusyPoll",
 	"SPOOL":                 "TestLogicalSpool",
 	"UAF":                   "TestLogicalUAF",
 	"HOSTNAME":              "TestLogicalHostname",
@@ -331,6 +332,14 @@ func lgStat(t *testing.T, addr string) int {
 	t.Helper()
 	p := dialPOP(t, addr)
 	p.login("smith", "demo")
+	n := lgStatOf(t, p)
+	p.cmd("QUIT")
+	return n
+}
+
+// lgStatOf returns the message count STAT gives in a logged-in session.
+func lgStatOf(t *testing.T, p *popClient) int {
+	t.Helper()
 	r := p.cmd("STAT")
 	f := strings.Fields(r)
 	if len(f) < 3 || f[0] != "+OK" {
@@ -340,7 +349,6 @@ func lgStat(t *testing.T, addr string) int {
 	if err != nil {
 		t.Fatalf("STAT: %q", r)
 	}
-	p.cmd("QUIT")
 	return n
 }
 
@@ -1200,6 +1208,47 @@ func TestLogicalLoginDelay(t *testing.T) {
 	}
 	lgStat(t, s0.Addr)
 	lgStat(t, s0.Addr)
+}
+
+// TestLogicalBusyPoll: a session that fetches watches for the next command
+// (the summary's polls=found/tried) unless BUSY_POLL is 0; either way the
+// messages arrive whole.
+func TestLogicalBusyPoll(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value string
+		polls bool
+	}{{"", true}, {"1000", true}, {"0", false}} {
+		var env []string
+		if tc.value != "" {
+			env = append(env, "TCPIP$POP_BUSY_POLL="+tc.value)
+		}
+		s := lgServer(t, env...)
+		p := dialPOP(t, s.Addr)
+		p.login("smith", "demo")
+		n := lgStatOf(t, p)
+		for i := 1; i <= n; i++ {
+			size := p.cmd("LIST %d", i)
+			if r := p.cmd("RETR %d", i); !strings.HasPrefix(r, "+OK") {
+				t.Fatalf("BUSY_POLL=%q: RETR %d = %q", tc.value, i, r)
+			}
+			got := 0
+			for _, l := range p.multi() {
+				got += len(l) + 2
+			}
+			if want := strings.Fields(size); len(want) != 3 || want[2] != strconv.Itoa(got) {
+				t.Errorf("BUSY_POLL=%q: RETR %d sent %d octets, LIST says %q", tc.value, i, got, size)
+			}
+		}
+		p.cmd("QUIT")
+		lines := lgLogLines(lgStopLog(t, s), `msg="session end"`, "user=SMITH")
+		if len(lines) != 1 {
+			t.Fatalf("BUSY_POLL=%q: %d session summaries, want 1", tc.value, len(lines))
+		}
+		if has := regexp.MustCompile(` polls=\d+/[1-9]\d*`).MatchString(lines[0]); has != tc.polls {
+			t.Errorf("BUSY_POLL=%q: summary %q, want polls=found/tried: %v", tc.value, lines[0], tc.polls)
+		}
+	}
 }
 
 func TestLogicalSpool(t *testing.T) {

@@ -185,6 +185,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		SndBuf:         cfg.SndBuf,
 		Expire:         cfg.Expire,
 		LoginDelay:     time.Duration(cfg.LoginDelay) * time.Second,
+		BusyPoll:       time.Duration(cfg.BusyPoll) * time.Microsecond,
 	}
 	if cfg.Cert != "" {
 		cr, err := newCertReloader(cfg.Cert, cfg.Key, log)

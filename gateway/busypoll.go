@@ -1,0 +1,118 @@
+package gateway
+
+import (
+	"runtime"
+	"syscall"
+)
+
+// Busy polling.
+//
+// A POP client fetching mail sends RETR, reads the whole reply and only
+// then sends the next RETR. On loopback or a fast LAN that next command
+// arrives some tens of microseconds after the reply has gone, and a
+// session that has gone to sleep in the network poller pays the wake-up
+// (epoll, a futex, a scheduler hop) on every message. Measured with
+// compare.sh's client on loopback: the commands arrive within 45 µs of
+// the reply nine times in ten, and watching the socket for 50 µs before
+// sleeping drains a mailbox of 10,000 messages 25-40 % faster.
+//
+// Polling burns a CPU, so it is bounded four ways: only after a RETR, TOP
+// or DELE (a fetch in progress); for at most Server.BusyPoll; by at most
+// pollers sessions at once; and never while another session has work (the
+// CPU is then better spent there). A session whose client keeps missing
+// the window (a slow link) stops polling and only tries again now and then.
+
+// pollResult is how a poll ended.
+type pollResult int
+
+const (
+	pollData    pollResult = iota // the socket became readable (data, EOF or an error)
+	pollTimeout                   // nothing arrived within the window
+	pollStopped                   // stop said to give up, or polling is not possible
+)
+
+// pollGate decides, per session, whether polling is worth it: each data
+// arrival within the window earns credit, each timeout costs more, and a
+// session without credit polls only on every probeEvery'th chance.
+type pollGate struct {
+	credit      int8
+	tries       uint8
+	polls, hits uint32 // for the session summary
+}
+
+const (
+	pollCreditStart = 4
+	pollCreditMax   = 8
+	pollMissCost    = 2
+	probeEvery      = 64
+)
+
+func newPollGate() pollGate { return pollGate{credit: pollCreditStart} }
+
+// want reports whether to poll this time.
+func (g *pollGate) want() bool {
+	if g.credit > 0 {
+		return true
+	}
+	g.tries++
+	return g.tries%probeEvery == 0
+}
+
+// record books the outcome of a poll.
+func (g *pollGate) record(r pollResult) {
+	g.polls++
+	switch r {
+	case pollData:
+		g.hits++
+		if g.credit < pollCreditMax {
+			g.credit++
+		}
+		if g.credit <= 0 { // a probe hit: poll again
+			g.credit = 1
+		}
+	case pollTimeout:
+		if g.credit > 0 {
+			g.credit -= pollMissCost
+		}
+	}
+}
+
+// maxPollers is how many sessions may poll at once: half the CPUs Go may
+// use, and at least one.
+func maxPollers() int32 { return int32(max(1, runtime.GOMAXPROCS(0)/2)) }
+
+// pollNext watches the connection for the client's next command before
+// the session goes to sleep in its read, when polling is on and likely to
+// pay.
+func (c *conn) pollNext() {
+	if c.srv.BusyPoll <= 0 || c.rc == nil || c.nc != c.bc || !c.gate.want() {
+		return
+	}
+	s := c.srv
+	for {
+		n := s.pollers.Load()
+		if n >= c.maxPollers {
+			return
+		}
+		if s.pollers.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	r := pollReadable(c.rc, s.BusyPoll, func() bool { return s.busy.Load() > 0 })
+	s.pollers.Add(-1)
+	s.polls[r].Add(1)
+	c.gate.record(r)
+}
+
+// rawConnOf returns the socket under nc for polling, or nil.
+func rawConnOf(nc any) syscall.RawConn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}

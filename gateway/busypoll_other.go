@@ -1,0 +1,13 @@
+//go:build !linux
+
+package gateway
+
+import (
+	"syscall"
+	"time"
+)
+
+// pollReadable is not implemented here: sessions sleep in their reads.
+func pollReadable(rc syscall.RawConn, d time.Duration, stop func() bool) pollResult {
+	return pollStopped
+}

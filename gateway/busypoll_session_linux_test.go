@@ -1,0 +1,106 @@
+package gateway_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmspop/vmspop/gateway"
+)
+
+// retr sends RETR n and reads the reply to its final dot.
+func (c *client) retr(n string) {
+	c.t.Helper()
+	c.send("RETR " + n)
+	c.expect("+OK")
+	for c.line() != "." {
+	}
+}
+
+// waitPolls waits until cond holds for the server's poll counters.
+func waitPolls(t *testing.T, srv *gateway.Server, what string, cond func(data, timeout, stopped uint64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d, to, st, _, _ := srv.PollStats()
+		if cond(d, to, st) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: polls ended by data %d, timeout %d, giving way %d", what, d, to, st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A fetching session watches for the next command, finds it, and answers
+// it; the counters of busy and polling sessions return to zero.
+func TestBusyPollCatchesNextCommand(t *testing.T) {
+	env := startServer(t, func(s *gateway.Server, _ *fakeBackend) { s.BusyPoll = 2 * time.Second })
+	c := dial(t, env.addr)
+	c.login("alice", "wonderland")
+	c.send("LIST")
+	c.expect("+OK")
+	for c.line() != "." {
+	}
+	c.retr("1") // the session now polls
+	time.Sleep(20 * time.Millisecond)
+	c.retr("2") // found by the poll
+	c.send("DELE 3")
+	c.expect("+OK")
+	c.send("QUIT")
+	c.expect("+OK")
+	c.expectClosed()
+	waitPolls(t, env.srv, "after RETR, RETR, DELE", func(d, to, st uint64) bool { return d == 3 })
+	if d, to, st, busy, pollers := env.srv.PollStats(); d != 3 || to != 0 || st != 0 || busy != 0 || pollers != 0 {
+		t.Errorf("polls by data %d (want 3: after RETR 1, RETR 2, DELE 3), timeout %d, giving way %d; busy %d, polling %d (want 0)",
+			d, to, st, busy, pollers)
+	}
+}
+
+// A client slower than the window makes the session give up polling.
+func TestBusyPollSlowClient(t *testing.T) {
+	env := startServer(t, func(s *gateway.Server, _ *fakeBackend) { s.BusyPoll = time.Millisecond })
+	c := dial(t, env.addr)
+	c.login("alice", "wonderland")
+	for _, n := range []string{"1", "2", "3", "1", "2", "3"} {
+		c.retr(n)
+		time.Sleep(30 * time.Millisecond)
+	}
+	c.send("QUIT")
+	c.expect("+OK")
+	c.expectClosed()
+	// Credit 4, 2 per timeout: two polls, then none.
+	if d, to, st, _, _ := env.srv.PollStats(); d != 0 || to != 2 || st != 0 {
+		t.Errorf("polls by data %d, timeout %d (want 2), giving way %d", d, to, st)
+	}
+}
+
+// A polling session gives way while another session has work.
+func TestBusyPollGivesWay(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	env := startServer(t, func(s *gateway.Server, be *fakeBackend) {
+		s.BusyPoll = time.Minute
+		be.commitFn = func(u gateway.Update) error {
+			once.Do(func() { close(entered) })
+			<-release
+			return nil
+		}
+	})
+	busy := dial(t, env.addr)
+	busy.login("erin", "erin pw")
+	busy.send("QUIT") // held in Commit: a session with a command in hand
+	<-entered
+	c := dial(t, env.addr)
+	c.login("alice", "wonderland")
+	c.retr("1")
+	waitPolls(t, env.srv, "poll beside a busy session", func(d, to, st uint64) bool { return st == 1 })
+	close(release)
+	busy.expect("+OK")
+	c.retr("2") // polls again, alone now
+	time.Sleep(10 * time.Millisecond)
+	c.send("QUIT")
+	c.expect("+OK")
+	waitPolls(t, env.srv, "poll after the other session ended", func(d, to, st uint64) bool { return d == 1 })
+}
