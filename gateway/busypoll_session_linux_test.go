@@ -104,3 +104,53 @@ func TestBusyPollGivesWay(t *testing.T) {
 	c.expect("+OK")
 	waitPolls(t, env.srv, "poll after the other session ended", func(d, to, st uint64) bool { return d == 1 })
 }
+
+// With more sessions fetching than the limit, none polls: their clients
+// need the CPU. Alone again, a fetching session polls.
+func TestBusyPollSeveralFetches(t *testing.T) {
+	env := startServer(t, func(s *gateway.Server, be *fakeBackend) {
+		s.BusyPoll = time.Millisecond
+		s.SetMaxFetching(1)
+		be.boxes["ERIN"] = aliceMessages
+	})
+	polls := func(user string) []any {
+		t.Helper()
+		var out []any
+		for _, e := range env.entries("session end") {
+			if e.Data["user"] == user {
+				out = append(out, e.Data["polls"])
+			}
+		}
+		return out
+	}
+	a := dial(t, env.addr)
+	a.login("alice", "wonderland")
+	a.retr("1") // alone: polls, and times out
+	b := dial(t, env.addr)
+	b.login("erin", "erin pw")
+	for _, n := range []string{"1", "2", "3", "1", "2", "3"} {
+		b.retr(n) // beside alice's fetch: no polling
+	}
+	b.send("QUIT")
+	b.expect("+OK")
+	b.expectClosed()
+	a.send("QUIT")
+	a.expect("+OK")
+	a.expectClosed()
+	c := dial(t, env.addr)
+	c.login("erin", "erin pw")
+	c.retr("1") // alone again
+	c.send("QUIT")
+	c.expect("+OK")
+	c.expectClosed()
+	waitFor := time.Now().Add(5 * time.Second)
+	for len(polls("ERIN")) < 2 && time.Now().Before(waitFor) {
+		time.Sleep(time.Millisecond)
+	}
+	if p := polls("ALICE"); len(p) != 1 || p[0] == nil {
+		t.Errorf("alice's session: polls %v, want it to have polled", p)
+	}
+	if p := polls("ERIN"); len(p) != 2 || p[0] != nil || p[1] == nil {
+		t.Errorf("erin's sessions: polls %v, want none beside alice's fetch, then some alone", p)
+	}
+}

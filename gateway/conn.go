@@ -125,11 +125,11 @@ type conn struct {
 	committed              CommitResult
 	scratch                [64]byte
 
-	rc         syscall.RawConn // the socket, for busy polling; nil if not a socket
-	gate       pollGate
-	maxPollers int32
-	fetching   bool // the last command was RETR, TOP or DELE
-	busy       bool // counted in srv.busy
+	rc          syscall.RawConn // the socket, for busy polling; nil if not a socket
+	gate        pollGate
+	maxFetching int32
+	fetching    bool // the last command was RETR, TOP or DELE; counted in srv.fetching
+	busy        bool // counted in srv.busy
 }
 
 // newConn sets up a connection; serve runs it.
@@ -138,7 +138,10 @@ func newConn(s *Server, rw net.Conn, implicitTLS bool) *conn {
 	bc := &blockConn{Conn: rw, sched: s.blockedRetry()}
 	c := &conn{srv: s, raw: rw, bc: bc, nc: bc, ctx: ctx, cancel: cancel, implicitTLS: implicitTLS}
 	if s.BusyPoll > 0 {
-		c.rc, c.gate, c.maxPollers = rawConnOf(rw), newPollGate(), maxPollers()
+		c.rc, c.gate, c.maxFetching = rawConnOf(rw), newPollGate(), maxFetching()
+		if s.maxFetching > 0 {
+			c.maxFetching = s.maxFetching
+		}
 	}
 	c.log = s.logger().WithFields(logrus.Fields{"session": newSessionID(), "remote": rw.RemoteAddr().String()})
 	return c
@@ -224,7 +227,7 @@ func (c *conn) loop() string {
 		if end != "" || err != nil {
 			return c.endOr(end, err)
 		}
-		c.fetching = perr == nil && (verb == cmdRETR || verb == cmdTOP || verb == cmdDELE)
+		c.setFetching(perr == nil && (verb == cmdRETR || verb == cmdTOP || verb == cmdDELE))
 		if verb == cmdQUIT && perr == nil && herr == nil {
 			return endQuit
 		}
@@ -233,13 +236,21 @@ func (c *conn) loop() string {
 
 // setBusy counts the session in srv.busy while it has a command in hand,
 // which tells busy-polling sessions to leave the CPU to it.
-func (c *conn) setBusy(b bool) {
-	if c.busy != b && c.srv.BusyPoll > 0 {
-		c.busy = b
+func (c *conn) setBusy(b bool) { c.count(&c.busy, &c.srv.busy, b) }
+
+// setFetching counts the session in srv.fetching while its last command
+// was RETR, TOP or DELE.
+func (c *conn) setFetching(b bool) { c.count(&c.fetching, &c.srv.fetching, b) }
+
+// count sets *flag to b, keeping n the number of sessions with it set
+// (only when busy polling is on: the counters are for it).
+func (c *conn) count(flag *bool, n *atomic.Int32, b bool) {
+	if *flag != b && c.srv.BusyPoll > 0 {
+		*flag = b
 		if b {
-			c.srv.busy.Add(1)
+			n.Add(1)
 		} else {
-			c.srv.busy.Add(-1)
+			n.Add(-1)
 		}
 	}
 }
@@ -286,6 +297,7 @@ func (c *conn) reply(herr error) (string, error) {
 // instead of it), the connection closed, and the session summary logged.
 func (c *conn) finish(end string) {
 	c.setBusy(false)
+	c.setFetching(false)
 	if c.dropped.Load() && end != endQuit {
 		end = endShutdown
 	}

@@ -125,20 +125,22 @@ type Server struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
-	mu         sync.Mutex
-	closed     bool
-	listeners  map[*net.Listener]struct{}
-	conns      map[*conn]struct{}
-	lastLogin  map[string]time.Time
-	discard    *logrus.Logger
-	hostname   string
-	wg         sync.WaitGroup
-	seq        atomic.Uint64
-	bufPool    sync.Pool
-	writerPool sync.Pool        // *bufio.Writer of sendBufferSize
-	busy       atomic.Int32     // sessions with a command in hand
-	pollers    atomic.Int32     // sessions busy polling
-	polls      [3]atomic.Uint64 // polls by pollResult
+	mu          sync.Mutex
+	closed      bool
+	listeners   map[*net.Listener]struct{}
+	conns       map[*conn]struct{}
+	lastLogin   map[string]time.Time
+	discard     *logrus.Logger
+	hostname    string
+	wg          sync.WaitGroup
+	seq         atomic.Uint64
+	bufPool     sync.Pool
+	writerPool  sync.Pool        // *bufio.Writer of sendBufferSize
+	busy        atomic.Int32     // sessions with a command in hand
+	fetching    atomic.Int32     // sessions whose last command was RETR, TOP or DELE
+	pollers     atomic.Int32     // sessions busy polling
+	polls       [3]atomic.Uint64 // polls by pollResult
+	maxFetching int32            // set by tests; 0 means maxFetching()
 }
 
 // ListenAndServe listens on Addr and serves POP3 on it.
