@@ -58,7 +58,8 @@
 // BUSY_POLL: after a RETR, TOP or DELE a session watches its socket this
 // many microseconds for the client's next command before it sleeps, which
 // saves a wake-up per message for clients on the same host or a fast LAN.
-// It uses a CPU only while no other session has work (gateway/busypoll.go).
+// It uses a CPU only while few sessions are fetching and none has a command
+// in hand (gateway/busypoll.go).
 //
 // A bad value is never replaced by its default: Load fails and names every
 // bad value, its logical name, and what is allowed.
