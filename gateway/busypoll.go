@@ -81,8 +81,9 @@ func (g *pollGate) record(r pollResult) {
 }
 
 // maxFetching is how many sessions may be fetching at once for them to
-// poll: half the CPUs Go may use, and at least one.
-func maxFetching() int32 { return int32(max(1, runtime.GOMAXPROCS(0)/2)) }
+// poll: half the CPUs Go may use, so none with a single CPU (the client
+// would be waiting for the CPU the session spins on).
+func maxFetching() int32 { return int32(runtime.GOMAXPROCS(0) / 2) }
 
 // pollNext watches the connection for the client's next command before
 // the session goes to sleep in its read, when polling is on and likely to

@@ -1,6 +1,9 @@
 package gateway
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 func TestPollGate(t *testing.T) {
 	g := newPollGate()
@@ -42,5 +45,15 @@ func TestPollGate(t *testing.T) {
 	g.record(pollData)
 	if !g.want() {
 		t.Error("a probe that found data did not resume polling")
+	}
+}
+
+func TestMaxFetching(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for procs, want := range map[int]int32{1: 0, 2: 1, 3: 1, 8: 4} {
+		runtime.GOMAXPROCS(procs)
+		if got := maxFetching(); got != want {
+			t.Errorf("GOMAXPROCS %d: maxFetching() = %d, want %d", procs, got, want)
+		}
 	}
 }

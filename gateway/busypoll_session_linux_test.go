@@ -137,13 +137,17 @@ func TestBusyPollSeveralFetches(t *testing.T) {
 	a.send("QUIT")
 	a.expect("+OK")
 	a.expectClosed()
+	waitFor := time.Now().Add(5 * time.Second)
+	for len(polls("ERIN")) < 1 && time.Now().Before(waitFor) { // summaries in order
+		time.Sleep(time.Millisecond)
+	}
 	c := dial(t, env.addr)
 	c.login("erin", "erin pw")
 	c.retr("1") // alone again
 	c.send("QUIT")
 	c.expect("+OK")
 	c.expectClosed()
-	waitFor := time.Now().Add(5 * time.Second)
+	waitFor = time.Now().Add(5 * time.Second)
 	for len(polls("ERIN")) < 2 && time.Now().Before(waitFor) {
 		time.Sleep(time.Millisecond)
 	}
