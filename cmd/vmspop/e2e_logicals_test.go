@@ -337,6 +337,14 @@ func lgStat(t *testing.T, addr string) int {
 	return n
 }
 
+// lgSet defines TCPIP$POP_<name> as value, or nothing when value is "".
+func lgSet(name, value string) []string {
+	if value == "" {
+		return nil
+	}
+	return []string{"TCPIP$POP_" + name + "=" + value}
+}
+
 // lgStatOf returns the message count STAT gives in a logged-in session.
 func lgStatOf(t *testing.T, p *popClient) int {
 	t.Helper()
@@ -1071,10 +1079,7 @@ func TestLogicalAuthMethods(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.value, func(t *testing.T) {
 			t.Parallel()
-			var env []string
-			if tc.value != "" {
-				env = append(env, "TCPIP$POP_AUTH_METHODS="+tc.value)
-			}
+			env := lgSet("AUTH_METHODS", tc.value)
 			s := lgServer(t, env...)
 			p, g := lgDial(t, s.Addr)
 			c := lgCapa(p)
@@ -1159,10 +1164,7 @@ func TestLogicalExpire(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.value, func(t *testing.T) {
 			t.Parallel()
-			var env []string
-			if tc.value != "" {
-				env = append(env, "TCPIP$POP_EXPIRE="+tc.value)
-			}
+			env := lgSet("EXPIRE", tc.value)
 			s := lgServer(t, env...)
 			p := dialPOP(t, s.Addr)
 			c := lgCapa(p)
@@ -1219,11 +1221,7 @@ func TestLogicalBusyPoll(t *testing.T) {
 		value string
 		polls bool
 	}{{"", true}, {"1000", true}, {"0", false}} {
-		var env []string
-		if tc.value != "" {
-			env = append(env, "TCPIP$POP_BUSY_POLL="+tc.value)
-		}
-		s := lgServer(t, env...)
+		s := lgServer(t, lgSet("BUSY_POLL", tc.value)...)
 		p := dialPOP(t, s.Addr)
 		p.login("smith", "demo")
 		n := lgStatOf(t, p)
@@ -1430,11 +1428,7 @@ func TestLogicalLogFormat(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.value, func(t *testing.T) {
 			t.Parallel()
-			var env []string
-			if tc.value != "" {
-				env = append(env, "TCPIP$POP_LOG_FORMAT="+tc.value)
-			}
-			s := lgServer(t, env...)
+			s := lgServer(t, lgSet("LOG_FORMAT", tc.value)...)
 			p := dialPOP(t, s.Addr)
 			p.login("smith", "demo")
 			p.cmd("QUIT")
