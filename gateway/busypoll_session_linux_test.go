@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"crypto/tls"
 	"sync"
 	"testing"
 	"time"
@@ -156,5 +157,31 @@ func TestBusyPollSeveralFetches(t *testing.T) {
 	}
 	if p := polls("ERIN"); len(p) != 2 || p[0] != nil || p[1] == nil {
 		t.Errorf("erin's sessions: polls %v, want none beside alice's fetch, then some alone", p)
+	}
+}
+
+// Under TLS a session does not poll: the TLS layer may hold decrypted
+// input the socket no longer shows.
+func TestBusyPollNotUnderTLS(t *testing.T) {
+	var clientCfg *tls.Config
+	env := startServer(t, func(s *gateway.Server, _ *fakeBackend) {
+		s.BusyPoll = time.Second
+		s.TLSConfig, clientCfg = testTLSConfig(t)
+	})
+	c := dial(t, env.addr)
+	c.expect("+OK POP server ready")
+	c.send("STLS")
+	c.expect("+OK Begin TLS negotiation")
+	c.startTLS(clientCfg)
+	c.send("USER alice", "PASS wonderland")
+	c.expect("+OK")
+	c.expect("+OK maildrop has")
+	c.retr("1")
+	c.retr("2")
+	c.send("QUIT")
+	c.expect("+OK")
+	c.expectClosed()
+	if d, to, st, _, _ := env.srv.PollStats(); d+to+st != 0 {
+		t.Errorf("polls under TLS: by data %d, timeout %d, giving way %d; want none", d, to, st)
 	}
 }
