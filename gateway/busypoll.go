@@ -93,9 +93,7 @@ func (c *conn) pollNext() {
 	if s.BusyPoll <= 0 || c.rc == nil || c.nc != c.bc || s.fetching.Load() > c.maxFetching || !c.gate.want() {
 		return
 	}
-	s.pollers.Add(1)
 	r := pollReadable(c.rc, s.BusyPoll, func() bool { return s.busy.Load() > 0 })
-	s.pollers.Add(-1)
 	s.polls[r].Add(1)
 	c.gate.record(r)
 }

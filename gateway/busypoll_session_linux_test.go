@@ -35,7 +35,7 @@ func waitPolls(t *testing.T, srv *gateway.Server, what string, cond func(data, t
 }
 
 // A fetching session watches for the next command, finds it, and answers
-// it; the counters of busy and polling sessions return to zero.
+// it; the counts of busy and fetching sessions return to zero.
 func TestBusyPollCatchesNextCommand(t *testing.T) {
 	env := startServer(t, func(s *gateway.Server, _ *fakeBackend) { s.BusyPoll = 2 * time.Second })
 	c := dial(t, env.addr)
@@ -53,9 +53,9 @@ func TestBusyPollCatchesNextCommand(t *testing.T) {
 	c.expect("+OK")
 	c.expectClosed()
 	waitPolls(t, env.srv, "after RETR, RETR, DELE", func(d, to, st uint64) bool { return d == 3 })
-	if d, to, st, busy, pollers := env.srv.PollStats(); d != 3 || to != 0 || st != 0 || busy != 0 || pollers != 0 {
-		t.Errorf("polls by data %d (want 3: after RETR 1, RETR 2, DELE 3), timeout %d, giving way %d; busy %d, polling %d (want 0)",
-			d, to, st, busy, pollers)
+	if d, to, st, busy, fetching := env.srv.PollStats(); d != 3 || to != 0 || st != 0 || busy != 0 || fetching != 0 {
+		t.Errorf("polls by data %d (want 3: after RETR 1, RETR 2, DELE 3), timeout %d, giving way %d; busy %d, fetching %d (want 0)",
+			d, to, st, busy, fetching)
 	}
 }
 

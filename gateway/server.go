@@ -138,7 +138,6 @@ type Server struct {
 	writerPool  sync.Pool        // *bufio.Writer of sendBufferSize
 	busy        atomic.Int32     // sessions with a command in hand
 	fetching    atomic.Int32     // sessions whose last command was RETR, TOP or DELE
-	pollers     atomic.Int32     // sessions busy polling
 	polls       [3]atomic.Uint64 // polls by pollResult
 	maxFetching int32            // set by tests; 0 means maxFetching()
 }
