@@ -47,7 +47,7 @@ func FuzzConn(f *testing.F) {
 	srv := &gateway.Server{
 		Hostname: "host.example", Backend: newFakeBackend(), Auth: newFakeAuth(), Classify: classify,
 		Logger: logger, FailureDelay: -1, IdleTimeout: time.Second, Security: logicals.Friendly,
-		BlockedRetry: []time.Duration{time.Second},
+		BlockedRetry: []time.Duration{time.Second}, BusyPoll: 50 * time.Microsecond,
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
