@@ -64,8 +64,12 @@ func TestBusyPollSlowClient(t *testing.T) {
 	env := startServer(t, func(s *gateway.Server, _ *fakeBackend) { s.BusyPoll = time.Millisecond })
 	c := dial(t, env.addr)
 	c.login("alice", "wonderland")
-	for _, n := range []string{"1", "2", "3", "1", "2", "3"} {
+	for i, n := range []string{"1", "2", "3", "1", "2", "3"} {
 		c.retr(n)
+		if i < 2 { // these two poll: wait for each to time out
+			want := uint64(i + 1)
+			waitPolls(t, env.srv, "a slow client", func(d, to, st uint64) bool { return to+d >= want })
+		}
 		time.Sleep(30 * time.Millisecond)
 	}
 	c.send("QUIT")
@@ -127,6 +131,10 @@ func TestBusyPollSeveralFetches(t *testing.T) {
 	a := dial(t, env.addr)
 	a.login("alice", "wonderland")
 	a.retr("1") // alone: polls, and times out
+	// Wait for that poll to end before erin fetches: a session counts the
+	// fetching sessions only when it comes to poll, after its reply has
+	// gone, and a loaded machine may run erin's RETR first.
+	waitPolls(t, env.srv, "alice's poll", func(d, to, st uint64) bool { return to == 1 })
 	b := dial(t, env.addr)
 	b.login("erin", "erin pw")
 	for _, n := range []string{"1", "2", "3", "1", "2", "3"} {

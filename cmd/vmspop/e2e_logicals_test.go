@@ -1221,7 +1221,9 @@ func TestLogicalBusyPoll(t *testing.T) {
 		value string
 		polls bool
 	}{{"", true}, {"1000", true}, {"0", false}} {
-		s := lgServer(t, lgSet("BUSY_POLL", tc.value)...)
+		// Two Ps, so that one fetching session may poll even where the
+		// machine has a single CPU.
+		s := lgServer(t, append(lgSet("BUSY_POLL", tc.value), "GOMAXPROCS=2")...)
 		p := dialPOP(t, s.Addr)
 		p.login("smith", "demo")
 		n := lgStatOf(t, p)
