@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +154,42 @@ func BenchmarkOpenWarm(b *testing.B) {
 			b.Fatal(err)
 		}
 		if n := len(md.Messages()); n != 100000 {
+			b.Fatalf("%d messages", n)
+		}
+		md.Close()
+	}
+}
+
+// BenchmarkOpenCold opens a 10,000-message folder of ~9 KiB messages
+// (about 90 MB, like compare.sh's drain mailbox) that has no index yet:
+// a first login's scan, MAIL-11 parsing and header rebuilding.
+func BenchmarkOpenCold(b *testing.B) {
+	root := b.TempDir()
+	sp := spool.New(root)
+	for i := 0; i < 10000; i += 1000 {
+		var msgs []spool.NewMessage
+		for j := i; j < i+1000; j++ {
+			msgs = append(msgs, spool.NewMessage{Envelope: "a@b", Date: time.Unix(1764064800, 0), Text: strings.NewReader(vmsMessage(j, 9<<10))})
+		}
+		if err := sp.Append(context.Background(), "BIG", spool.NewMail, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	idx := filepath.Join(root, "BIG", ".NEWMAIL.idx")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if err := os.Remove(idx); err != nil && !os.IsNotExist(err) {
+			b.Fatal(err)
+		}
+		// A new Spool: no index decoded in memory either.
+		be := &gateway.SpoolBackend{Spool: spool.New(root), Rewrite: &rewrite.Settings{Hostname: "bench.example"}, LeaveInNewmail: true}
+		b.StartTimer()
+		md, err := be.OpenMaildrop(context.Background(), "BIG")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(md.Messages()); n != 10000 {
 			b.Fatalf("%d messages", n)
 		}
 		md.Close()

@@ -54,7 +54,8 @@ func writeFolder(t testing.TB, msgs ...[]byte) []byte {
 }
 
 // checkFolder compares the reference decoder (go-mbox + unwrap) with the
-// fast one (Scan, Decode, bodyReader) on one folder file.
+// fast one (Scan, Decode, bodyReader) on one folder file, and
+// scanAndVisit with Scan.
 func checkFolder(t *testing.T, data []byte) [][]byte {
 	t.Helper()
 	ref, refErr := ReadMessages(bytes.NewReader(data))
@@ -63,8 +64,15 @@ func checkFolder(t *testing.T, data []byte) [][]byte {
 		t.Fatalf("go-mbox error %v, Scan error %v on %q", refErr, err, data)
 	}
 	if err != nil {
+		if _, _, err := scanAndVisit(context.Background(), data, 0, nil, nil, (&visits{}).visit, false); err == nil {
+			t.Fatalf("Scan error %v, scanAndVisit none on %q", refErr, data)
+		}
 		return nil
 	}
+	// Without the scanning goroutine: its scheduling would make the
+	// fuzzers' coverage vary from run to run (TestRoundTrip and the
+	// ScanAndVisit tests run it).
+	checkScanAndVisit(t, data, msgs, false)
 	if len(ref) != len(msgs) {
 		t.Fatalf("go-mbox found %d messages, Scan %d in %q", len(ref), len(msgs), data)
 	}
@@ -126,6 +134,8 @@ func TestRoundTrip(t *testing.T) {
 			if len(got) != 2 || !bytes.Equal(got[0], Normalize(a)) || !bytes.Equal(got[1], Normalize(b)) {
 				t.Fatalf("round trip of %q, %q gave %q (disk %q)", a, b, got, data)
 			}
+			msgs, _ := Scan(context.Background(), data)
+			checkScanAndVisit(t, data, msgs, true)
 		}
 	}
 }

@@ -239,13 +239,8 @@ func (ix *index) usable(data []byte, size, mtime int64, ino uint64, key string) 
 		}
 		return len(ix.msgs), true
 	}
-	// Appended: the last indexed message may have grown; rescan it unless
-	// its From_ line is long enough to be read differently as a first line.
+	// Appended: the last indexed message may have grown; rescan it.
 	if n := len(ix.msgs); n > 0 {
-		last := &ix.msgs[n-1]
-		if last.Text-last.Start >= mboxChunk {
-			return 0, false
-		}
 		return n - 1, true
 	}
 	return 0, true
@@ -281,28 +276,13 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 			return msgs, aux, nil
 		}
 	}
-	tail, err := Scan(ctx, data[from:])
+	msgs, aux, err := scanAndVisit(ctx, data, from, msgs[:len(msgs):len(msgs)], aux[:len(aux):len(aux)], visit, pipelineWorth(len(data)-int(from)))
 	if err != nil {
-		if from > 0 {
+		if from > 0 && errors.Is(err, ErrFormat) {
 			// Let a full scan report the error against the whole file.
 			return s.scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit, write)
 		}
 		return nil, nil, err
-	}
-	msgs = append(msgs[:len(msgs):len(msgs)], tail...)
-	aux = append(aux[:len(aux):len(aux)], make([][]byte, len(tail))...)
-	for i := len(msgs) - len(tail); i < len(msgs); i++ {
-		m := &msgs[i]
-		m.Start += from
-		m.Text += from
-		m.End += from
-		if visit != nil {
-			a, err := visit(i, m, data[m.Text:m.End], aux[:i])
-			if err != nil {
-				return nil, nil, err
-			}
-			aux[i] = a
-		}
 	}
 	head, tl := coverCRCs(data, size)
 	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}

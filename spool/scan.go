@@ -82,6 +82,22 @@ func lineEnd(b []byte, i int) int {
 // messages.
 func Scan(ctx context.Context, data []byte) ([]Message, error) {
 	var msgs []Message
+	err := scanEach(ctx, data, false, func(m *Message) error {
+		msgs = append(msgs, *m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
+
+// scanEach is Scan handing each message to found as it is described (the
+// Message is reused: found copies what it keeps). It stops at found's
+// first error and returns it. With mid, data starts at a From_ line that
+// follows a message (an index covers the folder up to there), which
+// go-mbox reads as it reads every separator but the first.
+func scanEach(ctx context.Context, data []byte, mid bool, found func(*Message) error) error {
 	i := 0
 	// Before the first From_ line only empty lines may stand.
 	for i < len(data) {
@@ -91,19 +107,23 @@ func Scan(ctx context.Context, data []byte) ([]Message, error) {
 			break
 		}
 		if len(contentOf(line)) != 0 {
-			return nil, ErrFormat
+			return ErrFormat
 		}
 		i = e
 	}
 	if i >= len(data) {
-		return nil, nil
+		return nil
 	}
 	start := i
-	text := lineEnd(data, i) // the first From_ line is consumed whole
-	for {
-		if len(msgs)%256 == 0 {
+	text := lineEnd(data, i) // the first From_ line of a file is consumed whole
+	if mid {
+		text = separatorEnd(data, i)
+	}
+	var m Message
+	for n := 0; ; n++ {
+		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		// Find the next line that starts with "From ".
@@ -111,26 +131,34 @@ func Scan(ctx context.Context, data []byte) ([]Message, error) {
 		if k := indexLineStart(data[text:], fromPrefix); k >= 0 {
 			end = text + k
 		}
-		m := Message{Start: int64(start), Text: int64(text), End: int64(end)}
+		m = Message{Start: int64(start), Text: int64(text), End: int64(end)}
 		env := contentOf(data[start:lineEnd(data, start)])
 		m.Envelope = string(bytes.TrimPrefix(env, fromPrefix))
 		describe(&m, data[text:end])
-		msgs = append(msgs, m)
+		if err := found(&m); err != nil {
+			return err
+		}
 		if end == len(data) {
-			return msgs, nil
+			return nil
 		}
 		start = end
-		// go-mbox reads the separator with a 4096-byte buffer: the tail of a
-		// longer line is the next message's first line.
-		e := lineEnd(data, end)
-		if e-end > mboxChunk {
-			e = end + mboxChunk
-			if data[e-1] == '\r' {
-				e--
-			}
-		}
-		text = e
+		text = separatorEnd(data, end)
 	}
+}
+
+// separatorEnd returns where the text of a message whose From_ line starts
+// at data[i] begins, when an earlier message ends there: go-mbox reads such
+// a separator with a 4096-byte buffer, so the tail of a longer line is the
+// message's first line. (The first From_ line of a file is read whole.)
+func separatorEnd(data []byte, i int) int {
+	e := lineEnd(data, i)
+	if e-i > mboxChunk {
+		e = i + mboxChunk
+		if data[e-1] == '\r' {
+			e--
+		}
+	}
+	return e
 }
 
 // describe fills in the layout and sizes of a message from its disk text.

@@ -1,0 +1,219 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
+
+// checkScanAndVisit requires scanAndVisit, with each of pipes (without or
+// with its scanning goroutine), from the start of data and from a message
+// boundary after known messages, to give Scan's messages (want) and to
+// visit each new one once, in order, with the aux data of all before it.
+func checkScanAndVisit(t *testing.T, data []byte, want []Message, pipes ...bool) {
+	t.Helper()
+	for _, pipe := range pipes {
+		for _, k := range []int{0, len(want) / 2} {
+			from := int64(0)
+			if k > 0 {
+				from = want[k].Start
+			}
+			wantAux := make([][]byte, len(want))
+			for i, m := range want {
+				wantAux[i] = auxOf(data[m.Text:m.End])
+			}
+			known, knownAux := slices.Clone(want[:k]), slices.Clone(wantAux[:k])
+			next := k
+			visit := func(i int, m *Message, text []byte, prev [][]byte) ([]byte, error) {
+				if i != next || len(prev) != i {
+					return nil, fmt.Errorf("visit of message %d with %d earlier aux, want message %d", i, len(prev), next)
+				}
+				if i >= len(want) || *m != want[i] || !bytes.Equal(text, data[want[i].Text:want[i].End]) {
+					return nil, fmt.Errorf("visit of message %d: %+v, not Scan's", i, *m)
+				}
+				// Each aux is checked when it is the newest.
+				if i > 0 && !bytes.Equal(prev[i-1], wantAux[i-1]) {
+					return nil, fmt.Errorf("visit of message %d: aux %d is %q", i, i-1, prev[i-1])
+				}
+				next++
+				return auxOf(text), nil
+			}
+			msgs, aux, err := scanAndVisit(context.Background(), data, from, known[:k:k], knownAux[:k:k], visit, pipe)
+			if err != nil {
+				t.Fatalf("pipe %v, from message %d of %q: %v", pipe, k, data, err)
+			}
+			if next != len(want) || len(msgs) != len(want) || len(aux) != len(want) {
+				t.Fatalf("pipe %v, from message %d of %q: visited up to %d, %d messages, %d aux; want %d",
+					pipe, k, data, next, len(msgs), len(aux), len(want))
+			}
+			for i := range want {
+				if msgs[i] != want[i] || !bytes.Equal(aux[i], wantAux[i]) {
+					t.Fatalf("pipe %v, from message %d of %q: message %d is %+v (aux %q), Scan's %+v", pipe, k, data, i, msgs[i], aux[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// manyMessages is a folder of n messages of about size octets each.
+func manyMessages(t testing.TB, n, size int) []byte {
+	var msgs [][]byte
+	for i := range n {
+		m := fmt.Appendf(nil, "From:\tSMITH\nSubj:\tmessage %d\n\n", i)
+		for len(m) < size {
+			m = append(m, ">From a line quoted in the body, and a dot line next\n.\n"...)
+		}
+		msgs = append(msgs, m)
+	}
+	return writeFolder(t, msgs...)
+}
+
+// More messages than a batch of the scanning goroutine, a few batches and
+// a part of one: each in its place, visited once and in order.
+func TestScanAndVisitBatches(t *testing.T) {
+	for _, n := range []int{1, scanBatch - 1, scanBatch, scanBatch + 1, 5*scanBatch + 17} {
+		data := manyMessages(t, n, 300)
+		want, err := Scan(context.Background(), data)
+		if err != nil || len(want) != n {
+			t.Fatalf("Scan: %d messages, %v; want %d", len(want), err, n)
+		}
+		checkScanAndVisit(t, data, want, false, true)
+	}
+}
+
+// waitGoroutines waits for the goroutines to fall back to n.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines, want %d: the scanning goroutine did not end", runtime.NumGoroutine(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A visitor's error, a cancelled context and a folder that is not mbox
+// each end scanAndVisit with their error, and its goroutine with it.
+func TestScanAndVisitStops(t *testing.T) {
+	data := manyMessages(t, 10*scanBatch, 300)
+	base := runtime.NumGoroutine()
+	boom := errors.New("boom")
+	visited := 0
+	_, _, err := scanAndVisit(context.Background(), data, 0, nil, nil, func(i int, _ *Message, _ []byte, _ [][]byte) ([]byte, error) {
+		visited++
+		if i == scanBatch+3 {
+			return nil, boom
+		}
+		return nil, nil
+	}, true)
+	if !errors.Is(err, boom) || visited != scanBatch+4 {
+		t.Fatalf("visitor failing at message %d: error %v after %d visits", scanBatch+3, err, visited)
+	}
+	waitGoroutines(t, base)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, _, err = scanAndVisit(ctx, data, 0, nil, nil, func(i int, _ *Message, _ []byte, _ [][]byte) ([]byte, error) {
+		if i == 2*scanBatch {
+			cancel()
+		}
+		return nil, nil
+	}, true)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("context cancelled at message %d: error %v", 2*scanBatch, err)
+	}
+	waitGoroutines(t, base)
+
+	_, _, err = scanAndVisit(context.Background(), append([]byte("not mbox\n"), data...), 0, nil, nil, func(int, *Message, []byte, [][]byte) ([]byte, error) {
+		t.Fatal("a message of a folder that is not mbox was visited")
+		return nil, nil
+	}, true)
+	if !errors.Is(err, ErrFormat) {
+		t.Fatalf("folder with text before its first From_ line: error %v, want ErrFormat", err)
+	}
+	waitGoroutines(t, base)
+}
+
+// A folder big enough to be scanned in a goroutine of its own opens, with
+// and without its index, after an append and through a damaged index, to
+// the same messages and aux data as a plain scan.
+func TestOpenBoxPipelined(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	s := New(t.TempDir())
+	dir := filepath.Join(s.Root, "SMITH")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := manyMessages(t, 3000, 2000)
+	if !pipelineWorth(len(data)) {
+		t.Fatalf("a folder of %d octets would not be scanned in a goroutine of its own", len(data))
+	}
+	if err := os.WriteFile(filepath.Join(dir, NewMail), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := checkAgainstScan(t, s, "k1"); n != 3000 {
+		t.Fatalf("first open visited %d messages, want 3000", n)
+	}
+	// Appended mail: the index covers most of the folder, the rest is
+	// scanned; a big enough tail is scanned in its own goroutine.
+	appendN(t, s, "SMITH", NewMail, 0, 3)
+	tail := manyMessages(t, 2500, 2000)
+	f, err := os.OpenFile(filepath.Join(dir, NewMail), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(tail); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if !pipelineWorth(len(tail)) {
+		t.Fatalf("a tail of %d octets would not be scanned in a goroutine of its own", len(tail))
+	}
+	if n := checkAgainstScan(t, s, "k1"); n != 2504 {
+		t.Fatalf("after an append, open visited %d messages, want 2504 (last indexed + 3 + 2500 new)", n)
+	}
+	// A damaged index is not trusted: a full scan, in its own goroutine.
+	idx := indexPath(dir, NewMail)
+	b, err := os.ReadFile(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(idx, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := checkAgainstScan(t, s, "k1"); n != 5503 {
+		t.Fatalf("through a damaged index, open visited %d messages, want 5503", n)
+	}
+}
+
+// A From_ line longer than go-mbox's 4096-byte buffer after an earlier
+// message leaves its tail as the message's first line; an open that scans
+// on from the index reads it so too (only a file's first From_ line is
+// read whole), and need not rescan the whole folder for it.
+func TestIndexLongSeparator(t *testing.T) {
+	s := New(t.TempDir())
+	dir := filepath.Join(s.Root, "SMITH")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	long := "From " + string(bytes.Repeat([]byte("x"), 5000)) + " Wed Nov 25 10:00:00 2026\n"
+	data := "From a Wed Nov 25 10:00:00 2026\nSubj:\tone\n\nfirst\n\n" + long + "Subj:\ttwo\n\nsecond\n\n"
+	if err := os.WriteFile(filepath.Join(dir, NewMail), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := checkAgainstScan(t, s, "k1"); n != 2 {
+		t.Fatalf("first open visited %d messages, want 2", n)
+	}
+	appendN(t, s, "SMITH", NewMail, 0, 1)
+	if n := checkAgainstScan(t, s, "k1"); n != 2 {
+		t.Fatalf("after an append, open visited %d messages, want 2 (last indexed + 1 new)", n)
+	}
+}
