@@ -31,21 +31,48 @@ func vmsMessage(i, size int) string {
 	return b.String()
 }
 
-func spoolServer(b *testing.B, n, size int) string {
+// benchSpool makes a spool where BIG's NEWMAIL holds n MAIL-11 messages
+// of about size octets (appended 1,000 at a time) and returns its root.
+func benchSpool(b *testing.B, n, size int) string {
 	root := b.TempDir()
 	sp := spool.New(root)
-	var msgs []spool.NewMessage
-	for i := 0; i < n; i++ {
-		msgs = append(msgs, spool.NewMessage{Envelope: "a@b", Date: time.Unix(1764064800, 0), Text: strings.NewReader(vmsMessage(i, size))})
+	for i := 0; i < n; i += 1000 {
+		var msgs []spool.NewMessage
+		for j := i; j < min(n, i+1000); j++ {
+			msgs = append(msgs, spool.NewMessage{Envelope: "a@b", Date: time.Unix(1764064800, 0), Text: strings.NewReader(vmsMessage(j, size))})
+		}
+		if err := sp.Append(context.Background(), "BIG", spool.NewMail, msgs); err != nil {
+			b.Fatal(err)
+		}
 	}
-	if err := sp.Append(context.Background(), "BIG", spool.NewMail, msgs); err != nil {
+	return root
+}
+
+// benchBackend serves the spool at root (a new Spool: no index decoded in
+// memory yet).
+func benchBackend(root string) *gateway.SpoolBackend {
+	return &gateway.SpoolBackend{Spool: spool.New(root), Rewrite: &rewrite.Settings{Hostname: "bench.example"}, LeaveInNewmail: true}
+}
+
+// openBig opens BIG's maildrop, requires n messages in it and closes it.
+func openBig(b *testing.B, be *gateway.SpoolBackend, n int) {
+	md, err := be.OpenMaildrop(context.Background(), "BIG")
+	if err != nil {
 		b.Fatal(err)
 	}
+	if got := len(md.Messages()); got != n {
+		b.Fatalf("%d messages, want %d", got, n)
+	}
+	md.Close()
+}
+
+func spoolServer(b *testing.B, n, size int) string {
+	root := benchSpool(b, n, size)
 	log := logrus.New()
 	log.SetLevel(logrus.ErrorLevel)
 	srv := &gateway.Server{
 		Hostname: "bench.example",
-		Backend:  &gateway.SpoolBackend{Spool: sp, Rewrite: &rewrite.Settings{Hostname: "bench.example"}, LeaveInNewmail: true},
+		Backend:  benchBackend(root),
 		Auth:     newFakeAuth(),
 		Classify: classify,
 		Logger:   log,
@@ -132,31 +159,11 @@ func BenchmarkSpoolRetrLarge(b *testing.B) {
 // BenchmarkOpenWarm opens a 100,000-message folder whose index is current
 // (compare.sh's warm login, without the network).
 func BenchmarkOpenWarm(b *testing.B) {
-	root := b.TempDir()
-	sp := spool.New(root)
-	var msgs []spool.NewMessage
-	for i := 0; i < 100000; i++ {
-		msgs = append(msgs, spool.NewMessage{Envelope: "a@b", Date: time.Unix(1764064800, 0), Text: strings.NewReader(vmsMessage(i, 300))})
-	}
-	if err := sp.Append(context.Background(), "BIG", spool.NewMail, msgs); err != nil {
-		b.Fatal(err)
-	}
-	be := &gateway.SpoolBackend{Spool: sp, Rewrite: &rewrite.Settings{Hostname: "bench.example"}, LeaveInNewmail: true}
-	md, err := be.OpenMaildrop(context.Background(), "BIG") // builds the index
-	if err != nil {
-		b.Fatal(err)
-	}
-	md.Close()
+	be := benchBackend(benchSpool(b, 100000, 300))
+	openBig(b, be, 100000) // builds the index
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		md, err := be.OpenMaildrop(context.Background(), "BIG")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n := len(md.Messages()); n != 100000 {
-			b.Fatalf("%d messages", n)
-		}
-		md.Close()
+		openBig(b, be, 100000)
 	}
 }
 
@@ -164,17 +171,7 @@ func BenchmarkOpenWarm(b *testing.B) {
 // (about 90 MB, like compare.sh's drain mailbox) that has no index yet:
 // a first login's scan, MAIL-11 parsing and header rebuilding.
 func BenchmarkOpenCold(b *testing.B) {
-	root := b.TempDir()
-	sp := spool.New(root)
-	for i := 0; i < 10000; i += 1000 {
-		var msgs []spool.NewMessage
-		for j := i; j < i+1000; j++ {
-			msgs = append(msgs, spool.NewMessage{Envelope: "a@b", Date: time.Unix(1764064800, 0), Text: strings.NewReader(vmsMessage(j, 9<<10))})
-		}
-		if err := sp.Append(context.Background(), "BIG", spool.NewMail, msgs); err != nil {
-			b.Fatal(err)
-		}
-	}
+	root := benchSpool(b, 10000, 9<<10)
 	idx := filepath.Join(root, "BIG", ".NEWMAIL.idx")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -182,16 +179,8 @@ func BenchmarkOpenCold(b *testing.B) {
 		if err := os.Remove(idx); err != nil && !os.IsNotExist(err) {
 			b.Fatal(err)
 		}
-		// A new Spool: no index decoded in memory either.
-		be := &gateway.SpoolBackend{Spool: spool.New(root), Rewrite: &rewrite.Settings{Hostname: "bench.example"}, LeaveInNewmail: true}
+		be := benchBackend(root) // and no index in memory either
 		b.StartTimer()
-		md, err := be.OpenMaildrop(context.Background(), "BIG")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n := len(md.Messages()); n != 10000 {
-			b.Fatalf("%d messages", n)
-		}
-		md.Close()
+		openBig(b, be, 10000)
 	}
 }
