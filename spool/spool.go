@@ -285,11 +285,17 @@ func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]
 }
 
 // pipelineMin is the folder text from which scanAndVisit scans in a
-// goroutine of its own; below it the hand-over costs more than it saves.
-const pipelineMin = 4 << 20
+// goroutine of its own. Measured (gateway's visitor, ~9 KiB messages, a
+// batch of 64): 450 KB and 0.9 MB gain nothing, 1.8 MB 7-14 %, 3.6 MB
+// 25 %, 9 MB 28 %.
+const pipelineMin = 1 << 20
 
-// scanBatch is how many messages the scanning goroutine hands over at once.
-const scanBatch = 256
+// scanBatch is how many messages the scanning goroutine hands over at
+// once: small enough for the visitor to start early (a batch of 256 left a
+// folder of 256 messages nothing to overlap), large enough that the
+// hand-over costs nothing measurable (64 and 256 give the same on 10,000
+// messages).
+const scanBatch = 64
 
 // pipelineWorth reports whether scanAndVisit should scan n octets in a
 // goroutine of its own.
