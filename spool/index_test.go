@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -100,9 +101,32 @@ func TestIndexReuseAppendDamage(t *testing.T) {
 }
 
 // TestIndexNeverWrong applies random appends, deletes and moves and checks
-// after each step that the index gives exactly what a scan gives.
+// after each step that the index gives exactly what a scan gives: on a
+// folder that starts empty, and on one that starts with 6 MB of mail, so
+// that its scans run in a goroutine of their own.
 func TestIndexNeverWrong(t *testing.T) {
+	t.Run("small", func(t *testing.T) { indexNeverWrong(t, nil) })
+	t.Run("pipelined", func(t *testing.T) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+		data := manyMessages(t, 3000, 2000)
+		if !pipelineWorth(len(data)) {
+			t.Fatalf("a folder of %d octets would not be scanned in a goroutine of its own", len(data))
+		}
+		indexNeverWrong(t, data)
+	})
+}
+
+// indexNeverWrong is TestIndexNeverWrong on a folder that starts as data.
+func indexNeverWrong(t *testing.T, data []byte) {
 	s := New(t.TempDir())
+	if data != nil {
+		if err := os.MkdirAll(filepath.Join(s.Root, "SMITH"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.Root, "SMITH", NewMail), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	next := 0
 	for step := 0; step < 40; step++ {
