@@ -108,7 +108,7 @@ func TestIndexNeverWrong(t *testing.T) {
 	t.Run("small", func(t *testing.T) { indexNeverWrong(t, nil) })
 	t.Run("pipelined", func(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
-		data := manyMessages(t, 3000, 2000)
+		data := benchFolder(t, 3000, 2000, false)
 		if !pipelineWorth(len(data)) {
 			t.Fatalf("a folder of %d octets would not be scanned in a goroutine of its own", len(data))
 		}

@@ -62,24 +62,11 @@ func checkScanAndVisit(t *testing.T, data []byte, want []Message, pipes ...bool)
 	}
 }
 
-// manyMessages is a folder of n messages of about size octets each.
-func manyMessages(t testing.TB, n, size int) []byte {
-	var msgs [][]byte
-	for i := range n {
-		m := fmt.Appendf(nil, "From:\tSMITH\nSubj:\tmessage %d\n\n", i)
-		for len(m) < size {
-			m = append(m, ">From a line quoted in the body, and a dot line next\n.\n"...)
-		}
-		msgs = append(msgs, m)
-	}
-	return writeFolder(t, msgs...)
-}
-
 // More messages than a batch of the scanning goroutine, a few batches and
 // a part of one: each in its place, visited once and in order.
 func TestScanAndVisitBatches(t *testing.T) {
 	for _, n := range []int{1, scanBatch - 1, scanBatch, scanBatch + 1, 5*scanBatch + 17} {
-		data := manyMessages(t, n, 300)
+		data := benchFolder(t, n, 300, false)
 		want, err := Scan(context.Background(), data)
 		if err != nil || len(want) != n {
 			t.Fatalf("Scan: %d messages, %v; want %d", len(want), err, n)
@@ -102,7 +89,7 @@ func waitGoroutines(t *testing.T, n int) {
 // A visitor's error, a cancelled context and a folder that is not mbox
 // each end scanAndVisit with their error, and its goroutine with it.
 func TestScanAndVisitStops(t *testing.T) {
-	data := manyMessages(t, 10*scanBatch, 300)
+	data := benchFolder(t, 10*scanBatch, 300, false)
 	base := runtime.NumGoroutine()
 	boom := errors.New("boom")
 	visited := 0
@@ -151,7 +138,7 @@ func TestOpenBoxPipelined(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	data := manyMessages(t, 3000, 2000)
+	data := benchFolder(t, 3000, 2000, false)
 	if !pipelineWorth(len(data)) {
 		t.Fatalf("a folder of %d octets would not be scanned in a goroutine of its own", len(data))
 	}
@@ -164,7 +151,7 @@ func TestOpenBoxPipelined(t *testing.T) {
 	// Appended mail: the index covers most of the folder, the rest is
 	// scanned; a big enough tail is scanned in its own goroutine.
 	appendN(t, s, "SMITH", NewMail, 0, 3)
-	tail := manyMessages(t, 2500, 2000)
+	tail := benchFolder(t, 2500, 2000, false)
 	f, err := os.OpenFile(filepath.Join(dir, NewMail), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
