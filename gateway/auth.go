@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -41,6 +42,9 @@ var saslMechanisms = [...]string{MethodPlain, MethodCRAMMD5}
 
 // classify maps an Authenticator error to its cause.
 func (s *Server) classify(err error) AuthFailure {
+	if errors.Is(err, errUnknownLoginName) {
+		return FailUnknownUser
+	}
 	if s.Classify == nil {
 		return FailBadPassword
 	}

@@ -115,6 +115,8 @@ type conn struct {
 	errs      int    // failed commands in a row
 	cmdTime   time.Time
 
+	sel loginSel // what the login name selects (loginname.go)
+
 	md        Maildrop
 	msgs      []MessageInfo
 	deleted   bitmap
@@ -178,7 +180,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.timestamp = fmt.Sprintf("<%d.%d.%d@%s>", os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix(), c.srv.host())
-	c.writeLine(fmt.Sprintf("+OK POP server ready %s [%s, %s] %s", c.srv.version(), c.srv.host(), localIP(c.raw), c.timestamp))
+	c.writeLine(c.greeting())
 	end = c.loop()
 }
 
@@ -559,7 +561,7 @@ func (c *conn) cmdUser(arg string) error {
 	name := args[0]
 	c.haveUser = false
 	// SECURE: an unknown name is answered exactly as a known one.
-	if c.srv.Security != logicals.Secure && !c.srv.Auth.UserExists(name) {
+	if c.srv.Security != logicals.Secure && !c.auth().UserExists(name) {
 		return c.authFailed(MethodUser, name, FailUnknownUser, nil, "")
 	}
 	c.pending, c.haveUser = name, true
@@ -583,7 +585,7 @@ func (c *conn) cmdPass(arg string) error {
 	}
 	name := c.pending
 	c.haveUser = false
-	canonical, err := c.srv.Auth.CheckPassword(name, arg, c.srv.now())
+	canonical, err := c.auth().CheckPassword(name, arg, c.srv.now())
 	if err != nil {
 		return c.authFailed(MethodUser, name, c.srv.classify(err), err, "")
 	}
@@ -605,7 +607,7 @@ func (c *conn) cmdAPOP(arg string) error {
 	}
 	c.haveUser = false
 	name, digest := args[0], args[1]
-	canonical, err := c.srv.Auth.CheckAPOP(name, c.timestamp, digest, c.srv.now())
+	canonical, err := c.auth().CheckAPOP(name, c.timestamp, digest, c.srv.now())
 	if err != nil {
 		return c.authFailed(MethodAPOP, name, c.srv.classify(err), err, "")
 	}
@@ -690,7 +692,7 @@ func (c *conn) authPlain(ir string) error {
 	if identity != "" && !strings.EqualFold(identity, name) {
 		return c.authFailed(MethodPlain, name, failBadIdentity, nil, sanitize(identity))
 	}
-	canonical, err := c.srv.Auth.CheckPassword(name, password, c.srv.now())
+	canonical, err := c.auth().CheckPassword(name, password, c.srv.now())
 	if err != nil {
 		return c.authFailed(MethodPlain, name, c.srv.classify(err), err, "")
 	}
@@ -718,7 +720,7 @@ func (c *conn) authCRAMMD5() error {
 		return c.authFailed(MethodCRAMMD5, "", failMalformed, nil, "malformed CRAM-MD5 response")
 	}
 	name, digest := s[:sp], s[sp+1:]
-	canonical, err := c.srv.Auth.CheckCRAMMD5(name, chal, digest, c.srv.now())
+	canonical, err := c.auth().CheckCRAMMD5(name, chal, digest, c.srv.now())
 	if err != nil {
 		return c.authFailed(MethodCRAMMD5, name, c.srv.classify(err), err, "")
 	}
@@ -803,12 +805,18 @@ func (c *conn) authFailed(method, name string, cause AuthFailure, err error, det
 // the maildrop is opened (and locked), and the session enters TRANSACTION.
 func (c *conn) login(method, name, canonical string) error {
 	san := sanitize(name)
-	if !c.srv.checkLoginDelay(canonical, c.srv.now()) {
+	if err := c.takeAlert(method, canonical); err != nil {
+		return err
+	}
+	if !c.loginDelayOK(canonical) {
 		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn("login failed")
 		return errf(CodeLoginDelay, "minimum time between logins not reached for %q", san)
 	}
-	md, err := c.srv.Backend.OpenMaildrop(c.ctx, canonical)
+	md, err := c.openMaildrop(canonical)
 	if err != nil {
+		if e := (*Error)(nil); errors.As(err, &e) {
+			return e
+		}
 		entry := c.log.WithFields(logrus.Fields{"method": method, "user": canonical}).WithError(err)
 		if errors.Is(err, spool.ErrLocked) {
 			entry.WithField("reason", "maildrop locked").Warn("login failed")
@@ -862,7 +870,7 @@ func (c *conn) cmdCapa(arg string) error {
 	if c.srv.Expire != "" {
 		lines = append(lines, "EXPIRE "+c.srv.Expire)
 	}
-	if d := c.srv.LoginDelay; d > 0 {
+	if d := c.loginDelay(c.user); d > 0 {
 		lines = append(lines, "LOGIN-DELAY "+strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
 	lines = append(lines, "IMPLEMENTATION "+strings.ReplaceAll(c.srv.version(), " ", "-"))
@@ -1198,6 +1206,9 @@ func (c *conn) send(i int, lines int64) error {
 func (c *conn) cmdDele(arg string) error {
 	i, _, err := c.messageArgs(arg, 1)
 	if err != nil {
+		return err
+	}
+	if err := c.checkDele(); err != nil {
 		return err
 	}
 	c.deleted.set(i)

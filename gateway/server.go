@@ -122,6 +122,9 @@ type Server struct {
 	// network poller (TCPIP$POP_BUSY_POLL); zero means never. See
 	// busypoll.go for the bounds.
 	BusyPoll time.Duration
+	// Extensions turns on login names with folders and domains, alerts,
+	// XTND XMIT and more (extensions.go); nil means none of them.
+	Extensions *Extensions
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 

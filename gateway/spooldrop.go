@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,11 +67,12 @@ type dropMessage struct {
 
 // spoolDrop is one session's view of a spool folder.
 type spoolDrop struct {
-	be    *SpoolBackend
-	box   *spool.Box
-	msgs  []dropMessage
-	infos []MessageInfo
-	log   logrus.FieldLogger
+	be     *SpoolBackend
+	folder string
+	box    *spool.Box
+	msgs   []dropMessage
+	infos  []MessageInfo
+	log    logrus.FieldLogger
 }
 
 func (be *SpoolBackend) logger() logrus.FieldLogger {
@@ -89,7 +92,49 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 	if folder == "" {
 		folder = spool.NewMail
 	}
-	d := &spoolDrop{be: be, log: be.logger().WithField("user", strings.ToUpper(user))}
+	return be.open(ctx, user, folder)
+}
+
+// OpenFolder opens any folder of any owner (FolderBackend; the gateway
+// has checked the rights). Only NEWMAIL moves retrieved mail to MAIL.
+func (be *SpoolBackend) OpenFolder(ctx context.Context, ref FolderRef) (Maildrop, error) {
+	folder := ref.Folder
+	if folder == "" {
+		folder = be.Folder
+	}
+	if folder == "" {
+		folder = spool.NewMail
+	}
+	if err := be.folderExists(ref.Owner, folder); err != nil {
+		return nil, err
+	}
+	return be.open(ctx, ref.Owner, folder)
+}
+
+// folderExists returns ErrNoFolder when owner has no spool directory, or
+// no folder by that name other than the three every user has.
+func (be *SpoolBackend) folderExists(owner, folder string) error {
+	dir, err := be.Spool.UserDir(owner)
+	if err != nil || !spool.ValidName(folder) {
+		return ErrNoFolder
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return ErrNoFolder
+	}
+	switch strings.ToUpper(folder) {
+	case spool.NewMail, spool.Mail, spool.Wastebasket:
+		return nil
+	}
+	if fi, err := os.Stat(filepath.Join(dir, strings.ToUpper(folder))); err != nil || !fi.Mode().IsRegular() {
+		return ErrNoFolder
+	}
+	return nil
+}
+
+// open locks and opens folder of user.
+func (be *SpoolBackend) open(ctx context.Context, user, folder string) (Maildrop, error) {
+	folder = strings.ToUpper(folder)
+	d := &spoolDrop{be: be, folder: folder, log: be.logger().WithField("user", strings.ToUpper(user))}
 	var hbuf []byte
 	warned := false
 	// seen holds the UIDs before the message being visited, so that exact
@@ -147,7 +192,7 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 	}
 	// The spool hands out the same (read-only) messages while the folder's
 	// index in memory matches it; then so is what we derived from them.
-	key := strings.ToUpper(user)
+	key := strings.ToUpper(user) + "/" + folder
 	be.mu.Lock()
 	dv := be.derived[key]
 	be.mu.Unlock()
@@ -411,9 +456,8 @@ func (d *spoolDrop) Commit(ctx context.Context, u Update) (CommitResult, error) 
 			move = append(move, i)
 		}
 	}
-	folder := d.be.Folder
-	if folder == spool.Mail {
-		move = nil // already in MAIL
+	if d.folder != spool.NewMail {
+		move = nil // only NEWMAIL moves retrieved mail to MAIL
 	}
 	slices.Sort(move)
 	if err := d.box.Commit(ctx, del, move, d.be.PurgeReclaim); err != nil {

@@ -90,6 +90,11 @@ type Config struct {
 	Expire      string   // EXPIRE: CAPA EXPIRE value ("NEVER", or days); "" = not advertised
 	LoginDelay  int      // LOGIN_DELAY: seconds advertised (and enforced) between logins; 0 = none
 
+	// CommuniGate Pro / Mailismus extensions (docs/extensions.md).
+	Greeting  string // GREETING: greeting text between +OK and the APOP timestamp; "" = default
+	SMTPRelay string // SMTP_RELAY: host:port XTND XMIT submits through; "" = XTND XMIT off
+	ClientCA  string // CLIENT_CA: PEM file of CAs for TLS client certificates (SASL EXTERNAL); "" = none
+
 	// Table 15-2.
 	Security            Security
 	Trace               bool          // TRACE defined

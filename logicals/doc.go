@@ -31,11 +31,14 @@
 //	TLS_LISTEN             none                   host:port for implicit TLS (needs CERT, KEY)      vmspop
 //	CERT                   none                   PEM certificate file (with KEY, or neither)       vmspop
 //	KEY                    none                   PEM private key file (with CERT, or neither)      vmspop
-//	AUTH_METHODS           USER,APOP,PLAIN        list of USER, APOP, PLAIN, CRAM-MD5; ALL; "-"     vmspop
+//	AUTH_METHODS           USER,APOP,PLAIN        USER APOP PLAIN CRAM-MD5 LOGIN EXTERNAL; ALL; "-" vmspop
 //	AUTH_TLS_ONLY          "-" (none)             as AUTH_METHODS: methods offered only under TLS   vmspop
 //	EXPIRE                 none (not advertised)  NEVER or 0 to 9999 days (RFC 2449 CAPA EXPIRE)    vmspop
 //	LOGIN_DELAY            0                      0 to 86400 seconds (RFC 2449 CAPA LOGIN-DELAY)    vmspop
 //	BUSY_POLL              50                     0 to 1000 microseconds (0 = off), see below       vmspop
+//	GREETING               (built in)             greeting text (docs/extensions.md)                vmspop
+//	SMTP_RELAY             "" (XTND XMIT off)     host:port of the relay XTND XMIT submits to       vmspop
+//	CLIENT_CA              "" (no EXTERNAL)       PEM CAs of TLS client certs for SASL EXTERNAL     vmspop
 //	SPOOL                  /var/spool/vmspop      directory of <USER>/NEWMAIL, MAIL, WASTEBASKET    vmspop
 //	UAF                    /etc/vmspop/uaf        accounts file                                     vmspop
 //	HOSTNAME               none (os.Hostname)     a host name                                       vmspop

@@ -84,6 +84,7 @@ var table = []entry{
 		func(c *Config) *int { return &c.LoginDelay }),
 	intEntry("BUSY_POLL", "vmspop", 0, 1000, false, "must be a number of microseconds from 0 to 1000",
 		func(c *Config) *int { return &c.BusyPoll }),
+	extensionEntries[0], extensionEntries[1], extensionEntries[2], // extensions.go
 }
 
 // lookupEntry finds the entry for a name given without its prefix.
@@ -339,7 +340,7 @@ func parseLocalNames(c *Config, v string) (string, error) {
 
 // authMethodNames lists the login methods of AUTH_METHODS and AUTH_TLS_ONLY
 // in their canonical order.
-var authMethodNames = []string{"USER", "APOP", "PLAIN", "CRAM-MD5"}
+var authMethodNames = []string{"USER", "APOP", "PLAIN", "CRAM-MD5", "LOGIN", "EXTERNAL"}
 
 // parseAuthMethods parses a comma/space separated subset of
 // authMethodNames, "ALL" or "-" (none), and returns it in canonical order.

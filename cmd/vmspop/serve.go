@@ -187,6 +187,9 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		LoginDelay:     time.Duration(cfg.LoginDelay) * time.Second,
 		BusyPoll:       time.Duration(cfg.BusyPoll) * time.Microsecond,
 	}
+	if srv.Extensions, err = newExtensions(cfg, log); err != nil {
+		return err
+	}
 	if cfg.Cert != "" {
 		cr, err := newCertReloader(cfg.Cert, cfg.Key, log)
 		if err != nil {

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmspop/vmspop/spool"
+)
+
+// extDomain is the substitute domain of the extension e2e tests.
+const extDomain = "vms.example.org"
+
+// startExtServer is startServer with SMITH's MAIL folder holding two
+// messages ("Filed one", "Filed two"), BOSS and PUBLIC accounts, and
+// extDomain as the substitute domain.
+func startExtServer(t *testing.T, env ...string) *e2eServer {
+	t.Helper()
+	s := startServer(t, append([]string{"TCPIP$POP_SUBSTITUTE_DOMAIN=" + extDomain, "TCPIP$POP_LOCAL_NAMES=VAXA"}, env...)...)
+	sp := spool.New(s.Spool)
+	for _, f := range []struct{ user, folder, subj string }{
+		{"SMITH", spool.Mail, "Filed one"}, {"SMITH", spool.Mail, "Filed two"},
+		{"BOSS", spool.NewMail, "Boss memo"},
+	} {
+		text := fmt.Sprintf("From:\tVAXA::JONES  7-MAY-2026 12:00:00.00\nTo:\t%s\nCC:\t\nSubj:\t%s\n\nText of %s.\n", f.user, f.subj, f.subj)
+		msg := spool.NewMessage{Envelope: "x@example.org", Date: time.Now(), Text: strings.NewReader(text)}
+		if err := sp.Append(t.Context(), f.user, f.folder, []spool.NewMessage{msg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeUAF(t, s.UAF, append(slices.Clone(defaultAccounts), e2eAccount{Name: "BOSS", Password: "bosspw", Secret: "apop-boss"}))
+	return s
+}
+
+// fetchSubjects fetches with a real client (curl, fetchmail or mpop),
+// logging in as user with password pass, keeping the mail on the server,
+// and returns the Subject: of each message fetched.
+func fetchSubjects(t *testing.T, tool string, s *e2eServer, user, pass string) []string {
+	t.Helper()
+	requireTool(t, tool)
+	host, port, _ := net.SplitHostPort(s.Addr)
+	dir := t.TempDir()
+	var msgs []string
+	switch tool {
+	case "curl":
+		run := func(url string) string {
+			out, err := cliRun(t, nil, "curl", "-sS", "--max-time", "20", "-u", user+":"+pass, url)
+			if err != nil {
+				t.Fatalf("curl %s as %s: %v\n%s", url, user, err, out)
+			}
+			return out
+		}
+		list := run("pop3://" + s.Addr + "/")
+		for i := 1; i <= strings.Count(list, "\n"); i++ {
+			msgs = append(msgs, strings.ReplaceAll(run(fmt.Sprintf("pop3://%s/%d", s.Addr, i)), "\r\n", "\n"))
+		}
+	case "fetchmail":
+		out := filepath.Join(dir, "out")
+		os.Mkdir(out, 0o700)
+		mda, _ := filepath.Abs("../../testdata/clients/savemsg.sh")
+		rc := filepath.Join(dir, "fetchmailrc")
+		conf := fmt.Sprintf("set no syslog\npoll %s with proto POP3 service %s auth password\n"+
+			"  user \"%s\" there with password \"%s\" is \"tester\" here\n  sslproto '' keep mda \"%s %s\"\n", host, port, user, pass, mda, out)
+		os.WriteFile(rc, []byte(conf), 0o600)
+		res, err := cliRun(t, []string{"HOME=" + dir, "FETCHMAILHOME=" + dir}, "fetchmail", "-f", rc, "--pidfile", filepath.Join(dir, "pid"), "--nodetach", "-v")
+		if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1) {
+			t.Fatalf("fetchmail as %s: %v\n%s", user, err, res)
+		}
+		files, _ := filepath.Glob(filepath.Join(out, "msg.*"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			msgs = append(msgs, strings.ReplaceAll(string(b), "\r\n", "\n"))
+		}
+	case "mpop":
+		mbox := filepath.Join(dir, "mbox")
+		os.WriteFile(mbox, nil, 0o600)
+		conf := fmt.Sprintf("defaults\ntls off\n\naccount vms\nhost %s\nport %s\nuser %s\npassword %s\nauth user\n"+
+			"keep on\nuidls_file %s\ndelivery mbox %s\ntimeout 15\n", host, port, user, pass, filepath.Join(dir, "uidls"), mbox)
+		cfg := filepath.Join(dir, "mpoprc")
+		os.WriteFile(cfg, []byte(conf), 0o600)
+		if out, err := cliRun(t, []string{"HOME=" + dir}, "mpop", "-C", cfg, "vms"); err != nil {
+			t.Fatalf("mpop as %s: %v\n%s", user, err, out)
+		}
+		msgs = cliMbox(t, mbox)
+	default:
+		t.Fatalf("unknown tool %s", tool)
+	}
+	var subjects []string
+	for _, m := range msgs {
+		subjects = append(subjects, cliHeader(m, "Subject"))
+	}
+	return subjects
+}
+
+// TestE2ELoginNames: curl, fetchmail and mpop log in as MAIL#smith (the
+// MAIL folder) and smith@domain (NEWMAIL), and a foreign domain is refused.
+func TestE2ELoginNames(t *testing.T) {
+	s := startExtServer(t, "TCPIP$POP_LEAVE_IN_NEWMAIL=1")
+	all := []string{"Lunch on Friday?", "Federation news", "Local note", "Forwarded", "=?iso-8859-1?q?Cent_signs_=A2?=", "Unknown node"}
+	for _, tool := range []string{"curl", "fetchmail", "mpop"} {
+		t.Run(tool, func(t *testing.T) {
+			if got := fetchSubjects(t, tool, s, "MAIL#smith", "demo"); !slices.Equal(got, []string{"Filed one", "Filed two"}) {
+				t.Errorf("%s as MAIL#smith fetched %q", tool, got)
+			}
+			if got := fetchSubjects(t, tool, s, "smith@"+strings.ToUpper(extDomain), "demo"); !slices.Equal(got, all) {
+				t.Errorf("%s as smith@%s fetched %q", tool, extDomain, got)
+			}
+		})
+	}
+	// Nothing moved: the clients kept the mail, and reading MAIL moves
+	// nothing.
+	if got := folderSubjects(t, s.Spool, "SMITH", spool.Mail); len(got) != 2 {
+		t.Errorf("MAIL = %q, want the two filed messages", got)
+	}
+	p := dialPOP(t, s.Addr)
+	if r := p.cmd("USER smith@elsewhere.example"); !strings.HasPrefix(r, "-ERR [AUTH] user \"smith@elsewhere.example\" is unknown") {
+		t.Errorf("USER with a foreign domain: %s", r)
+	}
+	// DELE in MAIL#smith moves the message to WASTEBASKET.
+	p.login("mail#smith", "demo")
+	if r := p.cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("DELE: %s", r)
+	}
+	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("QUIT: %s", r)
+	}
+	if got := folderSubjects(t, s.Spool, "SMITH", spool.Wastebasket); !slices.Equal(got, []string{"Filed one"}) {
+		t.Errorf("WASTEBASKET = %q, want [Filed one]", got)
+	}
+}

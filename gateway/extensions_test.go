@@ -1,0 +1,207 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/rewrite"
+	"github.com/vmspop/vmspop/spool"
+)
+
+// extAuth is the fake authenticator with the extensions' add-ons: grants,
+// per-account login delays, and admission without a credential.
+type extAuth struct {
+	*fakeAuth
+	grants map[string]gateway.Rights // "OWNER/USER"
+	delays map[string]time.Duration
+}
+
+func (a *extAuth) Rights(owner, user string) gateway.Rights {
+	return a.grants[strings.ToUpper(owner)+"/"+strings.ToUpper(user)]
+}
+
+func (a *extAuth) LoginDelay(user string) (time.Duration, bool) {
+	d, ok := a.delays[strings.ToUpper(user)]
+	return d, ok
+}
+
+func (a *extAuth) CheckAccount(user string, now time.Time) (string, error) {
+	name, acc, err := a.lookup(user)
+	if err != nil {
+		return "", err
+	}
+	return a.flags(name, acc)
+}
+
+// extSpool fills a spool: ALICE has 2 messages in NEWMAIL, 1 in MAIL,
+// 1 in WASTEBASKET and 1 in PRIVATE; BOSS 2 in NEWMAIL and 1 in MAIL;
+// the public area 1 in ANNOUNCES; CL1 (a unified account) the two
+// messages of CommuniGate Pro's example, X-Real-To abcdef and xyz.
+func extSpool(t testing.TB) *spool.Spool {
+	t.Helper()
+	sp := spool.New(t.TempDir())
+	put := func(user, folder string, subjects ...string) {
+		var msgs []spool.NewMessage
+		for i, s := range subjects {
+			d := time.Date(2026, 11, 21, 9, i, 0, 0, time.UTC)
+			text := fmt.Sprintf("From:\tSMTP%%\"tester@example.net\"  %s\nTo:\t%s\nCC:\t\nSubj:\t%s\n\n", rewrite.FormatVMSDate(d), user, s)
+			if rt, ok := strings.CutPrefix(s, "real-to "); ok {
+				text += "X-Real-To: " + rt + "\n\n"
+			}
+			text += "Body of " + s + ".\n"
+			msgs = append(msgs, spool.NewMessage{Envelope: "tester@example.net", Date: d, Text: strings.NewReader(text)})
+		}
+		if err := sp.Append(context.Background(), user, folder, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("ALICE", spool.NewMail, "new one", "new two")
+	put("ALICE", spool.Mail, "old one")
+	put("ALICE", spool.Wastebasket, "trash one")
+	put("ALICE", "PRIVATE", "private one")
+	put("BOSS", spool.NewMail, "boss new one", "boss new two")
+	put("BOSS", spool.Mail, "boss old one")
+	put(gateway.PublicOwner, "ANNOUNCES", "announcement")
+	put("CL1", spool.NewMail, "real-to abcdef", "real-to xyz")
+	return sp
+}
+
+// folderCounts returns "FOLDER=n ..." for user, sorted.
+func folderCounts(t testing.TB, sp *spool.Spool, user string) string {
+	t.Helper()
+	fs, err := sp.Folders(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Name+"="+strconv.Itoa(f.Messages))
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+// foldersLines returns the "# folders: " lines of a transcript.
+func foldersLines(t testing.TB, file string) []string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f, ok := strings.CutPrefix(l, "# folders: "); ok {
+			out = append(out, strings.TrimSpace(f))
+		}
+	}
+	return out
+}
+
+// startExtServer starts a server with Extensions over a real spool.
+func startExtServer(t testing.TB, configure func(*gateway.Server, *extAuth, *spool.Spool)) (*testEnv, *spool.Spool) {
+	t.Helper()
+	logger, hook := logtest.NewNullLogger()
+	logger.SetLevel(logrus.DebugLevel)
+	sp := extSpool(t)
+	fa := newFakeAuth()
+	for _, u := range []string{"BOSS", "CL1", "PUBLIC"} {
+		fa.users[u] = account{password: strings.ToLower(u) + "pw", secret: strings.ToLower(u) + "secret"}
+	}
+	auth := &extAuth{fakeAuth: fa, grants: map[string]gateway.Rights{}, delays: map[string]time.Duration{}}
+	srv := &gateway.Server{
+		Hostname: "host.example",
+		Backend: &gateway.SpoolBackend{
+			Spool:   sp,
+			Rewrite: &rewrite.Settings{Hostname: "host.example"},
+			Logger:  logger,
+		},
+		Auth:         auth,
+		Classify:     classify,
+		Logger:       logger,
+		FailureDelay: time.Millisecond,
+		IdleTimeout:  10 * time.Second,
+		Extensions:   &gateway.Extensions{Domains: []string{"example.com", "VAXA"}},
+	}
+	if configure != nil {
+		configure(srv, auth, sp)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &testEnv{srv: srv, log: hook, addr: l.Addr().String(), errc: make(chan error, 1)}
+	go func() { env.errc <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-env.errc
+	})
+	return env, sp
+}
+
+// TestExtensionTranscripts runs testdata/transcripts/extensions/*.txt
+// against a server with Extensions over a real spool (extSpool). Options:
+// security=SECURE, greeting=TEXT (underscores for spaces),
+// logindelay=SECONDS, userdelay=USER:SECONDS, grant=OWNER:USER:read[+delete],
+// tls. "# folders: USER FOLDER=n ..." lines check the spool afterwards.
+func TestExtensionTranscripts(t *testing.T) {
+	files, err := filepath.Glob("../testdata/transcripts/extensions/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no transcripts: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
+			t.Parallel()
+			tr := parseTranscript(t, file)
+			var clientTLS *tls.Config
+			env, sp := startExtServer(t, func(s *gateway.Server, a *extAuth, sp *spool.Spool) {
+				for k, v := range tr.options {
+					switch k {
+					case "security":
+						s.Security = logicals.Secure
+					case "greeting":
+						s.Extensions.Greeting = strings.ReplaceAll(v, "_", " ")
+					case "logindelay":
+						n, _ := strconv.Atoi(v)
+						s.LoginDelay = time.Duration(n) * time.Second
+					case "userdelay":
+						for _, ud := range strings.Split(v, ",") {
+							u, n, _ := strings.Cut(ud, ":")
+							sec, _ := strconv.Atoi(n)
+							a.delays[u] = time.Duration(sec) * time.Second
+						}
+					case "grant":
+						for _, g := range strings.Split(v, ",") {
+							f := strings.Split(g, ":")
+							a.grants[f[0]+"/"+f[1]] = gateway.Rights{Read: strings.Contains(f[2], "read"), Delete: strings.Contains(f[2], "delete")}
+						}
+					case "tls":
+						s.TLSConfig, clientTLS = testTLSConfig(t)
+					default:
+						t.Fatalf("unknown option %q", k)
+					}
+				}
+			})
+			tr.run(t, env, clientTLS)
+			env.shutdown(t)
+			for _, want := range foldersLines(t, file) {
+				user, counts, _ := strings.Cut(want, " ")
+				if got := folderCounts(t, sp, user); got != counts {
+					t.Errorf("folders of %s: %s, want %s", user, got, counts)
+				}
+			}
+		})
+	}
+}
