@@ -205,3 +205,51 @@ func TestExtensionTranscripts(t *testing.T) {
 		})
 	}
 }
+
+// TestPerAccountLoginDelay: an account's own delay overrides the
+// server's, in both directions.
+func TestPerAccountLoginDelay(t *testing.T) {
+	env, _ := startExtServer(t, func(s *gateway.Server, a *extAuth, _ *spool.Spool) {
+		s.LoginDelay = time.Hour
+		a.delays["ALICE"] = 0 // no delay for ALICE
+		a.delays["ERIN"] = 5 * time.Minute
+	})
+	login := func(user, pass string) string {
+		c := dial(t, env.addr)
+		c.expect("+OK")
+		c.send("USER "+user, "PASS "+pass, "QUIT")
+		c.expect("+OK")
+		r := c.line()
+		c.line() // QUIT
+		return r
+	}
+	for i := 0; i < 2; i++ {
+		if r := login("alice", "wonderland"); !strings.HasPrefix(r, "+OK maildrop") {
+			t.Fatalf("ALICE login %d: %s", i+1, r)
+		}
+	}
+	if r := login("erin", "erin pw"); !strings.HasPrefix(r, "+OK maildrop") {
+		t.Fatalf("ERIN first login: %s", r)
+	}
+	if r := login("erin", "erin pw"); r != `-ERR [LOGIN-DELAY] minimum time between logins not reached for "erin"` {
+		t.Fatalf("ERIN second login: %s", r)
+	}
+	// BOSS has no delay of its own: the server's hour applies.
+	login("boss", "bosspw")
+	if r := login("MAIL#boss", "bosspw"); !strings.HasPrefix(r, "-ERR [LOGIN-DELAY]") {
+		t.Fatalf("BOSS second login: %s", r)
+	}
+}
+
+// TestGreetingLength: a long greeting is cut so that the line, CRLF
+// included, stays within 512 octets, and keeps its APOP timestamp.
+func TestGreetingLength(t *testing.T) {
+	env, _ := startExtServer(t, func(s *gateway.Server, _ *extAuth, _ *spool.Spool) {
+		s.Extensions.Greeting = strings.Repeat("long greeting ", 60)
+	})
+	c := dial(t, env.addr)
+	g := c.line()
+	if len(g)+2 > 512 || !strings.HasPrefix(g, "+OK long greeting") || !timestampRE.MatchString(g) {
+		t.Fatalf("greeting (%d octets) %q", len(g), g)
+	}
+}

@@ -86,6 +86,12 @@ type Account struct {
 	// ExpiresAfter); when written, Expires is rounded down to a midnight,
 	// so that a rewrite never extends an account.
 	Expires time.Time
+	// LoginDelay is the least time between two logins of the account; it
+	// overrides the server's TCPIP$POP_LOGIN_DELAY when HasLoginDelay.
+	LoginDelay    time.Duration
+	HasLoginDelay bool
+	// Grants list the users who may open this account's folders.
+	Grants []Grant
 }
 
 // Expired reports whether the account is expired at now.
@@ -113,6 +119,7 @@ func (a *Account) clone() *Account {
 	if a.Secret != nil {
 		c.Secret = append([]byte(nil), a.Secret...)
 	}
+	c.Grants = append([]Grant(nil), a.Grants...)
 	return &c
 }
 

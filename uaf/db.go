@@ -127,6 +127,18 @@ func parseLine(line string) (a *Account, msg string) {
 				return nil, fmt.Sprintf("bad expires date %q (want YYYY-MM-DD)", val)
 			}
 			a.Expires = t
+		case "logindelay":
+			d, err := ParseLoginDelay(val)
+			if err != nil {
+				return nil, fmt.Sprintf("bad logindelay %q (want e.g. 5m)", val)
+			}
+			a.LoginDelay, a.HasLoginDelay = d, true
+		case "grants":
+			gs, msg := parseGrants(val)
+			if msg != "" {
+				return nil, msg
+			}
+			a.Grants = gs
 		default:
 			return nil, fmt.Sprintf("unknown field %q", key)
 		}
@@ -270,6 +282,14 @@ func (db *DB) WriteTo(w io.Writer) (int64, error) {
 		if d := a.ExpiryDate(); d != "" {
 			buf.WriteString(":expires=")
 			buf.WriteString(d)
+		}
+		if a.HasLoginDelay {
+			buf.WriteString(":logindelay=")
+			buf.WriteString(a.LoginDelay.String())
+		}
+		if len(a.Grants) > 0 {
+			buf.WriteString(":grants=")
+			buf.WriteString(formatGrants(a.Grants))
 		}
 		buf.WriteByte('\n')
 	}

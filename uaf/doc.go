@@ -10,7 +10,7 @@
 // non-blank character is '#' are ignored. An account line is a list of
 // colon-separated fields:
 //
-//	NAME:HASH[:apop=SECRET][:flags=FLAGS][:expires=YYYY-MM-DD]
+//	NAME:HASH[:apop=SECRET][:flags=FLAGS][:expires=YYYY-MM-DD][:logindelay=DURATION][:grants=GRANTS]
 //
 // for example
 //
@@ -32,6 +32,10 @@
 //   - expires= is a calendar date. The account may be used through the end
 //     of that day and is expired from midnight, local time, at the start of
 //     the following day. A missing field means the account never expires.
+//   - logindelay= is the least time between two logins of the account (a Go
+//     duration such as 5m, at most 24h); it overrides TCPIP$POP_LOGIN_DELAY.
+//   - grants= lists the users who may open the account's folders
+//     (~OWNER/FOLDER#USER): USER/read or USER/read+delete, comma-separated.
 //
 // The key=value fields may come in any order, each at most once. Anything
 // else (an unknown key, a bad name, hash, date, flag or base64 string, a

@@ -187,7 +187,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		LoginDelay:     time.Duration(cfg.LoginDelay) * time.Second,
 		BusyPoll:       time.Duration(cfg.BusyPoll) * time.Microsecond,
 	}
-	if srv.Extensions, err = newExtensions(cfg, log); err != nil {
+	if err := configureExtensions(srv, cfg, store, log); err != nil {
 		return err
 	}
 	if cfg.Cert != "" {

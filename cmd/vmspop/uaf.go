@@ -29,6 +29,7 @@ commands:
   add USER [--password-stdin] [--apop-secret-stdin] [--flags F] [--expires YYYY-MM-DD|none]
   modify USER [--password-stdin] [--apop-secret-stdin | --no-apop-secret]
               [--flags F] [--expires YYYY-MM-DD|none]
+              [--login-delay DURATION|none] [--grant USER:read[,delete]]... [--revoke USER]...
   show USER
   list
   remove USER
@@ -36,6 +37,9 @@ commands:
 The accounts file is $TCPIP$POP_UAF (or $TCPIP_POP_UAF), else --uaf FILE.
 F is a comma-separated list of DISUSER and DISMAIL; --flags "" clears them.
 --expires gives the last day on which the account may be used.
+--login-delay (e.g. 5m) overrides TCPIP$POP_LOGIN_DELAY for the account.
+--grant lets USER open this account's folders as ~OWNER/FOLDER#USER
+(read, or read and delete); --revoke takes that back (docs/extensions.md).
 Passwords and APOP secrets never come from the command line: with
 --password-stdin and/or --apop-secret-stdin, standard input holds one line
 for each (password first); on a terminal they are prompted for twice, without
@@ -222,6 +226,8 @@ func (c *uafCmd) addModify(cmd string, args []string) error {
 	var flagsOpt, expiresOpt uafOptString
 	fset.Var(&flagsOpt, "flags", "flags: DISUSER,DISMAIL or \"\"")
 	fset.Var(&expiresOpt, "expires", "last day YYYY-MM-DD, or none")
+	var ext uafExtOptions
+	ext.register(fset)
 	pos, err := parseArgs(fset, args)
 	if err != nil {
 		return err
@@ -249,7 +255,7 @@ func (c *uafCmd) addModify(cmd string, args []string) error {
 			return &uafUsageError{msg: "--expires: " + strings.TrimPrefix(err.Error(), "uaf: ") + ` or "none"`}
 		}
 	}
-	if cmd == "modify" && !*pwStdin && !*secStdin && !*noSecret && !flagsOpt.set && !expiresOpt.set {
+	if cmd == "modify" && !*pwStdin && !*secStdin && !*noSecret && !flagsOpt.set && !expiresOpt.set && !ext.set() {
 		return uafUsagef("modify %s: nothing to change", name)
 	}
 
@@ -311,6 +317,7 @@ func (c *uafCmd) addModify(cmd string, args []string) error {
 		if expiresOpt.set {
 			a.Expires = expires
 		}
+		ext.apply(a)
 		db.Put(a)
 		return nil
 	})
@@ -476,6 +483,7 @@ func (c *uafCmd) show(args []string) error {
 	fmt.Fprintf(tw, "Expires:\t%s\n", c.expiresText(a))
 	fmt.Fprintf(tw, "Password:\t%s\n", set(a.Hash))
 	fmt.Fprintf(tw, "APOP secret:\t%s\n", set(a.Secret))
+	showExt(tw, a)
 	return tw.Flush()
 }
 
