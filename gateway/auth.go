@@ -38,7 +38,7 @@ const (
 )
 
 // saslMechanisms lists the SASL mechanisms in the order CAPA shows them.
-var saslMechanisms = [...]string{MethodPlain, MethodCRAMMD5}
+var saslMechanisms = [...]string{MethodPlain, MethodCRAMMD5, MethodLogin, MethodExternal}
 
 // classify maps an Authenticator error to its cause.
 func (s *Server) classify(err error) AuthFailure {

@@ -531,6 +531,9 @@ func (c *conn) handle(verb, arg string) (err error) {
 // policy refuses a login method that is not allowed, or not yet (before
 // TLS). Refusals are not failed attempts.
 func (c *conn) policy(method string) error {
+	if err := c.extPolicy(method); err != nil {
+		return err
+	}
 	if !c.srv.methodAllowed(method) {
 		return errf(CodeAuth, "%s is not allowed", method)
 	}
@@ -640,7 +643,7 @@ func (c *conn) cmdAuth(arg string) error {
 	}
 	mech = strings.ToUpper(mech)
 	switch mech {
-	case MethodPlain, MethodCRAMMD5:
+	case MethodPlain, MethodCRAMMD5, MethodLogin, MethodExternal:
 	default:
 		return errf(CodeAuth, "mechanism %s is not supported", sanitize(mech))
 	}
@@ -648,6 +651,12 @@ func (c *conn) cmdAuth(arg string) error {
 		return err
 	}
 	c.haveUser = false
+	switch mech {
+	case MethodLogin:
+		return c.authLogin(ir)
+	case MethodExternal:
+		return c.authExternal(ir)
+	}
 	if mech == MethodCRAMMD5 {
 		if ir != "" {
 			return errSyntax

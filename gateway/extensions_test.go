@@ -2,6 +2,12 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -188,7 +194,14 @@ func TestExtensionTranscripts(t *testing.T) {
 							a.grants[f[0]+"/"+f[1]] = gateway.Rights{Read: strings.Contains(f[2], "read"), Delete: strings.Contains(f[2], "delete")}
 						}
 					case "tls":
-						s.TLSConfig, clientTLS = testTLSConfig(t)
+						if s.TLSConfig == nil {
+							s.TLSConfig, clientTLS = testTLSConfig(t)
+						}
+					case "clientcert":
+						if s.TLSConfig == nil {
+							s.TLSConfig, clientTLS = testTLSConfig(t)
+						}
+						addClientCert(t, s.TLSConfig, clientTLS, v)
 					default:
 						t.Fatalf("unknown option %q", k)
 					}
@@ -252,4 +265,41 @@ func TestGreetingLength(t *testing.T) {
 	if len(g)+2 > 512 || !strings.HasPrefix(g, "+OK long greeting") || !timestampRE.MatchString(g) {
 		t.Fatalf("greeting (%d octets) %q", len(g), g)
 	}
+}
+
+// addClientCert makes a CA that server trusts for client certificates,
+// and a client certificate it signed for cn (with e-mail SANs after
+// '/': "alice/alice@example.com") that client presents.
+func addClientCert(t testing.TB, server, client *tls.Config, spec string) {
+	t.Helper()
+	cn, email, _ := strings.Cut(spec, "/")
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(10), Subject: pkix.Name{CommonName: "test client CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(11), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if email != "" {
+		tmpl.EmailAddresses = []string{email}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	server.ClientCAs = pool
+	server.ClientAuth = tls.VerifyClientCertIfGiven
+	client.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}
 }

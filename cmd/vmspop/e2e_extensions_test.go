@@ -1,7 +1,14 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -132,5 +139,104 @@ func TestE2ELoginNames(t *testing.T) {
 	}
 	if got := folderSubjects(t, s.Spool, "SMITH", spool.Wastebasket); !slices.Equal(got, []string{"Filed one"}) {
 		t.Errorf("WASTEBASKET = %q, want [Filed one]", got)
+	}
+}
+
+// writeClientCerts writes a client CA (ca.pem) and, for each name, a
+// client certificate it signed with that subject CN (NAME.pem,
+// NAME.key) into dir.
+func writeClientCerts(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	write := func(path, typ string, b []byte) {
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(100), Subject: pkix.Name{CommonName: "vmspop e2e client CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	caFile := filepath.Join(dir, "ca.pem")
+	write(caFile, "CERTIFICATE", caDER)
+	for i, n := range names {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(int64(101 + i)), Subject: pkix.Name{CommonName: n},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kder, _ := x509.MarshalPKCS8PrivateKey(key)
+		write(filepath.Join(dir, n+".pem"), "CERTIFICATE", der)
+		write(filepath.Join(dir, n+".key"), "PRIVATE KEY", kder)
+	}
+	return caFile
+}
+
+// TestE2ESASLExternal: curl and openssl s_client present TLS client
+// certificates; the one for smith logs smith in with AUTH EXTERNAL, the
+// one for jones cannot log in as smith.
+func TestE2ESASLExternal(t *testing.T) {
+	requireTool(t, "curl")
+	requireTool(t, "openssl")
+	dir := t.TempDir()
+	caFile := writeClientCerts(t, dir, "smith", "jones")
+	s, cert := cliStartTLS(t, "TCPIP$POP_LEAVE_IN_NEWMAIL=1", "TCPIP$POP_CLIENT_CA="+caFile)
+	curl := func(who, user string) (string, error) {
+		return cliRun(t, nil, "curl", "-sS", "--max-time", "15", "--cacert", cert.CertFile,
+			"--cert", filepath.Join(dir, who+".pem"), "--key", filepath.Join(dir, who+".key"),
+			"--login-options", "AUTH=EXTERNAL", "-u", user+":", "pop3s://"+s.TLSAddr+"/")
+	}
+	out, err := curl("smith", "smith")
+	if err != nil || strings.Count(out, "\n") != len(fixtureMessages) {
+		t.Fatalf("curl EXTERNAL with smith's certificate: %v\n%s\n%s", err, out, s.stderr)
+	}
+	if out, err := curl("jones", "smith"); err == nil {
+		t.Fatalf("curl EXTERNAL as smith with jones's certificate succeeded:\n%s", out)
+	}
+	// openssl s_client, STLS: jones's certificate, identity smith: refused;
+	// no identity: jones (whose NEWMAIL is empty).
+	sclient := func(who, script string) string {
+		cmd := exec.Command("openssl", "s_client", "-quiet", "-ign_eof", "-starttls", "pop3", "-connect", s.Addr,
+			"-CAfile", cert.CertFile, "-cert", filepath.Join(dir, who+".pem"), "-key", filepath.Join(dir, who+".key"))
+		cmd.Stdin = strings.NewReader(script)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("openssl s_client: %v\n%s", err, b)
+		}
+		return string(b)
+	}
+	out = sclient("jones", "AUTH EXTERNAL c21pdGg=\r\nAUTH EXTERNAL =\r\nQUIT\r\n")
+	if !strings.Contains(out, `-ERR [AUTH] authorization identity "smith" is not allowed for "jones"`) ||
+		!strings.Contains(out, "+OK maildrop has 0 messages") {
+		t.Fatalf("openssl s_client as jones:\n%s", out)
+	}
+	log, _ := os.ReadFile(s.Log)
+	if !strings.Contains(string(log), "method=EXTERNAL") {
+		t.Errorf("server log has no EXTERNAL login")
+	}
+}
+
+// TestE2ESASLLogin: curl logs in with AUTH LOGIN (when
+// TCPIP$POP_AUTH_METHODS offers it) as MAIL#smith.
+func TestE2ESASLLogin(t *testing.T) {
+	requireTool(t, "curl")
+	s := startExtServer(t, "TCPIP$POP_AUTH_METHODS=USER,APOP,PLAIN,LOGIN")
+	out, err := cliRun(t, nil, "curl", "-sS", "-v", "--max-time", "15", "--login-options", "AUTH=LOGIN", "-u", "MAIL#smith:demo", "pop3://"+s.Addr+"/")
+	if err != nil || !strings.Contains(out, "AUTH LOGIN") || !strings.Contains(out, "\n1 ") || !strings.Contains(out, "\n2 ") {
+		t.Fatalf("curl AUTH LOGIN: %v\n%s", err, out)
+	}
+	if log, _ := os.ReadFile(s.Log); !strings.Contains(string(log), "method=LOGIN") {
+		t.Errorf("server log has no LOGIN login")
 	}
 }

@@ -1,6 +1,13 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/vmspop/vmspop/gateway"
@@ -19,6 +26,34 @@ func configureExtensions(srv *gateway.Server, cfg *logicals.Config, store *uaf.S
 	x.Domains = append(x.Domains, cfg.LocalNames...)
 	srv.Extensions = x
 	srv.Auth = uafAuth{store}
+	if cfg.ClientCA != "" {
+		if err := configureClientCA(srv, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// configureClientCA makes TLS ask for client certificates signed by the
+// CAs of TCPIP$POP_CLIENT_CA (SASL EXTERNAL), and offers EXTERNAL unless
+// TCPIP$POP_AUTH_METHODS says which methods to offer.
+func configureClientCA(srv *gateway.Server, cfg *logicals.Config) error {
+	if srv.TLSConfig == nil {
+		return errors.New("TCPIP$POP_CLIENT_CA needs TLS (TCPIP$POP_CERT and TCPIP$POP_KEY)")
+	}
+	pem, err := os.ReadFile(cfg.ClientCA)
+	if err != nil {
+		return fmt.Errorf("TCPIP$POP_CLIENT_CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("TCPIP$POP_CLIENT_CA %s: no PEM certificate in it", cfg.ClientCA)
+	}
+	srv.TLSConfig.ClientCAs = pool
+	srv.TLSConfig.ClientAuth = tls.VerifyClientCertIfGiven
+	if _, set := cfg.Sources["TCPIP$POP_AUTH_METHODS"]; !set && !slices.Contains(srv.AuthMethods, gateway.MethodExternal) {
+		srv.AuthMethods = append(slices.Clone(srv.AuthMethods), gateway.MethodExternal)
+	}
 	return nil
 }
 
