@@ -522,6 +522,8 @@ func (c *conn) handle(verb, arg string) (err error) {
 		return c.cmdDele(arg)
 	case cmdRSET:
 		return c.cmdRset(arg)
+	case cmdXTND:
+		return c.cmdXtnd(arg)
 	}
 	return &Error{Text: "unknown command"}
 }

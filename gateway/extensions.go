@@ -112,10 +112,12 @@ type AccountChecker interface {
 
 // Submitter sends a message given with XTND XMIT.
 type Submitter interface {
-	// Submit sends msg (RFC 5322, CRLF line ends, Bcc still in it) for
-	// the logged-in user. An *Error is sent to the client as is (the
-	// relay's reason); any other error is logged and answered generically.
-	Submit(ctx context.Context, user string, msg []byte) error
+	// Submit sends the message to its recipients, with the user's address
+	// as the envelope sender, and returns only once the relay has
+	// accepted it. An *Error is sent to the client as it is (the relay's
+	// reason); any other error is logged and answered generically. If
+	// reading s.Message fails, the message must not be sent.
+	Submit(ctx context.Context, s *Submission) error
 }
 
 // ViewMapper routes a user@domain login to a unified account.

@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"context"
+	"io"
+	"sync"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -193,6 +195,9 @@ func TestExtensionTranscripts(t *testing.T) {
 							f := strings.Split(g, ":")
 							a.grants[f[0]+"/"+f[1]] = gateway.Rights{Read: strings.Contains(f[2], "read"), Delete: strings.Contains(f[2], "delete")}
 						}
+					case "submit":
+						s.Extensions.Submit = &fakeSubmitter{refuse: v == "refuse"}
+						s.Extensions.MaxSubmitSize = 200
 					case "tls":
 						if s.TLSConfig == nil {
 							s.TLSConfig, clientTLS = testTLSConfig(t)
@@ -302,4 +307,83 @@ func addClientCert(t testing.TB, server, client *tls.Config, spec string) {
 	server.ClientCAs = pool
 	server.ClientAuth = tls.VerifyClientCertIfGiven
 	client.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}
+}
+
+// fakeSubmitter records what XTND XMIT submits; with refuse set it
+// refuses as a relay would.
+type fakeSubmitter struct {
+	mu     sync.Mutex
+	refuse bool
+	got    []*gateway.Submission
+	texts  []string
+}
+
+func (f *fakeSubmitter) Submit(ctx context.Context, s *gateway.Submission) error {
+	b, err := io.ReadAll(s.Message)
+	if err != nil {
+		return err
+	}
+	if f.refuse {
+		return &gateway.Error{Text: "relay refused the message: 554 5.7.1 no thanks"}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, s)
+	f.texts = append(f.texts, string(b))
+	return nil
+}
+
+// TestXtndXmit: the message reaches the Submitter unstuffed, without
+// Bcc, with To/Cc/Bcc as recipients; too large a message is drained and
+// refused; XTND is unknown without a Submitter and before login.
+func TestXtndXmit(t *testing.T) {
+	sub := &fakeSubmitter{}
+	env, _ := startExtServer(t, func(s *gateway.Server, _ *extAuth, _ *spool.Spool) {
+		s.Extensions.Submit = sub
+		s.Extensions.MaxSubmitSize = 300
+	})
+	c := dial(t, env.addr)
+	c.expect("+OK")
+	c.send("XTND XMIT")
+	c.expect("-ERR command not valid in this state")
+	c.send("USER alice", "PASS wonderland")
+	c.expect("+OK")
+	c.expect("+OK maildrop has")
+	c.send("XTND XMIT", "From: alice@example.com", "To: Bob <bob@example.org>, carol@example.org",
+		"Cc: dave@example.net", "Bcc: eve@example.net", "Subject: hi", "", "..dotted line", "body", ".")
+	c.expect("+OK send the message")
+	c.expect("+OK message sent")
+	if len(sub.got) != 1 {
+		t.Fatalf("%d submissions", len(sub.got))
+	}
+	if got, want := strings.Join(sub.got[0].Recipients, " "), "bob@example.org carol@example.org dave@example.net eve@example.net"; got != want {
+		t.Errorf("recipients %q, want %q", got, want)
+	}
+	if sub.got[0].User != "ALICE" {
+		t.Errorf("user %q", sub.got[0].User)
+	}
+	want := "From: alice@example.com\r\nTo: Bob <bob@example.org>, carol@example.org\r\nCc: dave@example.net\r\nSubject: hi\r\n\r\n.dotted line\r\nbody\r\n"
+	if sub.texts[0] != want {
+		t.Errorf("message\n%q\nwant\n%q", sub.texts[0], want)
+	}
+	// Too large: drained to its dot, refused, the session goes on.
+	c.send("XTND XMIT", "To: bob@example.org", "", strings.Repeat("x", 200), strings.Repeat("y", 200), ".")
+	c.expect("+OK send")
+	c.expect("-ERR message larger than 300 octets, not sent")
+	c.send("XTND XMIT", "Subject: nobody", "", "text", ".")
+	c.expect("+OK send")
+	c.expect("-ERR no recipient in To, Cc or Bcc, not sent")
+	c.send("XTND FOO")
+	c.expect("-ERR XTND FOO is not supported")
+	c.send("STAT")
+	c.expect("+OK 2 ")
+	if len(sub.got) != 1 {
+		t.Errorf("%d submissions, want 1", len(sub.got))
+	}
+	// Off: an unknown command.
+	env2, _ := startExtServer(t, nil)
+	c2 := dial(t, env2.addr)
+	c2.login("alice", "wonderland")
+	c2.send("XTND XMIT")
+	c2.expect("-ERR unknown command")
 }

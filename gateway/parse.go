@@ -26,7 +26,7 @@ const (
 
 // verbs lists every keyword the server knows.
 var verbs = [...]string{cmdUSER, cmdPASS, cmdAPOP, cmdQUIT, cmdSTAT, cmdLIST, cmdRETR,
-	cmdDELE, cmdNOOP, cmdRSET, cmdTOP, cmdUIDL, cmdCAPA, cmdSTLS, cmdAUTH}
+	cmdDELE, cmdNOOP, cmdRSET, cmdTOP, cmdUIDL, cmdCAPA, cmdSTLS, cmdAUTH, cmdXTND}
 
 // Errors of parseCommand.
 var (

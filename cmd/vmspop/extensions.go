@@ -24,6 +24,14 @@ func configureExtensions(srv *gateway.Server, cfg *logicals.Config, store *uaf.S
 		x.Domains = append(x.Domains, cfg.SubstituteDomain)
 	}
 	x.Domains = append(x.Domains, cfg.LocalNames...)
+	if cfg.SMTPRelay != "" {
+		domain := cfg.SubstituteDomain
+		if domain == "" {
+			domain = srv.Hostname
+		}
+		x.Submit = &smtpSubmitter{Addr: cfg.SMTPRelay, Helo: srv.Hostname, Domain: domain}
+		log.WithField("relay", cfg.SMTPRelay).Info("XTND XMIT on")
+	}
 	srv.Extensions = x
 	srv.Auth = uafAuth{store}
 	if cfg.ClientCA != "" {

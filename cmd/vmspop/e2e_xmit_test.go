@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// privatePostfix is a Postfix instance of the test's own: config, queue
+// and data directories in a temporary directory, smtpd on a loopback port,
+// and every recipient in example.org delivered to one mbox, Sink.
+type privatePostfix struct {
+	Dir, Addr, Sink, Log string
+}
+
+// startPostfix starts a private Postfix, stopped when the test ends. It
+// skips the test, saying why, where Postfix cannot run (not installed, not
+// root).
+func startPostfix(t *testing.T) *privatePostfix {
+	t.Helper()
+	if _, err := exec.LookPath("postfix"); err != nil {
+		requireTool(t, "postfix")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("a private Postfix needs root (its daemons drop to the postfix user); CI runs as root")
+	}
+	uid, gid := idOf(t, "-u"), idOf(t, "-g")
+	// Not t.TempDir: its parent is mode 0700, and the postfix user must
+	// reach the mailbox directory.
+	dir, err := os.MkdirTemp("", "vmspop-postfix-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	for _, d := range []string{"etc", "queue", "data", "mail"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"data", "mail"} {
+		if err := os.Chown(filepath.Join(dir, d), uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &privatePostfix{Dir: dir, Addr: freePort(t), Sink: filepath.Join(dir, "mail", "sink"), Log: filepath.Join(dir, "maillog")}
+	main := fmt.Sprintf(`compatibility_level = 3.6
+queue_directory = %[1]s/queue
+data_directory = %[1]s/data
+mail_owner = postfix
+myhostname = relay.test
+mydomain = relay.test
+myorigin = relay.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = reject_unauth_destination
+virtual_mailbox_domains = example.org
+virtual_mailbox_base = %[1]s/mail
+virtual_mailbox_maps = static:sink
+virtual_uid_maps = static:%[2]d
+virtual_gid_maps = static:%[3]d
+alias_maps =
+alias_database =
+smtputf8_enable = no
+smtpd_peername_lookup = no
+smtpd_delay_reject = no
+message_size_limit = 100000
+maillog_file = %[1]s/maillog
+maillog_file_prefixes = %[1]s
+`, dir, uid, gid)
+	if err := os.WriteFile(filepath.Join(dir, "etc", "main.cf"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The system's master.cf, with smtpd on our port and no chroot.
+	sys, err := os.ReadFile("/etc/postfix/master.cf")
+	if err != nil {
+		t.Skipf("no /etc/postfix/master.cf to start from: %v", err)
+	}
+	var master strings.Builder
+	for _, l := range strings.Split(string(sys), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case l == "" || l[0] == '#' || l[0] == ' ' || l[0] == '\t' || len(f) < 8:
+			continue
+		case f[0] == "smtp" && f[1] == "inet":
+			fmt.Fprintf(&master, "%s inet n - n - - smtpd\n", p.Addr)
+		default:
+			f[4] = "n"
+			master.WriteString(strings.Join(f, " ") + "\n")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc", "master.cf"), []byte(master.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("postfix", "-c", filepath.Join(dir, "etc"), "start").CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(p.Log)
+		t.Skipf("private Postfix did not start: %v\n%s\n%s", err, out, log)
+	}
+	t.Cleanup(func() {
+		exec.Command("postfix", "-c", filepath.Join(dir, "etc"), "stop").Run()
+		// Wait for the master (and so its daemons) to exit.
+		b, _ := os.ReadFile(filepath.Join(dir, "queue", "pid", "master.pid"))
+		var pid int
+		fmt.Sscan(string(b), &pid)
+		for deadline := time.Now().Add(20 * time.Second); pid > 0 && time.Now().Before(deadline); {
+			if syscall.Kill(pid, 0) != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp", p.Addr)
+		if err == nil {
+			c.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(p.Log)
+			t.Fatalf("private Postfix smtpd not listening on %s: %v\n%s", p.Addr, err, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func idOf(t *testing.T, flag string) int {
+	t.Helper()
+	out, err := exec.Command("id", flag, "postfix").Output()
+	if err != nil {
+		t.Skipf("no postfix user: %v", err)
+	}
+	var n int
+	fmt.Sscan(string(out), &n)
+	return n
+}
+
+// waitSink polls the sink mbox until it holds n messages, and returns it.
+func (p *privatePostfix) waitSink(t *testing.T, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(p.Sink)
+		if got := strings.Count("\n"+string(b), "\nFrom "); got >= n {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(p.Log)
+			t.Fatalf("the Postfix sink holds %q, want %d messages; maillog:\n%s", b, n, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestE2EXtndXmitPostfix: a message sent with XTND XMIT goes through a
+// real Postfix on loopback to its sink mailbox, with SMITH's address as
+// the envelope sender, To/Cc/Bcc as recipients and no Bcc field; a
+// recipient the relay refuses comes back as -ERR with its reason.
+func TestE2EXtndXmitPostfix(t *testing.T) {
+	pf := startPostfix(t)
+	s := startExtServer(t, "TCPIP$POP_SMTP_RELAY="+pf.Addr)
+	p := dialPOP(t, s.Addr)
+	if r := p.cmd("XTND XMIT"); !strings.HasPrefix(r, "-ERR") {
+		t.Fatalf("XTND XMIT before login: %s", r)
+	}
+	p.login("smith", "demo")
+	send := func(lines ...string) string {
+		t.Helper()
+		if r := p.cmd("XTND XMIT"); !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("XTND XMIT: %s", r)
+		}
+		w := bufio.NewWriter(p.conn)
+		for _, l := range lines {
+			if strings.HasPrefix(l, ".") {
+				l = "." + l
+			}
+			w.WriteString(l + "\r\n")
+		}
+		w.WriteString(".\r\n")
+		w.Flush()
+		return p.line()
+	}
+	r := send("From: Smith <smith@vms.example.org>", "To: Bob <bob@example.org>", "Bcc: carol@example.org",
+		"Subject: sent over POP", "Message-ID: <xmit-1@vms.example.org>", "", "Hello Bob.", ".leading dot", "Bye.")
+	if r != "+OK message sent" {
+		t.Fatalf("XTND XMIT: %s\n%s", r, s.stderr)
+	}
+	sink := pf.waitSink(t, 2) // bob and carol
+	for _, want := range []string{"Return-Path: <smith@vms.example.org>", "Delivered-To: bob@example.org",
+		"Delivered-To: carol@example.org", "Subject: sent over POP", "\n.leading dot\n", "Hello Bob."} {
+		if !strings.Contains(sink, want) {
+			t.Errorf("sink lacks %q:\n%s", want, sink)
+		}
+	}
+	if strings.Contains(sink, "Bcc:") {
+		t.Errorf("Bcc: reached the recipients:\n%s", sink)
+	}
+	r = send("To: someone@elsewhere.example", "Subject: refused", "", "No.")
+	if !strings.HasPrefix(r, "-ERR relay refused the message: 554 5.7.1 ") || !strings.Contains(r, "Relay access denied") {
+		t.Fatalf("refused recipient: %s", r)
+	}
+	// Too large for the relay (message_size_limit 100000).
+	big := make([]string, 0, 2000)
+	big = append(big, "To: bob@example.org", "")
+	for i := 0; i < 2000; i++ {
+		big = append(big, strings.Repeat("x", 70))
+	}
+	if r := send(big...); !strings.HasPrefix(r, "-ERR relay refused the message: 552") {
+		t.Errorf("message over the relay's limit: %s", r)
+	}
+	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("QUIT: %s", r)
+	}
+	if b, _ := os.ReadFile(pf.Sink); strings.Count("\n"+string(b), "\nFrom ") != 2 {
+		t.Errorf("the sink holds other messages than the first:\n%s", b)
+	}
+}
