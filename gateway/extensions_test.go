@@ -195,6 +195,13 @@ func TestExtensionTranscripts(t *testing.T) {
 							f := strings.Split(g, ":")
 							a.grants[f[0]+"/"+f[1]] = gateway.Rights{Read: strings.Contains(f[2], "read"), Delete: strings.Contains(f[2], "delete")}
 						}
+					case "alert":
+						for i, a := range strings.Split(v, ",") {
+							u, text, _ := strings.Cut(a, ":")
+							if err := sp.QueueAlert(context.Background(), u, strings.ReplaceAll(text, "_", " "), time.Unix(int64(i), 0)); err != nil {
+								t.Fatal(err)
+							}
+						}
 					case "submit":
 						s.Extensions.Submit = &fakeSubmitter{refuse: v == "refuse"}
 						s.Extensions.MaxSubmitSize = 200

@@ -111,6 +111,11 @@ func (be *SpoolBackend) OpenFolder(ctx context.Context, ref FolderRef) (Maildrop
 	return be.open(ctx, ref.Owner, folder)
 }
 
+// TakeAlert takes user's oldest pending alert (AlertBackend).
+func (be *SpoolBackend) TakeAlert(ctx context.Context, user string) (string, error) {
+	return be.Spool.TakeAlert(ctx, user)
+}
+
 // folderExists returns ErrNoFolder when owner has no spool directory, or
 // no folder by that name other than the three every user has.
 func (be *SpoolBackend) folderExists(owner, folder string) error {

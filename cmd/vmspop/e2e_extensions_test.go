@@ -240,3 +240,46 @@ func TestE2ESASLLogin(t *testing.T) {
 		t.Errorf("server log has no LOGIN login")
 	}
 }
+
+// runVMS runs the vmspop binary with the server's spool and accounts.
+func runVMS(t *testing.T, s *e2eServer, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(vmspopBinary(t), args...)
+	cmd.Env = append(os.Environ(), "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF,
+		"TCPIP$POP_SUBSTITUTE_DOMAIN="+extDomain, "GORACE=atexit_sleep_ms=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("vmspop %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestE2EAlerts: "vmspop alert" refuses the next logins with the alerts,
+// one each, for curl and a scripted client; --as-mail delivers to NEWMAIL.
+func TestE2EAlerts(t *testing.T) {
+	requireTool(t, "curl")
+	s := startExtServer(t, "TCPIP$POP_LEAVE_IN_NEWMAIL=1")
+	runVMS(t, s, "alert", "smith", "Quota", "almost", "full")
+	if out := runVMS(t, s, "alert", "smith", "Server moves on Friday"); !strings.Contains(out, "2 pending") {
+		t.Errorf("second alert: %s", out)
+	}
+	out, err := cliRun(t, nil, "curl", "-sS", "-v", "--max-time", "15", "-u", "smith:demo", "pop3://"+s.Addr+"/")
+	if err == nil || !strings.Contains(out, "-ERR ALERT: Quota almost full") {
+		t.Fatalf("curl with an alert pending: %v\n%s", err, out)
+	}
+	p := dialPOP(t, s.Addr)
+	p.cmd("USER smith")
+	if r := p.cmd("PASS demo"); r != "-ERR ALERT: Server moves on Friday" {
+		t.Fatalf("second login: %s", r)
+	}
+	p.cmd("USER smith")
+	if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "+OK maildrop has 6 messages") {
+		t.Fatalf("third login: %s", r)
+	}
+	p.cmd("QUIT")
+	runVMS(t, s, "alert", "--as-mail", "smith", "Backup tonight")
+	out, err = cliRun(t, nil, "curl", "-sS", "--max-time", "15", "-u", "smith:demo", "pop3://"+s.Addr+"/7")
+	if err != nil || !strings.Contains(out, "Subject: Alert: Backup tonight") || !strings.Contains(out, "\r\n\r\nBackup tonight\r\n") {
+		t.Fatalf("alert as mail: %v\n%s", err, out)
+	}
+}

@@ -49,6 +49,8 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runImport(rest, env, stdin, stdout, stderr)
 	case "folders":
 		return runFolders(rest, env, stdin, stdout, stderr)
+	case "alert":
+		return runAlert(rest, env, stdout, stderr)
 	case "trace":
 		return runTrace(rest, stdin, stdout, stderr)
 	case "load":
@@ -73,6 +75,7 @@ func usage(w io.Writer) {
   deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
   folders USER                  list a user's folders, messages and sizes
+  alert [--as-mail] USER TEXT   refuse USER's next login with "-ERR ALERT: TEXT" (or mail it)
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
   load populate|run|replay ...  fill a spool with test mail; drive a server; replay a session (see load -h)
   version                       print the version

@@ -1,0 +1,44 @@
+package spool
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestAlerts(t *testing.T) {
+	s := New(t.TempDir())
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for i, text := range []string{"first", "second", "third"} {
+		if err := s.QueueAlert(ctx, "smith", text, now.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A temporary file left by a crash is not an alert.
+	os.WriteFile(filepath.Join(s.Root, "SMITH", alertDir, "00000000000000000001-dead.new"), []byte("half"), 0o600)
+	if n, _ := s.PendingAlerts("SMITH"); n != 3 {
+		t.Fatalf("%d pending, want 3", n)
+	}
+	for _, want := range []string{"first", "second", "third", ""} {
+		got, err := s.TakeAlert(ctx, "SMITH")
+		if err != nil || got != want {
+			t.Fatalf("TakeAlert = %q, %v; want %q", got, err, want)
+		}
+	}
+	// The alert directory is no folder.
+	fs, err := s.Folders(ctx, "SMITH")
+	if err != nil || len(fs) != 0 {
+		t.Errorf("Folders = %+v, %v", fs, err)
+	}
+	for _, bad := range []string{"", "two\nlines", string(make([]byte, MaxAlert+1))} {
+		if err := s.QueueAlert(ctx, "SMITH", bad, now); err == nil {
+			t.Errorf("QueueAlert(%q) accepted", bad)
+		}
+	}
+	if err := s.QueueAlert(ctx, "../x", "hi", now); err == nil {
+		t.Error("QueueAlert for a bad user name accepted")
+	}
+}
