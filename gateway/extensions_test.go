@@ -394,3 +394,27 @@ func TestXtndXmit(t *testing.T) {
 	c2.send("XTND XMIT")
 	c2.expect("-ERR unknown command")
 }
+
+// TestSharedFolderLocks: the owner on NEWMAIL and a delegate on MAIL at
+// once; a second session on a folder already open is [IN-USE].
+func TestSharedFolderLocks(t *testing.T) {
+	env, _ := startExtServer(t, func(_ *gateway.Server, a *extAuth, _ *spool.Spool) {
+		a.grants["BOSS/ALICE"] = gateway.Rights{Read: true}
+	})
+	owner := dial(t, env.addr)
+	owner.login("boss", "bosspw")
+	delegate := dial(t, env.addr)
+	delegate.login("~boss/MAIL#alice", "wonderland")
+	third := dial(t, env.addr)
+	third.expect("+OK")
+	third.send("USER ~boss/NEWMAIL#alice", "PASS wonderland")
+	third.expect("+OK")
+	if r := third.line(); !strings.HasPrefix(r, "-ERR [IN-USE]") {
+		t.Errorf("delegate on the owner's open NEWMAIL: %s", r)
+	}
+	for _, c := range []*client{owner, delegate} {
+		c.send("STAT", "QUIT")
+		c.expect("+OK")
+		c.expect("+OK")
+	}
+}

@@ -69,6 +69,7 @@ type dropMessage struct {
 type spoolDrop struct {
 	be     *SpoolBackend
 	folder string
+	keep   bool // retrieved mail stays where it is even in NEWMAIL
 	box    *spool.Box
 	msgs   []dropMessage
 	infos  []MessageInfo
@@ -96,7 +97,8 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 }
 
 // OpenFolder opens any folder of any owner (FolderBackend; the gateway
-// has checked the rights). Only NEWMAIL moves retrieved mail to MAIL.
+// has checked the rights). Only the owner's own NEWMAIL moves retrieved
+// mail to MAIL.
 func (be *SpoolBackend) OpenFolder(ctx context.Context, ref FolderRef) (Maildrop, error) {
 	folder := ref.Folder
 	if folder == "" {
@@ -108,7 +110,11 @@ func (be *SpoolBackend) OpenFolder(ctx context.Context, ref FolderRef) (Maildrop
 	if err := be.folderExists(ref.Owner, folder); err != nil {
 		return nil, err
 	}
-	return be.open(ctx, ref.Owner, folder)
+	md, err := be.open(ctx, ref.Owner, folder)
+	if d, ok := md.(*spoolDrop); ok && !strings.EqualFold(ref.Owner, ref.User) {
+		d.keep = true // a delegate's reading moves none of the owner's mail
+	}
+	return md, err
 }
 
 // TakeAlert takes user's oldest pending alert (AlertBackend).
@@ -461,7 +467,7 @@ func (d *spoolDrop) Commit(ctx context.Context, u Update) (CommitResult, error) 
 			move = append(move, i)
 		}
 	}
-	if d.folder != spool.NewMail {
+	if d.folder != spool.NewMail || d.keep {
 		move = nil // only NEWMAIL moves retrieved mail to MAIL
 	}
 	slices.Sort(move)

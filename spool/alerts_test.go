@@ -42,3 +42,25 @@ func TestAlerts(t *testing.T) {
 		t.Error("QueueAlert for a bad user name accepted")
 	}
 }
+
+// TestSessionLockPerFolder: sessions on different folders of one user
+// run at once; a second session on the same folder is refused.
+func TestSessionLockPerFolder(t *testing.T) {
+	s := New(t.TempDir())
+	ctx := context.Background()
+	a, err := s.OpenBox(ctx, "BOSS", NewMail, OpenOptions{NoIndex: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := s.OpenBox(ctx, "BOSS", Mail, OpenOptions{NoIndex: true})
+	if err != nil {
+		t.Fatalf("MAIL while NEWMAIL is open: %v", err)
+	}
+	defer b.Close()
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := s.OpenBox(cctx, "BOSS", NewMail, OpenOptions{NoIndex: true}); err != ErrLocked {
+		t.Errorf("second NEWMAIL session: %v, want ErrLocked", err)
+	}
+}

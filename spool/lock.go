@@ -108,11 +108,15 @@ func lockOwnerAlive(content string) bool {
 
 // lockSession takes the session lock of dir or returns ErrLocked, after
 // waiting up to sessionLockWait for a session that is ending.
-func (s *Spool) lockSession(ctx context.Context, dir string) (*sessionLock, error) {
+//
+// The lock is per folder (sessionLockName), so that sessions on different
+// folders of one user (the owner and a delegate, docs/extensions.md) can
+// run at once; their commits serialise on the folder lock.
+func (s *Spool) lockSession(ctx context.Context, dir, folder string) (*sessionLock, error) {
 	deadline := time.Now().Add(sessionLockWait)
 	delay := time.Millisecond
 	for {
-		l, err := s.tryLockSession(dir)
+		l, err := s.tryLockSession(dir, sessionLockName(folder))
 		if !errors.Is(err, ErrLocked) || time.Now().After(deadline) {
 			return l, err
 		}
@@ -125,23 +129,32 @@ func (s *Spool) lockSession(ctx context.Context, dir string) (*sessionLock, erro
 	}
 }
 
-func (s *Spool) tryLockSession(dir string) (*sessionLock, error) {
+// sessionLockName is the session lock file of folder: .pop.lock for
+// NEWMAIL (as before locks were per folder), .pop-FOLDER.lock for others.
+func sessionLockName(folder string) string {
+	if strings.EqualFold(folder, NewMail) {
+		return ".pop.lock"
+	}
+	return ".pop-" + strings.ToUpper(folder) + ".lock"
+}
+
+func (s *Spool) tryLockSession(dir, name string) (*sessionLock, error) {
+	path := filepath.Join(dir, name)
 	s.mu.Lock()
-	if s.sessions[dir] {
+	if s.sessions[path] {
 		s.mu.Unlock()
 		return nil, ErrLocked
 	}
 	if s.sessions == nil {
 		s.sessions = map[string]bool{}
 	}
-	s.sessions[dir] = true
+	s.sessions[path] = true
 	s.mu.Unlock()
 	release := func() {
 		s.mu.Lock()
-		delete(s.sessions, dir)
+		delete(s.sessions, path)
 		s.mu.Unlock()
 	}
-	path := filepath.Join(dir, ".pop.lock")
 	pid := os.Getpid()
 	tmp := fmt.Sprintf("%s.%d", path, pid)
 	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %s\n", pid, procStart(pid))), 0o600); err != nil {
@@ -199,7 +212,7 @@ func breakStaleSessionLock(dir, path string, stale []byte) error {
 func (l *sessionLock) unlock() {
 	os.Remove(l.path)
 	l.s.mu.Lock()
-	delete(l.s.sessions, l.dir)
+	delete(l.s.sessions, l.path)
 	l.s.mu.Unlock()
 }
 

@@ -45,7 +45,7 @@ type Spool struct {
 	bufs sync.Pool // *blockBufs: the buffers of Body readers
 
 	mu         sync.Mutex
-	sessions   map[string]bool   // user directories whose session lock this process holds
+	sessions   map[string]bool   // session lock files (one per folder) this process holds
 	indexes    map[string]*index // decoded indexes of folders used lately, by index path
 	cachedMsgs int               // entries in indexes
 }
@@ -180,7 +180,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, mapErr(err)
 	}
-	sess, err := s.lockSession(ctx, dir)
+	sess, err := s.lockSession(ctx, dir, folder)
 	if err != nil {
 		return nil, err
 	}

@@ -283,3 +283,42 @@ func TestE2EAlerts(t *testing.T) {
 		t.Fatalf("alert as mail: %v\n%s", err, out)
 	}
 }
+
+// TestE2ESharedFolder: after "vmspop uaf modify boss --grant smith:read",
+// curl, fetchmail and mpop log in as ~boss/NEWMAIL#smith with smith's
+// password and fetch BOSS's mail, which stays in BOSS's NEWMAIL; DELE is
+// refused; --revoke closes the door again.
+func TestE2ESharedFolder(t *testing.T) {
+	s := startExtServer(t)
+	const login = "~boss/NEWMAIL#smith"
+	p := dialPOP(t, s.Addr)
+	p.cmd("USER %s", login)
+	if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "-ERR [AUTH] BOSS has not granted SMITH access") {
+		t.Fatalf("before the grant: %s", r)
+	}
+	runVMS(t, s, "uaf", "modify", "boss", "--grant", "smith:read")
+	for _, tool := range []string{"curl", "fetchmail", "mpop"} {
+		t.Run(tool, func(t *testing.T) {
+			if got := fetchSubjects(t, tool, s, login, "demo"); !slices.Equal(got, []string{"Boss memo"}) {
+				t.Errorf("%s as %s fetched %q", tool, login, got)
+			}
+		})
+	}
+	p.cmd("USER %s", login)
+	if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "+OK maildrop has 1 messages") {
+		t.Fatalf("after the grant: %s", r)
+	}
+	if r := p.cmd("DELE 1"); !strings.HasPrefix(r, "-ERR no right to delete") {
+		t.Errorf("DELE with read access: %s", r)
+	}
+	p.cmd("QUIT")
+	if got := folderSubjects(t, s.Spool, "BOSS", spool.NewMail); !slices.Equal(got, []string{"Boss memo"}) {
+		t.Errorf("BOSS's NEWMAIL = %q", got)
+	}
+	runVMS(t, s, "uaf", "modify", "boss", "--revoke", "smith")
+	p = dialPOP(t, s.Addr)
+	p.cmd("USER %s", login)
+	if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "-ERR [AUTH] BOSS has not granted") {
+		t.Errorf("after --revoke: %s", r)
+	}
+}
