@@ -34,6 +34,9 @@ type Extensions struct {
 	// Views routes user@domain logins to unified-account views; nil means
 	// none.
 	Views ViewMapper
+	// ViewField is the header field a view looks for its name in; ""
+	// means X-Real-To.
+	ViewField string
 
 	mu        sync.Mutex
 	lastLogin map[string]time.Time

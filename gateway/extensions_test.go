@@ -128,6 +128,7 @@ func startExtServer(t testing.TB, configure func(*gateway.Server, *extAuth, *spo
 	for _, u := range []string{"BOSS", "CL1", "PUBLIC"} {
 		fa.users[u] = account{password: strings.ToLower(u) + "pw", secret: strings.ToLower(u) + "secret"}
 	}
+	fa.users["CL1"] = account{password: "mypassword"} // CommuniGate Pro's example
 	auth := &extAuth{fakeAuth: fa, grants: map[string]gateway.Rights{}, delays: map[string]time.Duration{}}
 	srv := &gateway.Server{
 		Hostname: "host.example",
@@ -202,6 +203,13 @@ func TestExtensionTranscripts(t *testing.T) {
 								t.Fatal(err)
 							}
 						}
+					case "views":
+						dv := gateway.DomainViews{}
+						for _, m := range strings.Split(v, ",") {
+							d, acct, _ := strings.Cut(m, ":")
+							dv[d] = acct
+						}
+						s.Extensions.Views = dv
 					case "submit":
 						s.Extensions.Submit = &fakeSubmitter{refuse: v == "refuse"}
 						s.Extensions.MaxSubmitSize = 200
@@ -416,5 +424,40 @@ func TestSharedFolderLocks(t *testing.T) {
 		c.send("STAT", "QUIT")
 		c.expect("+OK")
 		c.expect("+OK")
+	}
+}
+
+// TestUnifiedViewUIDs: the seed's three logins. CL1 sees both messages;
+// abcdef and xyz each see one, with the UID and size CL1 sees for it.
+func TestUnifiedViewUIDs(t *testing.T) {
+	env, _ := startExtServer(t, func(s *gateway.Server, _ *extAuth, _ *spool.Spool) {
+		s.Extensions.Views = gateway.DomainViews{"client1.com": "CL1"}
+	})
+	list := func(user string) (uids, sizes []string) {
+		c := dial(t, env.addr)
+		c.login(user, "mypassword")
+		c.send("UIDL")
+		c.expect("+OK")
+		for l := c.line(); l != "."; l = c.line() {
+			uids = append(uids, strings.Fields(l)[1])
+		}
+		c.send("LIST")
+		c.expect("+OK")
+		for l := c.line(); l != "."; l = c.line() {
+			sizes = append(sizes, strings.Fields(l)[1])
+		}
+		c.send("QUIT")
+		c.expect("+OK")
+		return uids, sizes
+	}
+	allU, allS := list("cl1")
+	aU, aS := list("abcdef@client1.com")
+	xU, xS := list("xyz@client1.com")
+	if len(allU) != 2 || !slices.Equal(aU, allU[:1]) || !slices.Equal(xU, allU[1:]) ||
+		!slices.Equal(aS, allS[:1]) || !slices.Equal(xS, allS[1:]) {
+		t.Errorf("UIDs CL1 %q abcdef %q xyz %q; sizes %q %q %q", allU, aU, xU, allS, aS, xS)
+	}
+	if !gateway.ListsName("Abcdef@client1.com, xyz", "abcdef") || gateway.ListsName("abcdefg", "abcdef") {
+		t.Error("ListsName")
 	}
 }

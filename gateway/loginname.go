@@ -212,7 +212,7 @@ func (c *conn) openMaildrop(canonical string) (Maildrop, error) {
 		return nil, errf(CodeAuth, "%s has not granted %s access to %s", sanitize(ownerName(owner)), canonical, sanitize(sel.display))
 	}
 	sel.noDelete = !rights.Delete
-	md, err := fb.OpenFolder(c.ctx, FolderRef{User: canonical, Owner: owner, Folder: sel.folder, View: sel.view})
+	md, err := fb.OpenFolder(c.ctx, FolderRef{User: canonical, Owner: owner, Folder: sel.folder, View: sel.view, ViewField: c.srv.Extensions.ViewField})
 	if errors.Is(err, ErrNoFolder) {
 		return nil, errf("", "no folder %s", sanitize(sel.display))
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-message/textproto"
 	"github.com/sirupsen/logrus"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
@@ -111,10 +113,43 @@ func (be *SpoolBackend) OpenFolder(ctx context.Context, ref FolderRef) (Maildrop
 		return nil, err
 	}
 	md, err := be.open(ctx, ref.Owner, folder)
-	if d, ok := md.(*spoolDrop); ok && !strings.EqualFold(ref.Owner, ref.User) {
+	d, ok := md.(*spoolDrop)
+	if ok && !strings.EqualFold(ref.Owner, ref.User) {
 		d.keep = true // a delegate's reading moves none of the owner's mail
 	}
+	if ok && ref.View != "" {
+		return d.view(ctx, ref.ViewField, ref.View)
+	}
 	return md, err
+}
+
+// view is d showing only the messages whose field lists name, field
+// being looked for in the RFC 5322 header that delivery keeps at the top
+// of the body (unified-account views).
+func (d *spoolDrop) view(ctx context.Context, field, name string) (Maildrop, error) {
+	if field == "" {
+		field = "X-Real-To"
+	}
+	var keep []int
+	for i := range d.msgs {
+		rc, err := d.box.Body(i)
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		h, _ := textproto.ReadHeader(bufio.NewReader(io.LimitReader(rc, 64<<10)))
+		rc.Close()
+		for _, v := range h.Values(field) {
+			if ListsName(v, name) {
+				keep = append(keep, i)
+				break
+			}
+		}
+	}
+	return NewView(d, keep), nil
 }
 
 // TakeAlert takes user's oldest pending alert (AlertBackend).

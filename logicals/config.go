@@ -91,9 +91,11 @@ type Config struct {
 	LoginDelay  int      // LOGIN_DELAY: seconds advertised (and enforced) between logins; 0 = none
 
 	// CommuniGate Pro / Mailismus extensions (docs/extensions.md).
-	Greeting  string // GREETING: greeting text between +OK and the APOP timestamp; "" = default
-	SMTPRelay string // SMTP_RELAY: host:port XTND XMIT submits through; "" = XTND XMIT off
-	ClientCA  string // CLIENT_CA: PEM file of CAs for TLS client certificates (SASL EXTERNAL); "" = none
+	Greeting       string            // GREETING: greeting text between +OK and the APOP timestamp; "" = default
+	SMTPRelay      string            // SMTP_RELAY: host:port XTND XMIT submits through; "" = XTND XMIT off
+	ClientCA       string            // CLIENT_CA: PEM file of CAs for TLS client certificates (SASL EXTERNAL); "" = none
+	UnifiedDomains map[string]string // UNIFIED_DOMAINS: domain (lower case) -> unified account; nil = none
+	ViewField      string            // VIEW_FIELD: header field of unified-account views; "" = X-Real-To
 
 	// Table 15-2.
 	Security            Security

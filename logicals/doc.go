@@ -39,6 +39,8 @@
 //	GREETING               (built in)             greeting text (docs/extensions.md)                vmspop
 //	SMTP_RELAY             "" (XTND XMIT off)     host:port of the relay XTND XMIT submits to       vmspop
 //	CLIENT_CA              "" (no EXTERNAL)       PEM CAs of TLS client certs for SASL EXTERNAL     vmspop
+//	UNIFIED_DOMAINS        none                   domain=ACCOUNT list: unified-account views        vmspop
+//	VIEW_FIELD             X-Real-To              header field a unified-account view matches       vmspop
 //	SPOOL                  /var/spool/vmspop      directory of <USER>/NEWMAIL, MAIL, WASTEBASKET    vmspop
 //	UAF                    /etc/vmspop/uaf        accounts file                                     vmspop
 //	HOSTNAME               none (os.Hostname)     a host name                                       vmspop

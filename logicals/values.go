@@ -84,7 +84,7 @@ var table = []entry{
 		func(c *Config) *int { return &c.LoginDelay }),
 	intEntry("BUSY_POLL", "vmspop", 0, 1000, false, "must be a number of microseconds from 0 to 1000",
 		func(c *Config) *int { return &c.BusyPoll }),
-	extensionEntries[0], extensionEntries[1], extensionEntries[2], // extensions.go
+	extensionEntries[0], extensionEntries[1], extensionEntries[2], extensionEntries[3], extensionEntries[4], // extensions.go
 }
 
 // lookupEntry finds the entry for a name given without its prefix.

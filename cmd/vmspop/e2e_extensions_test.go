@@ -63,8 +63,12 @@ func fetchSubjects(t *testing.T, tool string, s *e2eServer, user, pass string) [
 			}
 			return out
 		}
-		list := run("pop3://" + s.Addr + "/")
-		for i := 1; i <= strings.Count(list, "\n"); i++ {
+		list := strings.TrimSpace(run("pop3://" + s.Addr + "/"))
+		n := 0
+		if list != "" {
+			n = strings.Count(list, "\n") + 1
+		}
+		for i := 1; i <= n; i++ {
 			msgs = append(msgs, strings.ReplaceAll(run(fmt.Sprintf("pop3://%s/%d", s.Addr, i)), "\r\n", "\n"))
 		}
 	case "fetchmail":
@@ -320,5 +324,33 @@ func TestE2ESharedFolder(t *testing.T) {
 	p.cmd("USER %s", login)
 	if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "-ERR [AUTH] BOSS has not granted") {
 		t.Errorf("after --revoke: %s", r)
+	}
+}
+
+// TestE2EUnifiedViews: two messages delivered by "vmspop deliver" to the
+// unified account CL1 with X-Real-To: abcdef and xyz; curl logged in as
+// abcdef@client1.com and xyz@client1.com sees one each, as CL1 both.
+func TestE2EUnifiedViews(t *testing.T) {
+	requireTool(t, "curl")
+	s := startExtServer(t, "TCPIP$POP_UNIFIED_DOMAINS=client1.com=CL1", "TCPIP$POP_LEAVE_IN_NEWMAIL=1")
+	writeUAF(t, s.UAF, append(slices.Clone(defaultAccounts), e2eAccount{Name: "CL1", Password: "mypassword"}))
+	for _, who := range []string{"abcdef", "xyz"} {
+		cmd := exec.Command(vmspopBinary(t), "deliver", "CL1")
+		cmd.Env = append(os.Environ(), "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF, "GORACE=atexit_sleep_ms=0")
+		cmd.Stdin = strings.NewReader("From: tester@example.net\r\nTo: " + who + "@client1.com\r\nX-Real-To: " + who +
+			"\r\nSubject: for " + who + "\r\n\r\nHello " + who + ".\r\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("vmspop deliver: %v\n%s", err, out)
+		}
+	}
+	for user, want := range map[string][]string{
+		"CL1":                {"for abcdef", "for xyz"},
+		"abcdef@client1.com": {"for abcdef"},
+		"xyz@Client1.com":    {"for xyz"},
+		"other@client1.com":  nil,
+	} {
+		if got := fetchSubjects(t, "curl", s, user, "mypassword"); !slices.Equal(got, want) {
+			t.Errorf("curl as %s fetched %q, want %q", user, got, want)
+		}
 	}
 }

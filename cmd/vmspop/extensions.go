@@ -32,6 +32,10 @@ func configureExtensions(srv *gateway.Server, cfg *logicals.Config, store *uaf.S
 		x.Submit = &smtpSubmitter{Addr: cfg.SMTPRelay, Helo: srv.Hostname, Domain: domain}
 		log.WithField("relay", cfg.SMTPRelay).Info("XTND XMIT on")
 	}
+	if len(cfg.UnifiedDomains) > 0 {
+		x.Views = gateway.DomainViews(cfg.UnifiedDomains)
+	}
+	x.ViewField = cfg.ViewField
 	srv.Extensions = x
 	srv.Auth = uafAuth{store}
 	if cfg.ClientCA != "" {
