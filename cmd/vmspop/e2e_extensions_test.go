@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -18,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/logicals"
 	"github.com/vmspop/vmspop/spool"
 )
 
@@ -351,6 +357,75 @@ func TestE2EUnifiedViews(t *testing.T) {
 	} {
 		if got := fetchSubjects(t, "curl", s, user, "mypassword"); !slices.Equal(got, want) {
 			t.Errorf("curl as %s fetched %q, want %q", user, got, want)
+		}
+	}
+}
+
+// TestE2EGreetingAndLoginDelay: TCPIP$POP_GREETING reaches the wire, and
+// "vmspop uaf modify smith --login-delay 1h" limits smith's logins (and is
+// advertised in CAPA after login) while jones, without one, is free.
+func TestE2EGreetingAndLoginDelay(t *testing.T) {
+	s := startExtServer(t, "TCPIP$POP_GREETING=Welcome to VAXA")
+	runVMS(t, s, "uaf", "modify", "smith", "--login-delay", "1h")
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	g, _ := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if !strings.HasPrefix(g, "+OK Welcome to VAXA <") || !strings.HasSuffix(g, "@vms.example>\r\n") {
+		t.Errorf("greeting %q", g)
+	}
+	p := dialPOP(t, s.Addr)
+	p.login("smith", "demo")
+	p.cmd("CAPA")
+	if capa := strings.Join(p.multi(), "\n"); !strings.Contains(capa, "LOGIN-DELAY 3600") {
+		t.Errorf("CAPA after smith's login:\n%s", capa)
+	}
+	p.cmd("QUIT")
+	for i := 0; i < 2; i++ {
+		p = dialPOP(t, s.Addr)
+		p.login("jones", "demo")
+		p.cmd("QUIT")
+	}
+	p = dialPOP(t, s.Addr)
+	p.cmd("USER smith")
+	if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "-ERR [LOGIN-DELAY]") {
+		t.Errorf("smith's second login within the hour: %s", r)
+	}
+}
+
+// TestConfigureClientCA: TCPIP$POP_CLIENT_CA needs TLS and a PEM file.
+func TestConfigureClientCA(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.pem")
+	os.WriteFile(bad, []byte("not a certificate"), 0o600)
+	ca := writeClientCerts(t, dir)
+	cfg := logicals.Default()
+	for _, tc := range []struct {
+		file    string
+		tls     bool
+		wantErr string
+	}{
+		{ca, false, "needs TLS"},
+		{bad, true, "no PEM certificate"},
+		{filepath.Join(dir, "missing.pem"), true, "no such file"},
+		{ca, true, ""},
+	} {
+		srv := &gateway.Server{Hostname: "vms.example", AuthMethods: cfg.AuthMethods}
+		if tc.tls {
+			srv.TLSConfig = &tls.Config{}
+		}
+		cfg.ClientCA = tc.file
+		err := configureExtensions(srv, cfg, nil, logrus.New())
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.file, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s (tls %v): %v, want %q", tc.file, tc.tls, err, tc.wantErr)
+		case tc.wantErr == "" && (srv.TLSConfig.ClientCAs == nil || !slices.Contains(srv.AuthMethods, "EXTERNAL") || slices.Contains(cfg.AuthMethods, "EXTERNAL")):
+			t.Errorf("client CA not configured: %+v, methods %v", srv.TLSConfig, srv.AuthMethods)
 		}
 	}
 }
