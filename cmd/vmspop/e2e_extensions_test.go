@@ -335,29 +335,45 @@ func TestE2ESharedFolder(t *testing.T) {
 
 // TestE2EUnifiedViews: two messages delivered by "vmspop deliver" to the
 // unified account CL1 with X-Real-To: abcdef and xyz; curl logged in as
-// abcdef@client1.com and xyz@client1.com sees one each, as CL1 both.
+// abcdef@client1.com and xyz@client1.com sees one each, as CL1 both. With
+// TCPIP$POP_VIEW_FIELD=X-Original-To the names are looked for there.
 func TestE2EUnifiedViews(t *testing.T) {
 	requireTool(t, "curl")
-	s := startExtServer(t, "TCPIP$POP_UNIFIED_DOMAINS=client1.com=CL1", "TCPIP$POP_LEAVE_IN_NEWMAIL=1")
-	writeUAF(t, s.UAF, append(slices.Clone(defaultAccounts), e2eAccount{Name: "CL1", Password: "mypassword"}))
-	for _, who := range []string{"abcdef", "xyz"} {
-		cmd := exec.Command(vmspopBinary(t), "deliver", "CL1")
-		cmd.Env = append(os.Environ(), "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF, "GORACE=atexit_sleep_ms=0")
-		cmd.Stdin = strings.NewReader("From: tester@example.net\r\nTo: " + who + "@client1.com\r\nX-Real-To: " + who +
-			"\r\nSubject: for " + who + "\r\n\r\nHello " + who + ".\r\n")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("vmspop deliver: %v\n%s", err, out)
-		}
-	}
-	for user, want := range map[string][]string{
-		"CL1":                {"for abcdef", "for xyz"},
-		"abcdef@client1.com": {"for abcdef"},
-		"xyz@Client1.com":    {"for xyz"},
-		"other@client1.com":  nil,
-	} {
-		if got := fetchSubjects(t, "curl", s, user, "mypassword"); !slices.Equal(got, want) {
-			t.Errorf("curl as %s fetched %q, want %q", user, got, want)
-		}
+	for _, field := range []string{"", "X-Original-To"} {
+		t.Run("field="+field, func(t *testing.T) {
+			env := []string{"TCPIP$POP_UNIFIED_DOMAINS=client1.com=CL1", "TCPIP$POP_LEAVE_IN_NEWMAIL=1"}
+			if field != "" {
+				env = append(env, "TCPIP$POP_VIEW_FIELD="+field)
+			}
+			s := startExtServer(t, env...)
+			writeUAF(t, s.UAF, append(slices.Clone(defaultAccounts), e2eAccount{Name: "CL1", Password: "mypassword"}))
+			for _, who := range []string{"abcdef", "xyz"} {
+				// The other field names the other user: only the configured
+				// field counts.
+				other := map[string]string{"abcdef": "xyz", "xyz": "abcdef"}[who]
+				real, orig := who, other
+				if field != "" {
+					real, orig = other, who
+				}
+				cmd := exec.Command(vmspopBinary(t), "deliver", "CL1")
+				cmd.Env = append(os.Environ(), "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF, "GORACE=atexit_sleep_ms=0")
+				cmd.Stdin = strings.NewReader("From: tester@example.net\r\nTo: " + who + "@client1.com\r\nX-Real-To: " + real +
+					"\r\nX-Original-To: " + orig + "\r\nSubject: for " + who + "\r\n\r\nHello " + who + ".\r\n")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("vmspop deliver: %v\n%s", err, out)
+				}
+			}
+			for user, want := range map[string][]string{
+				"CL1":                {"for abcdef", "for xyz"},
+				"abcdef@client1.com": {"for abcdef"},
+				"xyz@Client1.com":    {"for xyz"},
+				"other@client1.com":  nil,
+			} {
+				if got := fetchSubjects(t, "curl", s, user, "mypassword"); !slices.Equal(got, want) {
+					t.Errorf("curl as %s fetched %q, want %q", user, got, want)
+				}
+			}
+		})
 	}
 }
 
