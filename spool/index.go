@@ -203,7 +203,14 @@ func writeIndex(dir, folder string, ix *index) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(ix.encode())
+	if om, oerr := ownerFor(path); oerr != nil {
+		err = oerr
+	} else {
+		err = om.apply(f)
+	}
+	if err == nil {
+		_, err = f.Write(ix.encode())
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -40,7 +40,7 @@ import (
 const staleDotlock = 5 * time.Minute
 
 func flockNB(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openOrCreate(path)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (s *Spool) tryLockSession(dir string) (*sessionLock, error) {
 	path := filepath.Join(dir, ".pop.lock")
 	pid := os.Getpid()
 	tmp := fmt.Sprintf("%s.%d", path, pid)
-	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %s\n", pid, procStart(pid))), 0o600); err != nil {
+	if err := writeNewFile(tmp, []byte(fmt.Sprintf("%d %s\n", pid, procStart(pid)))); err != nil {
 		release()
 		return nil, mapErr(err)
 	}
@@ -241,7 +241,7 @@ func lockFolder(ctx context.Context, dir string) (*folderLock, error) {
 	// The dotlock is made by link(2) from a file that already holds our
 	// PID, so it never exists without its owner's PID in it.
 	tmp := fmt.Sprintf("%s.%d", dot, os.Getpid())
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := writeNewFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
 		f.Close()
 		return nil, err
 	}

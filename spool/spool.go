@@ -89,7 +89,7 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 		return err
 	}
 	if create {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := mkdirOwned(dir); err != nil {
 			return mapErr(err)
 		}
 	} else if _, err := os.Stat(dir); err != nil {
@@ -177,7 +177,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirOwned(dir); err != nil {
 		return nil, mapErr(err)
 	}
 	sess, err := s.lockSession(ctx, dir)
@@ -664,7 +664,7 @@ func (b *Box) appendCopies(path string, size int64, idx []int) error {
 // appendTo writes to the end (size) of the folder file path through a
 // buffer, starting a new line first if needed, and fsyncs it.
 func appendTo(path string, size int64, write func(w io.Writer) error) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openOrCreate(path)
 	if err != nil {
 		return err
 	}
@@ -706,7 +706,7 @@ func endLine(f *os.File, size int64, w io.Writer) error {
 // whatever was appended after the snapshot (up to cur bytes). padded says
 // whether a message had to be given a final newline.
 func (b *Box) writeRemaining(tmp string, gone map[int]bool, cur int64) (padded bool, err error) {
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := createReplacing(tmp, filepath.Join(filepath.Dir(tmp), b.folder))
 	if err != nil {
 		return false, err
 	}
@@ -840,7 +840,7 @@ func (j *journal) remove() error {
 // writeFileSync writes a small file atomically and durably.
 func writeFileSync(path string, data []byte) error {
 	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := createReplacing(tmp, path)
 	if err != nil {
 		return err
 	}
