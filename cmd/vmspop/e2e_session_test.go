@@ -45,7 +45,7 @@ var sessAccounts = append(append([]e2eAccount(nil), defaultAccounts...),
 func sessNewServer(t testing.TB, accounts []e2eAccount) (*e2eServer, []string) {
 	t.Helper()
 	dir := t.TempDir()
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log")}
 	writeFixtureSpool(t, s.Spool)
 	writeUAF(t, s.UAF, accounts)
 	nodes := filepath.Join(dir, "nodes")
@@ -609,7 +609,7 @@ func TestSessionLogRotation(t *testing.T) {
 func sessWaitExit(t *testing.T, s *e2eServer, d time.Duration) {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
+	go func() { <-s.exited; done <- nil }()
 	select {
 	case <-done:
 	case <-time.After(d):
@@ -730,7 +730,7 @@ func TestSessionAppendSurvivesUpdate(t *testing.T) {
 func TestSessionKillDuringUpdate(t *testing.T) {
 	const total = 5000
 	dir := t.TempDir()
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log")}
 	writeUAF(t, s.UAF, defaultAccounts)
 	msgs := make([]spool.NewMessage, total)
 	for i := range msgs {
@@ -790,7 +790,7 @@ func TestSessionKillDuringUpdate(t *testing.T) {
 		}
 		time.Sleep(kill)
 		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		<-s.exited
 		return 0, ndel, nretr
 	}
 	// count checks that every message is in exactly one folder and returns
