@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -28,13 +27,6 @@ const (
 	Mail        = "MAIL"
 	Wastebasket = "WASTEBASKET"
 )
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_$-]{1,31}$`)
-
-// ValidName reports whether name is a valid VMS user or folder name:
-// [A-Za-z0-9_$-]{1,31}. Anything else is refused before it touches the
-// file system.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 // Spool is a directory of user mail directories: <Root>/<USER>/<FOLDER>.
 type Spool struct {
