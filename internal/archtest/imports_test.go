@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"spool":             {},
 	"mail11":            {},
 	"rewrite":           {"mail11"},
-	"logicals":          {"rewrite"},
+	"logicals":          {"rewrite", "spool"},
 	"uaf":               {"spool"},
 	"maildrop":          {"gateway", "mail11", "rewrite", "spool"},
 	"delivery":          {"mail11", "spool", "uaf"},
