@@ -277,16 +277,14 @@ func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]
 }
 
 // pipelineMin is the folder text from which scanAndVisit scans in a
-// goroutine of its own. Measured (gateway's visitor, ~9 KiB messages, a
-// batch of 64): 450 KB and 0.9 MB gain nothing, 1.8 MB 7-14 %, 3.6 MB
-// 25 %, 9 MB 28 %.
+// goroutine of its own: below it the scan is too short for the overlap to
+// pay for the goroutine and the hand-overs.
 const pipelineMin = 1 << 20
 
 // scanBatch is how many messages the scanning goroutine hands over at
-// once: small enough for the visitor to start early (a batch of 256 left a
-// folder of 256 messages nothing to overlap), large enough that the
-// hand-over costs nothing measurable (64 and 256 give the same on 10,000
-// messages).
+// once: small enough for the visitor to start early, even in a folder of
+// a few hundred messages, and large enough that the hand-over costs
+// nothing measurable.
 const scanBatch = 64
 
 // pipelineWorth reports whether scanAndVisit should scan n octets in a
@@ -303,9 +301,8 @@ func pipelineWorth(n int) bool { return n >= pipelineMin && runtime.GOMAXPROCS(0
 // and half in the visitor (MAIL-11 parsing, the rebuilt header), one
 // message after the other. With pipe (see pipelineWorth) and a visitor,
 // the scan runs in a goroutine of its own, a few batches ahead of the
-// visitor, so that the two use two CPUs (BenchmarkOpenCold: 10,000
-// messages, 90 MB, 2 CPUs: 100 ms to 66 ms; the visitor is then the longer
-// half). The visitor still sees every message in order, on the caller's
+// visitor, so that the two use two CPUs (BenchmarkOpenCold measures it).
+// The visitor still sees every message in order, on the caller's
 // goroutine. The goroutine has ended when scanAndVisit returns (data may
 // be unmapped then).
 func scanAndVisit(ctx context.Context, data []byte, from int64, msgs []Message, aux [][]byte, visit Visitor, pipe bool) ([]Message, [][]byte, error) {
