@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,9 +174,16 @@ func (s *e2eServer) start(t testing.TB, env ...string) {
 	}
 	// Without an address the server listens on port 0 and the test reads
 	// the address from its log; a restarted server keeps its address.
-	port0 := s.Addr == ""
-	if port0 {
+	// At LOG_LEVEL=ERROR there is no `listening` line: then a free port is
+	// picked beforehand.
+	port0 := s.Addr == "" && !slices.ContainsFunc(env, func(e string) bool {
+		return strings.EqualFold(e, "TCPIP$POP_LOG_LEVEL=ERROR")
+	})
+	switch {
+	case port0:
 		s.Addr = "127.0.0.1:0"
+	case s.Addr == "":
+		s.Addr = freePort(t)
 	}
 	cmd := exec.Command(bin, append([]string{"serve"}, s.Args...)...)
 	// The test's own TCPIP$POP_* settings must not leak into the server.
