@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmspop/vmspop/internal/poptest"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
 )
@@ -144,7 +145,8 @@ func sessExpand(s, timestamp string) string {
 	})
 }
 
-// sessConn is a raw line client.
+// sessConn is the shared POP3 test client (poptest.Client) as the
+// transcript tests use it: lines must end in CRLF, errors are returned.
 type sessConn struct {
 	t    testing.TB
 	conn net.Conn
@@ -153,53 +155,19 @@ type sessConn struct {
 
 func sessDial(t testing.TB, addr string) *sessConn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	t.Cleanup(func() { c.Close() })
-	return &sessConn{t: t, conn: c, r: bufio.NewReader(c)}
+	c := poptest.DialNoGreeting(t, addr) // deadline: poptest.Timeout
+	return &sessConn{t: t, conn: c.Conn, r: c.R}
 }
+
+func (c *sessConn) c() *poptest.Client { return &poptest.Client{T: c.t, Conn: c.conn, R: c.r} }
 
 // line reads one line without its CRLF.
-func (c *sessConn) line() (string, error) {
-	l, err := c.r.ReadString('\n')
-	if err != nil {
-		return l, err
-	}
-	if !strings.HasSuffix(l, "\r\n") {
-		return l, fmt.Errorf("line %q does not end in CRLF", l)
-	}
-	return strings.TrimSuffix(l, "\r\n"), nil
-}
+func (c *sessConn) line() (string, error) { return c.c().ReadLine() }
 
-func (c *sessConn) send(lines ...string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.conn, strings.Join(lines, "\r\n")+"\r\n"); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
+func (c *sessConn) send(lines ...string) { c.t.Helper(); c.c().Send(lines...) }
 
 // expectClosed waits for the server to close the connection.
-func (c *sessConn) expectClosed() error {
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	l, err := c.r.ReadString('\n')
-	if errors.Is(err, io.EOF) && l == "" {
-		return nil
-	}
-	if err == nil {
-		return fmt.Errorf("got %q, want the connection closed", l)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return errors.New("the connection is still open")
-	}
-	if errors.Is(err, syscall.ECONNRESET) {
-		return nil
-	}
-	return err
-}
+func (c *sessConn) expectClosed() error { return c.c().ExpectClosed() }
 
 // TestSessionTranscripts replays testdata/transcripts/e2e/*.txt against the
 // real binary with the fixture spool (see the README there).

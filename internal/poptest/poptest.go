@@ -7,7 +7,9 @@ package poptest
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -62,14 +64,48 @@ func (c *Client) Send(lines ...string) {
 	}
 }
 
-// Line reads one line, without its CRLF.
+// ReadLine reads one line and returns it without its CRLF; a line that
+// does not end in CRLF is an error.
+func (c *Client) ReadLine() (string, error) {
+	l, err := c.R.ReadString('\n')
+	if err != nil {
+		return l, err
+	}
+	if !strings.HasSuffix(l, "\r\n") {
+		return l, fmt.Errorf("line %q does not end in CRLF", l)
+	}
+	return strings.TrimSuffix(l, "\r\n"), nil
+}
+
+// Line reads one line, without its CRLF; an error fails the test.
 func (c *Client) Line() string {
 	c.T.Helper()
-	l, err := c.R.ReadString('\n')
+	l, err := c.ReadLine()
 	if err != nil {
 		c.T.Fatalf("read: %v (got %q)", err, l)
 	}
-	return strings.TrimRight(l, "\r\n")
+	return l
+}
+
+// ExpectClosed waits (up to 5 s) for the server to close the connection;
+// a reset counts as closed.
+func (c *Client) ExpectClosed() error {
+	c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	l, err := c.R.ReadString('\n')
+	if errors.Is(err, io.EOF) && l == "" {
+		return nil
+	}
+	if err == nil {
+		return fmt.Errorf("got %q, want the connection closed", l)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errors.New("the connection is still open")
+	}
+	if errors.Is(err, syscall.ECONNRESET) {
+		return nil
+	}
+	return err
 }
 
 // Cmd sends a command and returns the first response line.
