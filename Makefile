@@ -4,19 +4,24 @@ BIN      ?= bin/vmspop
 FUZZTIME ?= 8s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test vet staticcheck unit fuzz-smoke bench fuzz clean
+.PHONY: all build run test tidy vet staticcheck unit fuzz-smoke bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vmspop
+	$(GO) build -o $(BIN)-load ./cmd/vmspop-load
 
 # Serves a fresh copy of the demo spool on 127.0.0.1:1110 (STLS) and
 # 127.0.0.1:1995 (implicit TLS) with demo accounts, and prints how to connect.
 run: build
 	scripts/demo.sh $(BIN)
 
-test: vet staticcheck unit fuzz-smoke
+test: tidy vet staticcheck unit fuzz-smoke
+
+# go.mod and go.sum are what `go mod tidy` makes them.
+tidy:
+	$(GO) mod tidy -diff
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -43,9 +43,6 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/sirupsen/logrus"
-
-	"github.com/vmspop/vmspop/logicals"
-	"github.com/vmspop/vmspop/spool"
 )
 
 // state is the POP3 session state (RFC 1939 §3).
@@ -60,15 +57,15 @@ const (
 
 // Session end reasons, logged as the "end" field of "session end".
 const (
-	endQuit         = "QUIT"
-	endIdle         = "idle timeout"
-	endGone         = "client gone"
-	endTwoFailures  = "two failed logins"
-	endShutdown     = "server shutdown"
-	endTooManyErrs  = "too many errors"
-	endBlocked      = "blocked client"
-	endError        = "error"
-	endTooManySessn = "too many sessions"
+	endQuit         = EndQuit
+	endIdle         = EndIdle
+	endGone         = EndGone
+	endTwoFailures  = EndTwoFailures
+	endShutdown     = EndShutdown
+	endTooManyErrs  = EndTooManyErrors
+	endBlocked      = EndBlocked
+	endError        = EndError
+	endTooManySessn = EndTooManySess
 )
 
 // bitmap is a set of message indexes.
@@ -113,6 +110,7 @@ type conn struct {
 	user      string // canonical name after login
 	failures  int    // failed authorization attempts
 	errs      int    // failed commands in a row
+	replied   bool   // a reply to the current command has begun
 	cmdTime   time.Time
 
 	md        Maildrop
@@ -143,7 +141,7 @@ func newConn(s *Server, rw net.Conn, implicitTLS bool) *conn {
 			c.maxFetching = s.maxFetching
 		}
 	}
-	c.log = s.logger().WithFields(logrus.Fields{"session": newSessionID(), "remote": rw.RemoteAddr().String()})
+	c.log = s.logger().WithFields(logrus.Fields{FieldSession: newSessionID(), FieldRemote: rw.RemoteAddr().String()})
 	return c
 }
 
@@ -199,6 +197,7 @@ func (c *conn) loop() string {
 		c.setReadDeadline()
 		line, err := readLine(c.br, maxCommandLine)
 		c.cmdTime = time.Now()
+		c.replied = false
 		c.setBusy(true)
 		if err == errLineTooLong {
 			c.trace("C: [line over 255 octets discarded]")
@@ -271,9 +270,13 @@ func (c *conn) reply(herr error) (string, error) {
 		return "", nil
 	}
 	var e *Error
-	if !errors.As(herr, &e) {
+	if !errors.As(herr, &e) && c.replied {
+		// A failed write, or a failure after the reply began (in the
+		// middle of a multi-line response): nothing more can be sent for
+		// this command, so the connection ends.
 		return "", herr
 	}
+	e = response(herr)
 	if e.Err != nil {
 		c.log.WithError(e.Err).Error(e.Text)
 	}
@@ -323,19 +326,19 @@ func (c *conn) finish(end string) {
 	c.raw.Close()
 	c.cancel()
 	f := logrus.Fields{
-		"user":        c.user,
-		"duration_ms": time.Since(c.start).Milliseconds(),
-		"listed":      c.nlisted,
-		"retrieved":   c.nretr,
-		"deleted":     c.committed.Deleted,
-		"moved":       c.committed.Moved,
-		"octets":      c.octets,
-		"end":         end,
+		FieldUser:       c.user,
+		FieldDurationMS: time.Since(c.start).Milliseconds(),
+		FieldListed:     c.nlisted,
+		FieldRetrieved:  c.nretr,
+		FieldDeleted:    c.committed.Deleted,
+		FieldMoved:      c.committed.Moved,
+		FieldOctets:     c.octets,
+		FieldEnd:        end,
 	}
 	if c.gate.polls > 0 {
 		f["polls"] = strconv.Itoa(int(c.gate.hits)) + "/" + strconv.Itoa(int(c.gate.polls)) // found the next command / tried
 	}
-	c.log.WithFields(f).Info("session end")
+	c.log.WithFields(f).Info(MsgSessionEnd)
 	c.srv.removeConn(c)
 }
 
@@ -450,6 +453,7 @@ func redact(line []byte) string {
 
 // writeLine writes one response line and logs it.
 func (c *conn) writeLine(s string) error {
+	c.replied = true
 	c.trace("S: " + s)
 	c.bw.WriteString(s)
 	_, err := c.bw.WriteString("\r\n")
@@ -458,6 +462,7 @@ func (c *conn) writeLine(s string) error {
 
 // writeBytes writes one line of a multi-line response built in b.
 func (c *conn) writeBytes(b []byte) error {
+	c.replied = true
 	if c.traceEnabled() {
 		c.trace("S: " + string(b))
 	}
@@ -559,7 +564,7 @@ func (c *conn) cmdUser(arg string) error {
 	name := args[0]
 	c.haveUser = false
 	// SECURE: an unknown name is answered exactly as a known one.
-	if c.srv.Security != logicals.Secure && !c.srv.Auth.UserExists(name) {
+	if c.srv.Security != Secure && !c.srv.Auth.UserExists(name) {
 		return c.authFailed(MethodUser, name, FailUnknownUser, nil, "")
 	}
 	c.pending, c.haveUser = name, true
@@ -774,11 +779,11 @@ func (c *conn) authFailed(method, name string, cause AuthFailure, err error, det
 	reason := friendlyText(cause, method, san, detail)
 	entry := c.log.WithFields(logrus.Fields{"method": method, "reason": reason})
 	if name != "" {
-		entry = entry.WithField("user", san)
+		entry = entry.WithField(FieldUser, san)
 	}
-	entry.Warn("login failed")
+	entry.Warn(MsgLoginFailed)
 	text := reason
-	if c.srv.Security == logicals.Secure && cause != failMalformed {
+	if c.srv.Security == Secure && cause != failMalformed {
 		text = fmt.Sprintf("access to user account %q denied", san)
 	}
 	if d := c.srv.failureDelay(); d > 0 {
@@ -804,14 +809,14 @@ func (c *conn) authFailed(method, name string, cause AuthFailure, err error, det
 func (c *conn) login(method, name, canonical string) error {
 	san := sanitize(name)
 	if !c.srv.checkLoginDelay(canonical, c.srv.now()) {
-		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn("login failed")
+		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn(MsgLoginFailed)
 		return errf(CodeLoginDelay, "minimum time between logins not reached for %q", san)
 	}
 	md, err := c.srv.Backend.OpenMaildrop(c.ctx, canonical)
 	if err != nil {
 		entry := c.log.WithFields(logrus.Fields{"method": method, "user": canonical}).WithError(err)
-		if errors.Is(err, spool.ErrLocked) {
-			entry.WithField("reason", "maildrop locked").Warn("login failed")
+		if errors.Is(err, ErrInUse) {
+			entry.WithField("reason", "maildrop locked").Warn(MsgLoginFailed)
 			return errf(CodeInUse, "maildrop for %q is locked by another session", san)
 		}
 		entry.Error("cannot open maildrop")
@@ -826,7 +831,7 @@ func (c *conn) login(method, name, canonical string) error {
 	c.retrieved = newBitmap(len(c.msgs))
 	c.user = canonical
 	c.state = stateTransaction
-	c.log = c.log.WithField("user", canonical)
+	c.log = c.log.WithField(FieldUser, canonical)
 	c.log.WithField("method", method).Info("login")
 	n, size := c.totals()
 	return c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
@@ -1141,7 +1146,7 @@ func (c *conn) send(i int, lines int64) error {
 		return err
 	}
 	dw := newDotWriter(c.bw)
-	if ps, ok := rc.(preStuffer); ok && lines < 0 {
+	if ps, ok := rc.(PreStuffer); ok && lines < 0 {
 		// The maildrop stuffs as it decodes: one pass over the lines.
 		// Open's data ends with CRLF, so only the final dot is left.
 		dw.n, err = ps.WriteStuffedTo(c.bw)

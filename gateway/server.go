@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/vmspop/vmspop/logicals"
 )
 
 // ErrServerClosed is returned by Serve, ListenAndServe, Shutdown and Close
@@ -82,7 +80,7 @@ type Server struct {
 	BlockedRetry []time.Duration
 	// Security selects FRIENDLY or SECURE authorization answers
 	// (TCPIP$POP_SECURITY); the zero value is FRIENDLY.
-	Security logicals.Security
+	Security Security
 	// DisUserPass refuses USER and PASS (TCPIP$POP_DISUSERPASS).
 	DisUserPass bool
 	// AuthMethods lists the allowed login methods (USER, APOP, PLAIN,
@@ -401,7 +399,7 @@ func (s *Server) failureDelay() time.Duration {
 		return s.FailureDelay
 	case s.FailureDelay < 0:
 		return 0
-	case s.Security == logicals.Secure:
+	case s.Security == Secure:
 		return defaultSecureFailureDelay
 	default:
 		return 0

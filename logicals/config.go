@@ -7,17 +7,22 @@
 // environment, where it may be spelt TCPIP$POP_<NAME> or TCPIP_POP_<NAME>.
 package logicals
 
-import "time"
+import (
+	"time"
 
-// Mode says how an address form in a MAIL-11 From: field is rebuilt
-// (TCPIP$POP_DECNET_REWRITE, TCPIP$POP_QUOTED_DECNET_REWRITE).
-type Mode int
+	"github.com/vmspop/vmspop/rewrite"
+)
+
+// Mode is rewrite.Mode: how an address form in a MAIL-11 From: field is
+// rebuilt (TCPIP$POP_DECNET_REWRITE, TCPIP$POP_QUOTED_DECNET_REWRITE).
+// The logicals table maps the names GENERIC, NONE and TRANSFORM to it.
+type Mode = rewrite.Mode
 
 // The values of a rewrite logical.
 const (
-	Transform Mode = iota // translate to an SMTP address (the default)
-	Generic               // quote the whole address at the local domain
-	None                  // send unchanged
+	Transform = rewrite.Transform // translate to an SMTP address (the default)
+	Generic   = rewrite.Generic   // quote the whole address at the local domain
+	None      = rewrite.None      // send unchanged
 )
 
 // Security is the value of TCPIP$POP_SECURITY.

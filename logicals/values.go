@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/vmspop/vmspop/spool"
 )
 
 // entry is one row of the table of logical names: how a value is parsed
@@ -309,8 +311,6 @@ func splitList(v string) []string {
 	})
 }
 
-var userName = regexp.MustCompile(`^[A-Za-z0-9_$-]{1,31}$`)
-
 func parsePostmaster(c *Config, v string) (string, error) {
 	const msg = "must be one or more user names of 1 to 31 letters, digits, _, $ or -, separated by commas or spaces"
 	items := splitList(v)
@@ -319,7 +319,7 @@ func parsePostmaster(c *Config, v string) (string, error) {
 	}
 	out := make([]string, 0, len(items))
 	for _, it := range items {
-		if !userName.MatchString(it) {
+		if !spool.ValidName(it) {
 			return "", fmt.Errorf("%q is not a user name: %s", it, msg)
 		}
 		out = append(out, strings.ToUpper(it))

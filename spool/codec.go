@@ -3,7 +3,7 @@ package spool
 // Folder format (mboxrd over go-mbox)
 //
 // Folders are written with github.com/emersion/go-mbox, which alone is lossy
-// in two ways (measured against v1.0.3):
+// in two ways (v1.0.3, the version go.mod pins):
 //
 //   - it escapes only "From " lines and unescapes ">From " on read, so a body
 //     line ">From x" comes back as "From x";

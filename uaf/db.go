@@ -169,6 +169,9 @@ func Load(path string) (*DB, error) {
 
 // Lookup returns a copy of the account of user name (any case).
 func (db *DB) Lookup(name string) (*Account, bool) {
+	if !ValidName(name) { // before case folding
+		return nil, false
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	a, ok := db.accounts[strings.ToUpper(name)]
@@ -180,6 +183,9 @@ func (db *DB) Lookup(name string) (*Account, bool) {
 
 // lookup returns the shared account of name; the caller must not modify it.
 func (db *DB) lookup(name string) *Account {
+	if !ValidName(name) { // before case folding
+		return nil
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	return db.accounts[strings.ToUpper(name)]

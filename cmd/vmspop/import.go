@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 )
@@ -149,7 +150,7 @@ func (imp *importer) run(ctx context.Context, user, folder string, files []strin
 			bar = &progressReader{r: f, w: imp.stderr, name: name, total: fi.Size(), last: -1}
 			r = bar
 		}
-		found, err := spool.ParseExtract(r, name)
+		found, err := mail11.ParseExtract(r, name)
 		if bar != nil {
 			bar.done()
 		}
@@ -161,13 +162,18 @@ func (imp *importer) run(ctx context.Context, user, folder string, files []strin
 			fmt.Fprintf(imp.stderr, "vmspop import: warning: %s: no messages\n", name)
 		}
 		for _, m := range found {
+			key, err := spool.ReaderKey(io.NewSectionReader(f, m.Offset, m.Length))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				break
+			}
 			msgs = append(msgs, spool.KeyedMessage{
 				NewMessage: spool.NewMessage{
 					Envelope: importEnvelope(m.From),
 					Date:     m.Date,
 					Text:     io.NewSectionReader(f, m.Offset, m.Length),
 				},
-				Key: m.Key,
+				Key: key,
 			})
 		}
 	}

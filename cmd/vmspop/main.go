@@ -2,6 +2,8 @@
 // (NEWMAIL, MAIL, WASTEBASKET folders of MAIL-11 messages) to PC mail
 // clients, as the TCP/IP Services for OpenVMS POP server did.
 //
+// The load tool (make bench) is a separate command, vmspop-load.
+//
 // Usage:
 //
 //	vmspop serve [--startup FILE]     run the server (TCPIP$POP_* logicals)
@@ -11,7 +13,6 @@
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
 //	vmspop folders USER               list a user's folders
 //	vmspop trace [FILE...]            search trace logs
-//	vmspop load populate|run|replay ... the load tool (make bench)
 //	vmspop version
 package main
 
@@ -51,8 +52,6 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runFolders(rest, env, stdin, stdout, stderr)
 	case "trace":
 		return runTrace(rest, stdin, stdout, stderr)
-	case "load":
-		return runLoad(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vmspop", Version)
 		return 0
@@ -74,7 +73,6 @@ func usage(w io.Writer) {
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
   folders USER                  list a user's folders, messages and sizes
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
-  load populate|run|replay ...  fill a spool with test mail; drive a server; replay a session (see load -h)
   version                       print the version
 `)
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/vmspop/vmspop/gateway"
 	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/mail11"
+	"github.com/vmspop/vmspop/maildrop"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
@@ -162,7 +164,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		Addr:     cfg.Listen,
 		Hostname: host,
 		Version:  "vmspop " + Version,
-		Backend: &gateway.SpoolBackend{
+		Backend: &maildrop.SpoolBackend{
 			Spool:               spool.New(cfg.Spool),
 			Rewrite:             rw,
 			Folder:              folder,
@@ -175,7 +177,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		Classify:       classifyUAF,
 		Logger:         log,
 		IdleTimeout:    cfg.LinkIdleTimeout,
-		Security:       cfg.Security,
+		Security:       gatewaySecurity(cfg.Security),
 		DisUserPass:    cfg.DisUserPass,
 		AuthMethods:    cfg.AuthMethods,
 		AuthTLSOnly:    cfg.AuthTLSOnly,
@@ -232,6 +234,14 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		}
 		return err
 	}
+}
+
+// gatewaySecurity maps TCPIP$POP_SECURITY to the gateway's mode.
+func gatewaySecurity(s logicals.Security) gateway.Security {
+	if s == logicals.Secure {
+		return gateway.Secure
+	}
+	return gateway.Friendly
 }
 
 // classifyUAF maps the accounts file's errors to the gateway's causes.
@@ -321,7 +331,7 @@ func notifyPostmaster(cfg *logicals.Config, log *logrus.Logger, cause error) {
 	for _, user := range cfg.Postmaster {
 		text := fmt.Sprintf("From:\tTCPIP$POP \"POP server\"  %s\nTo:\t%s\nCC:\t\nSubj:\tvmspop POP server exited with an error\n\n"+
 			"The vmspop POP server stopped at %s with this error:\n\n    %v\n\nPOP clients cannot fetch mail until it is restarted.\n",
-			rewrite.FormatVMSDate(now), user, now.Format(time.RFC1123Z), cause)
+			mail11.FormatVMSDate(now), user, now.Format(time.RFC1123Z), cause)
 		msg := spool.NewMessage{Envelope: "TCPIP$POP", Date: now, Text: strings.NewReader(text)}
 		if err := sp.Append(context.Background(), user, spool.NewMail, []spool.NewMessage{msg}); err != nil {
 			log.WithError(err).WithField("user", user).Error("could not notify the postmaster")

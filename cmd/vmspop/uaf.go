@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -330,25 +329,7 @@ func (c *uafCmd) addModify(cmd string, args []string) error {
 // lets change edit it, and writes it back whole (atomically, as
 // uaf.DB.WriteFile does). Nothing is written when change fails.
 func updateAccounts(path string, create bool, change func(*uaf.DB) error) error {
-	lock, err := uaf.LockFile(path, uafLockTimeout)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	db, err := uaf.Load(path)
-	if create && errors.Is(err, fs.ErrNotExist) {
-		db, err = uaf.NewDB(), nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := change(db); err != nil {
-		return err
-	}
-	if err := db.WriteFile(path); err != nil {
-		return err
-	}
-	return lock.Unlock()
+	return uaf.Update(path, create, uafLockTimeout, change)
 }
 
 // stdinTerminal returns the descriptor of stdin if it is a terminal.

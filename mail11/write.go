@@ -1,4 +1,4 @@
-package main
+package mail11
 
 // RFC 5322 → MAIL-11: the header lines that `vmspop deliver` writes in front
 // of an SMTP message, as the VMS SMTP server stores mail:
@@ -21,20 +21,18 @@ import (
 	"github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
-
-	"github.com/vmspop/vmspop/rewrite"
 )
 
-// mail11MaxField bounds a MAIL-11 To:, CC: or Subj: value in octets, so that
+// maxField bounds a MAIL-11 To:, CC: or Subj: value in octets, so that
 // each header line stays under the 998-octet line limit of RFC 5322 §2.1.1.
 // The original RFC 822 header, kept in the body, has the whole value.
-const mail11MaxField = 980
+const maxField = 980
 
-// mail11MaxName bounds the personal name in octets (rewrite cuts at 255).
-const mail11MaxName = 255
+// maxName bounds the personal name in octets (rewrite cuts at 255).
+const maxName = 255
 
-// mail11Fields are the values of the MAIL-11 header of a delivered message.
-type mail11Fields struct {
+// Fields are the values of the MAIL-11 header of a delivered message.
+type Fields struct {
 	From     string    // the SMTP address as an addr-spec, quotes not yet hidden
 	Personal string    // the personal name, UTF-8, may be ""
 	To, CC   string    // decoded display lists
@@ -42,15 +40,15 @@ type mail11Fields struct {
 	Arrival  time.Time // the arrival date
 }
 
-// mail11FromHeader reads the MAIL-11 fields from the RFC 5322 header h.
+// FromHeader reads the MAIL-11 fields from the RFC 5322 header h.
 // fallback is the address used when h has no usable From: (the envelope
 // sender).
-func mail11FromHeader(h textproto.Header, fallback string, arrival time.Time) mail11Fields {
+func FromHeader(h textproto.Header, fallback string, arrival time.Time) Fields {
 	mh := gomail.Header{Header: message.Header{Header: h}}
-	f := mail11Fields{Arrival: arrival}
+	f := Fields{Arrival: arrival}
 	if list, err := mh.AddressList("From"); err == nil && len(list) > 0 {
 		f.From = addrSpec(list[0].Address)
-		f.Personal = cleanField(list[0].Name, mail11MaxName)
+		f.Personal = cleanField(list[0].Name, maxName)
 	}
 	if f.From == "" {
 		f.From = fallback
@@ -64,7 +62,7 @@ func mail11FromHeader(h textproto.Header, fallback string, arrival time.Time) ma
 	if err != nil {
 		subj = h.Get("Subject") // an unknown charset: keep the raw value
 	}
-	f.Subj = cleanField(subj, mail11MaxField)
+	f.Subj = cleanField(subj, maxField)
 	return f
 }
 
@@ -91,7 +89,7 @@ func addressDisplay(h gomail.Header, key string) string {
 		if terr != nil {
 			text = h.Get(key)
 		}
-		return cleanField(text, mail11MaxField)
+		return cleanField(text, maxField)
 	}
 	var b strings.Builder
 	for i, a := range list {
@@ -99,7 +97,7 @@ func addressDisplay(h gomail.Header, key string) string {
 			b.WriteString(", ")
 		}
 		spec := addrSpec(a.Address)
-		if name := cleanField(a.Name, mail11MaxName); name != "" {
+		if name := cleanField(a.Name, maxName); name != "" {
 			b.WriteString(name)
 			b.WriteString(" <")
 			b.WriteString(spec)
@@ -108,7 +106,7 @@ func addressDisplay(h gomail.Header, key string) string {
 			b.WriteString(spec)
 		}
 	}
-	return cleanField(b.String(), mail11MaxField)
+	return cleanField(b.String(), maxField)
 }
 
 // cleanField makes s fit on one MAIL-11 header line: control characters
@@ -173,10 +171,10 @@ func isASCII(s string) bool {
 	return true
 }
 
-// mail11From returns the value of the MAIL-11 From: field:
+// fromField returns the value of the MAIL-11 From: field:
 // SMTP%"addr" "Personal Name"  25-NOV-2026 10:15:32.45 (the personal name
 // only when there is one).
-func mail11From(addr, personal string, arrival time.Time) string {
+func fromField(addr, personal string, arrival time.Time) string {
 	var b strings.Builder
 	b.WriteString(`SMTP%"`)
 	b.WriteString(hideQuotes(cleanField(addr, 900)))
@@ -187,16 +185,16 @@ func mail11From(addr, personal string, arrival time.Time) string {
 		b.WriteString(`"`)
 	}
 	b.WriteString("  ")
-	b.WriteString(rewrite.FormatVMSDate(arrival))
+	b.WriteString(FormatVMSDate(arrival))
 	return b.String()
 }
 
 // Bytes returns the MAIL-11 header lines, a TAB after each colon, followed
 // by the empty line that ends them.
-func (f mail11Fields) Bytes() []byte {
+func (f Fields) Bytes() []byte {
 	var b bytes.Buffer
 	b.WriteString("From:\t")
-	b.WriteString(mail11From(f.From, f.Personal, f.Arrival))
+	b.WriteString(fromField(f.From, f.Personal, f.Arrival))
 	b.WriteString("\nTo:\t")
 	b.WriteString(f.To)
 	b.WriteString("\nCC:\t")
@@ -207,11 +205,11 @@ func (f mail11Fields) Bytes() []byte {
 	return b.Bytes()
 }
 
-// envelopeFromHeader returns the envelope sender that the header of a
+// EnvelopeSender returns the envelope sender that the header of a
 // message implies when none was given with -f: the Return-Path address
 // ("" for the null sender <>), else the first From: address. ok is false
 // when neither is present.
-func envelopeFromHeader(h textproto.Header) (sender string, ok bool) {
+func EnvelopeSender(h textproto.Header) (sender string, ok bool) {
 	if rp := strings.TrimSpace(h.Get("Return-Path")); rp != "" {
 		if rp == "<>" {
 			return "", true

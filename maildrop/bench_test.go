@@ -1,8 +1,9 @@
-package gateway_test
+package maildrop_test
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/maildrop"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 )
@@ -50,12 +52,12 @@ func benchSpool(b *testing.B, n, size int) string {
 
 // benchBackend serves the spool at root (a new Spool: no index decoded in
 // memory yet).
-func benchBackend(root string) *gateway.SpoolBackend {
-	return &gateway.SpoolBackend{Spool: spool.New(root), Rewrite: &rewrite.Settings{Hostname: "bench.example"}, LeaveInNewmail: true}
+func benchBackend(root string) *maildrop.SpoolBackend {
+	return &maildrop.SpoolBackend{Spool: spool.New(root), Rewrite: &rewrite.Settings{Hostname: "bench.example"}, LeaveInNewmail: true}
 }
 
 // openBig opens BIG's maildrop, requires n messages in it and closes it.
-func openBig(b *testing.B, be *gateway.SpoolBackend, n int) {
+func openBig(b *testing.B, be *maildrop.SpoolBackend, n int) {
 	md, err := be.OpenMaildrop(context.Background(), "BIG")
 	if err != nil {
 		b.Fatal(err)
@@ -73,8 +75,7 @@ func spoolServer(b *testing.B, n, size int) string {
 	srv := &gateway.Server{
 		Hostname: "bench.example",
 		Backend:  benchBackend(root),
-		Auth:     newFakeAuth(),
-		Classify: classify,
+		Auth:     benchAuth{},
 		Logger:   log,
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -184,3 +185,24 @@ func BenchmarkOpenCold(b *testing.B) {
 		openBig(b, be, 10000)
 	}
 }
+
+// benchAuth lets BIG in with the password bigpw.
+type benchAuth struct{}
+
+func (benchAuth) CheckPassword(user, password string, _ time.Time) (string, error) {
+	if strings.ToUpper(user) != "BIG" || password != "bigpw" {
+		return "", errors.New("bench: bad password")
+	}
+	return "BIG", nil
+}
+
+func (benchAuth) CheckAPOP(string, string, string, time.Time) (string, error) {
+	return "", errors.New("bench: no APOP")
+}
+
+func (benchAuth) CheckCRAMMD5(string, string, string, time.Time) (string, error) {
+	return "", errors.New("bench: no CRAM-MD5")
+}
+
+func (benchAuth) UserExists(user string) bool { return strings.ToUpper(user) == "BIG" }
+func (benchAuth) HasSecret(string) bool       { return false }

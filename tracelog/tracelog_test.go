@@ -1,4 +1,4 @@
-package main
+package tracelog
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/logs fixtures and goldens")
 
 // logsDir holds the trace fixtures, at the module root.
-const logsDir = "../../testdata/logs"
+const logsDir = "../testdata/logs"
 
 // fxEvent is one scripted log entry of the fixture logs.
 type fxEvent struct {
@@ -123,7 +123,7 @@ func fxEvents() []fxEvent {
 // fxRender formats the script with the server's own formatter.
 func fxRender(t *testing.T, format string) []byte {
 	t.Helper()
-	fm, err := logFormatter(format)
+	fm, err := Formatter(format)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFixturesUpToDate(t *testing.T) {
 func runTraceT(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = traceMain(args, bytes.NewReader(stdin), &out, &errOut, time.UTC)
+	code = Main(args, bytes.NewReader(stdin), &out, &errOut, time.UTC)
 	return out.String(), errOut.String(), code
 }
 
@@ -399,16 +399,6 @@ func TestTraceErrors(t *testing.T) {
 	}
 }
 
-// TestRunTrace goes through the entry point main calls.
-func TestRunTrace(t *testing.T) {
-	var out, errOut bytes.Buffer
-	code := runTrace([]string{"--session", "0a1b", filepath.Join(logsDir, "server.json")}, strings.NewReader(""), &out, &errOut)
-	if code != 0 || errOut.Len() != 0 {
-		t.Fatalf("runTrace = exit %d, stderr %q; want 0 and nothing", code, errOut.String())
-	}
-	checkGolden(t, "session-0a1b.golden", out.String())
-}
-
 func TestIsTranscript(t *testing.T) {
 	tests := []struct {
 		msg  string
@@ -582,7 +572,7 @@ func TestParseLogLine(t *testing.T) {
 
 // formatWithLogrus writes one entry with the server's text formatter.
 func formatWithLogrus(t testing.TB, msg string, fields logrus.Fields) string {
-	fm, err := logFormatter("TEXT")
+	fm, err := Formatter("TEXT")
 	if err != nil {
 		t.Fatal(err)
 	}

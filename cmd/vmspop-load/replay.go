@@ -1,6 +1,6 @@
 package main
 
-// "vmspop load replay": the ceiling a POP client can reach on this
+// "vmspop-load replay": the ceiling a POP client can reach on this
 // machine. It records one user's session from a running server (every
 // reply byte for byte: USER, PASS, STAT, UIDL, LIST, each RETR) and then
 // serves those replies back to any number of clients, each RETR reply
@@ -34,7 +34,7 @@ type recording struct {
 }
 
 func loadReplay(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("vmspop load replay", flag.ContinueOnError)
+	fs := flag.NewFlagSet("vmspop-load replay", flag.ContinueOnError)
 	from := fs.String("from", "", "server to record from, `HOST:PORT`")
 	user := fs.String("user", "", "user whose NEWMAIL is recorded")
 	password := fs.String("password", "", "the user's password")

@@ -1,18 +1,16 @@
-package main
-
-// The "vmspop load" subcommand: the project's own load tool.
+// Command vmspop-load is the project's own load tool (make bench):
 //
-//   - "load populate" fills a spool with test users PREFIX001..PREFIXnnn,
+//   - "populate" fills a spool with test users PREFIX001..PREFIXnnn,
 //     each with a NEWMAIL of generated MAIL-11 messages (DECnet, local and
 //     SMTP senders, bodies with "." and "From " lines, so that dot-stuffing
 //     and mboxrd quoting are exercised), appended through spool.Append as
 //     deliver and import do, and optionally adds the users to an accounts
 //     file.
-//   - "load run" drives a running server with C concurrent clients doing S
+//   - "run" drives a running server with C concurrent clients doing S
 //     sessions each, either draining the mailbox (USER, PASS, STAT, UIDL,
 //     LIST, RETR of every message, QUIT; no DELE) or only logging in (USER,
 //     PASS, STAT, QUIT), and prints one row of figures.
-//   - "load replay" records a session and serves it back with no work per
+//   - "replay" records a session and serves it back with no work per
 //     command (replay.go): the ceiling a client can reach.
 //
 // The client is kept cheap, since on a small machine it shares the CPUs
@@ -22,6 +20,7 @@ package main
 // A user is never used by two clients at once (the second session would
 // get -ERR [IN-USE]): client c owns the users whose index is c modulo C,
 // so --clients may not exceed --nusers.
+package main
 
 import (
 	"bufio"
@@ -44,17 +43,17 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/vmspop/vmspop/rewrite"
+	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
 )
 
-const loadUsage = `usage: vmspop load populate --spool DIR --users N --messages M [--size BYTES]
+const loadUsage = `usage: vmspop-load populate --spool DIR --users N --messages M [--size BYTES]
                             [--users-prefix P] [--uaf FILE --password PW]
-       vmspop load run --addr HOST:PORT --nusers N --password PW [--users-prefix P]
+       vmspop-load run --addr HOST:PORT --nusers N --password PW [--users-prefix P]
                        [--mode drain|login] [--clients C] [--sessions S]
                        [--pipeline W] [--timeout D] [--header=false]
-       vmspop load replay --from HOST:PORT --user U --password PW
+       vmspop-load replay --from HOST:PORT --user U --password PW
                           [--listen HOST:PORT] [--dir DIR]
 
 populate creates users P001..Pnnn (P is LOAD by default; more digits
@@ -113,7 +112,7 @@ func loadUsagef(format string, args ...any) error {
 // errLoadFailed ends a run whose errors have been reported already.
 var errLoadFailed = errors.New("load run failed")
 
-// runLoad runs "vmspop load" with args, the arguments after "load". It
+// runLoad runs vmspop-load with args, the arguments after the command. It
 // returns 0 on success, 1 on failure and 2 on a usage error.
 func runLoad(args []string, stdout, stderr io.Writer) int {
 	var err error
@@ -143,12 +142,12 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, loadUsage)
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "vmspop %s: %s\nRun \"vmspop load -h\" for usage.\n", name, ue.msg)
+		fmt.Fprintf(stderr, "vmspop-%s: %s\nRun \"vmspop-load -h\" for usage.\n", name, ue.msg)
 		return 2
 	case errors.Is(err, errLoadFailed):
 		return 1
 	default:
-		fmt.Fprintf(stderr, "vmspop %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "vmspop-%s: %v\n", name, err)
 		return 1
 	}
 }
@@ -222,7 +221,7 @@ type populateOpts struct {
 
 func loadPopulate(args []string, stdout io.Writer) error {
 	var o populateOpts
-	fs := flag.NewFlagSet("vmspop load populate", flag.ContinueOnError)
+	fs := flag.NewFlagSet("vmspop-load populate", flag.ContinueOnError)
 	fs.StringVar(&o.spool, "spool", "", "spool `DIR`")
 	fs.IntVar(&o.users, "users", 0, "number of users")
 	fs.IntVar(&o.messages, "messages", 0, "messages per user")
@@ -293,7 +292,7 @@ func addLoadAccounts(path string, names []string, password string, cost int) err
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return updateAccounts(path, true, func(db *uaf.DB) error {
+	return uaf.Update(path, true, 10*time.Second, func(db *uaf.DB) error {
 		for _, name := range names {
 			a, ok := db.Lookup(name)
 			if !ok {
@@ -412,7 +411,7 @@ func newMailGen(user string, seed uint64, size int) *mailGen {
 func (g *mailGen) message(buf []byte, k, count int) ([]byte, string, time.Time) {
 	// Distinct arrival dates to the hundredth, so that UIDs differ.
 	date := g.base.Add(time.Duration(k) * 1270 * time.Millisecond)
-	vmsDate := rewrite.FormatVMSDate(date)
+	vmsDate := mail11.FormatVMSDate(date)
 	start := len(buf)
 	target := g.size/2 + g.rng.IntN(g.size+1)
 	subj := fmt.Sprintf("Load test message %d of %d", k+1, count)
@@ -463,7 +462,7 @@ type runOpts struct {
 
 func loadRun(args []string, stdout, stderr io.Writer) error {
 	var o runOpts
-	fs := flag.NewFlagSet("vmspop load run", flag.ContinueOnError)
+	fs := flag.NewFlagSet("vmspop-load run", flag.ContinueOnError)
 	fs.StringVar(&o.addr, "addr", "", "server `HOST:PORT`")
 	fs.StringVar(&o.prefix, "users-prefix", "LOAD", "user name prefix")
 	fs.IntVar(&o.nusers, "nusers", 0, "number of users")
@@ -537,12 +536,12 @@ func loadRun(args []string, stdout, stderr io.Writer) error {
 	}
 	for i, e := range total.errMsgs {
 		if i == loadMaxErrors {
-			fmt.Fprintf(stderr, "vmspop load run: ... and %d more\n", total.errors-loadMaxErrors)
+			fmt.Fprintf(stderr, "vmspop-load run: ... and %d more\n", total.errors-loadMaxErrors)
 			break
 		}
-		fmt.Fprintf(stderr, "vmspop load run: %s\n", e)
+		fmt.Fprintf(stderr, "vmspop-load run: %s\n", e)
 	}
-	fmt.Fprintf(stderr, "vmspop load run: %d error(s) in %d session(s)\n", total.errors, total.sessions)
+	fmt.Fprintf(stderr, "vmspop-load run: %d error(s) in %d session(s)\n", total.errors, total.sessions)
 	return errLoadFailed
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,11 +18,12 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/vmspop/vmspop/internal/poptest"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
 )
 
-// loadRows parses the table printed by "vmspop load run": one map from
+// loadRows parses the table printed by "vmspop-load run": one map from
 // column name to value per row.
 func loadRows(t *testing.T, out string) []map[string]string {
 	t.Helper()
@@ -91,18 +93,18 @@ func TestLoadUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		code := run(tt.args, func(string) (string, bool) { return "", false }, nil, &stdout, &stderr)
+		code := runLoad(tt.args[1:], &stdout, &stderr)
 		if code != tt.code {
 			t.Errorf("%q: exit %d, want %d\nstdout: %s\nstderr: %s", tt.args, code, tt.code, stdout.String(), stderr.String())
 			continue
 		}
 		if tt.code == 0 {
-			if !strings.Contains(stdout.String(), "usage: vmspop load populate") || stderr.Len() > 0 {
+			if !strings.Contains(stdout.String(), "usage: vmspop-load populate") || stderr.Len() > 0 {
 				t.Errorf("%q: stdout %q, stderr %q; want the usage on stdout", tt.args, stdout.String(), stderr.String())
 			}
 			continue
 		}
-		if first, _, _ := strings.Cut(stderr.String(), "\n"); !strings.Contains(first, tt.wantErr) || !strings.Contains(stderr.String(), `Run "vmspop load -h" for usage.`) {
+		if first, _, _ := strings.Cut(stderr.String(), "\n"); !strings.Contains(first, tt.wantErr) || !strings.Contains(stderr.String(), `Run "vmspop-load -h" for usage.`) {
 			t.Errorf("%q: stderr %q, want a first line containing %q and the usage hint", tt.args, stderr.String(), tt.wantErr)
 		}
 	}
@@ -113,11 +115,11 @@ func TestLoadUsage(t *testing.T) {
 func TestLoadPopulate(t *testing.T) {
 	dir := t.TempDir()
 	root, uafPath := filepath.Join(dir, "spool"), filepath.Join(dir, "uaf")
-	writeUAF(t, uafPath, []e2eAccount{{Name: "SMITH", Password: "demo"}})
+	writeUAF(t, uafPath, "SMITH", "demo")
 	var stdout, stderr bytes.Buffer
 	args := []string{"load", "populate", "--spool", root, "--users", "2", "--messages", "40", "--size", "2000",
 		"--users-prefix", "lt", "--uaf", uafPath, "--password", "secret", "--bcrypt-cost", "4"}
-	if code := run(args, os.LookupEnv, nil, &stdout, &stderr); code != 0 {
+	if code := runLoad(args[1:], &stdout, &stderr); code != 0 {
 		t.Fatalf("populate: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "LT001-002: 40 messages each, 80 in all") {
@@ -226,7 +228,7 @@ func fakePOP(t *testing.T) string {
 func TestLoadDetectsMismatch(t *testing.T) {
 	addr := fakePOP(t)
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"load", "run", "--addr", addr, "--nusers", "1", "--password", "x"}, os.LookupEnv, nil, &stdout, &stderr)
+	code := runLoad([]string{"load", "run", "--addr", addr, "--nusers", "1", "--password", "x"}[1:], &stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s%s", code, stdout.String(), stderr.String())
 	}
@@ -237,13 +239,14 @@ func TestLoadDetectsMismatch(t *testing.T) {
 }
 
 // TestLoadRun populates a spool with the real binary, serves it with the
-// real server and drives it with "vmspop load run" in both modes.
+// real server and drives it with "vmspop-load run" in both modes.
 func TestLoadRun(t *testing.T) {
-	bin := vmspopBinary(t)
+	bin := poptest.Build(t, "github.com/vmspop/vmspop/cmd/vmspop-load")
+	server := poptest.Build(t, "github.com/vmspop/vmspop/cmd/vmspop")
 	dir := t.TempDir()
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
-	out, err := exec.Command(bin, "load", "populate", "--spool", s.Spool, "--users", "3", "--messages", "50",
-		"--size", "4096", "--uaf", s.UAF, "--password", "loadpw", "--bcrypt-cost", "4").CombinedOutput()
+	spoolDir, uafPath := filepath.Join(dir, "spool"), filepath.Join(dir, "uaf")
+	out, err := exec.Command(bin, "populate", "--spool", spoolDir, "--users", "3", "--messages", "50",
+		"--size", "4096", "--uaf", uafPath, "--password", "loadpw", "--bcrypt-cost", "4").CombinedOutput()
 	if err != nil {
 		t.Fatalf("populate: %v\n%s", err, out)
 	}
@@ -252,11 +255,12 @@ func TestLoadRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Read mail stays in NEWMAIL, so every drain sees all 50 messages.
-	s.start(t, "TCPIP$POP_LEAVE_IN_NEWMAIL=1", "TCPIP$POP_TRACE=0", "TCPIP$POP_DECNET_NODES="+nodes)
+	s := poptest.Serve(t, server, filepath.Join(dir, "server.log"), false, "TCPIP$POP_SPOOL="+spoolDir, "TCPIP$POP_UAF="+uafPath,
+		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LEAVE_IN_NEWMAIL=1", "TCPIP$POP_TRACE=0", "TCPIP$POP_DECNET_NODES="+nodes)
 
 	load := func(wantCode int, args ...string) (string, string) {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"load", "run", "--addr", s.Addr, "--nusers", "3"}, args...)...)
+		cmd := exec.Command(bin, append([]string{"run", "--addr", s.Addr, "--nusers", "3"}, args...)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if code := exitCode(t, cmd); code != wantCode {
@@ -301,13 +305,13 @@ func TestLoadRun(t *testing.T) {
 func testReplay(t *testing.T, bin, addr string) {
 	t.Helper()
 	// A refused login is reported by its verb, without the password.
-	cmd := exec.Command(bin, "load", "replay", "--from", addr, "--user", "LOAD001", "--password", "wrong-secret")
+	cmd := exec.Command(bin, "replay", "--from", addr, "--user", "LOAD001", "--password", "wrong-secret")
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut
 	if code := exitCode(t, cmd); code != 1 || !strings.Contains(errOut.String(), "PASS: ") || strings.Contains(errOut.String(), "wrong-secret") {
 		t.Errorf("replay with a wrong password: exit %d, stderr %q", code, errOut.String())
 	}
-	cmd = exec.Command(bin, "load", "replay", "--from", addr, "--user", "LOAD001", "--password", "loadpw")
+	cmd = exec.Command(bin, "replay", "--from", addr, "--user", "LOAD001", "--password", "loadpw")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +332,7 @@ func testReplay(t *testing.T, bin, addr string) {
 		t.Fatalf("replay says %q, want 50 messages", first)
 	}
 	replayAddr := f[len(f)-1]
-	out, err := exec.Command(bin, "load", "run", "--addr", replayAddr, "--nusers", "1", "--password", "any", "--sessions", "2").CombinedOutput()
+	out, err := exec.Command(bin, "run", "--addr", replayAddr, "--nusers", "1", "--password", "any", "--sessions", "2").CombinedOutput()
 	if err != nil {
 		t.Fatalf("load run against the replay: %v\n%s", err, out)
 	}
@@ -363,4 +367,34 @@ func retrRaw(t *testing.T, addr string, n int) []byte {
 		t.Fatalf("%s: RETR %d: %.200q", addr, n, lines[3])
 	}
 	return reply
+}
+
+// writeUAF writes an accounts file holding user with password.
+func writeUAF(t *testing.T, path, user, password string) {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := uaf.NewDB()
+	db.Put(&uaf.Account{Name: user, Hash: h})
+	if err := db.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// exitCode runs cmd and returns its exit status; a failure to run it at
+// all ends the test.
+func exitCode(t testing.TB, cmd *exec.Cmd) int {
+	t.Helper()
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatalf("%s: %v", cmd.Path, err)
+	return -1
 }

@@ -1,4 +1,4 @@
-package spool
+package mail11
 
 // VMS MAIL EXTRACT files
 //
@@ -26,17 +26,11 @@ package spool
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
-	"os"
 	"strings"
 	"time"
-
-	"github.com/vmspop/vmspop/rewrite"
 )
 
 // maxExtractHeader bounds the MAIL-11 header lines of one extracted message.
@@ -55,7 +49,6 @@ type ExtractedMessage struct {
 	From   string    // the address of the From: line, e.g. NODE::USER (the envelope sender)
 	Date   time.Time // the date of the From: line (the arrival date)
 	Subj   string    // the Subj: value, raw
-	Key    [32]byte  // MessageKey of the text
 }
 
 // ParseExtract reads an EXTRACT file from r, reading dates in time.Local;
@@ -105,7 +98,6 @@ type extractParser struct {
 	cur   ExtractedMessage
 	head  []byte // header lines of cur
 	fromN int    // line number of cur's From: line
-	h     *normHash
 	msgs  []ExtractedMessage
 	errs  []error
 }
@@ -124,10 +116,10 @@ func (p *extractParser) parse() error {
 				p.end(p.off)
 				return nil
 			}
-			return fmt.Errorf("spool: %s: %w", p.name, err)
+			return fmt.Errorf("mail11: %s: %w", p.name, err)
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("spool: %s: %w", p.name, err)
+			return fmt.Errorf("mail11: %s: %w", p.name, err)
 		}
 		whole := !partial // chunk starts a line
 		partial = chunk[len(chunk)-1] != '\n'
@@ -155,7 +147,6 @@ func (p *extractParser) lineChunk(c []byte, start bool) {
 		p.cur = ExtractedMessage{Line: p.line, Offset: p.off + int64(skip)}
 		p.head = p.head[:0]
 		p.fromN = 0
-		p.h = newNormHash()
 		p.state = inHeader
 		p.headerChunk(c[skip:], start)
 	case inHeader:
@@ -170,7 +161,6 @@ func (p *extractParser) lineChunk(c []byte, start bool) {
 			p.end(p.off)
 			return
 		}
-		p.h.Write(c)
 	case skipping:
 		if isFF {
 			p.state = betweenMessages
@@ -186,7 +176,6 @@ func (p *extractParser) headerChunk(c []byte, start bool) {
 		p.state = skipping
 		return
 	}
-	p.h.Write(c)
 	content := bytes.TrimRight(c, "\r\n")
 	if len(content) == 0 {
 		p.parseHeader()
@@ -206,7 +195,7 @@ func (p *extractParser) headerChunk(c []byte, start bool) {
 
 // parseHeader checks the header lines of the current message.
 func (p *extractParser) parseHeader() {
-	m, _ := rewrite.ParseMail11In(p.head, p.loc)
+	m, _ := ParseIn(p.head, p.loc)
 	switch {
 	case p.fromN == 0 || m.FromField == "":
 		p.errorf(p.cur.Line, "message has no From: line")
@@ -227,118 +216,8 @@ func (p *extractParser) end(end int64) {
 	case inBody:
 		if p.cur.From != "" { // else its header was reported
 			p.cur.Length = end - p.cur.Offset
-			p.cur.Key = p.h.Sum()
 			p.msgs = append(p.msgs, p.cur)
 		}
 	}
 	p.state = betweenMessages
-}
-
-// MessageKey returns the key that identifies a message text for duplicate
-// detection: the SHA-256 of the text as the spool gives it back (Normalize).
-// A message appended to a folder has, read back with Decode, the same key.
-func MessageKey(text []byte) [32]byte {
-	return sha256.Sum256(Normalize(text))
-}
-
-// normHash computes MessageKey over a stream.
-type normHash struct {
-	h   hash.Hash
-	crs int // CRs held back: dropped when a line end or the end follows
-}
-
-func newNormHash() *normHash { return &normHash{h: sha256.New()} }
-
-func (n *normHash) Write(p []byte) {
-	for len(p) > 0 {
-		i := bytes.IndexAny(p, "\r\n")
-		if i < 0 {
-			n.flushCRs()
-			n.h.Write(p)
-			return
-		}
-		if i > 0 {
-			n.flushCRs()
-			n.h.Write(p[:i])
-		}
-		if p[i] == '\r' {
-			n.crs++
-		} else {
-			n.crs = 0
-			n.h.Write([]byte{'\n'})
-		}
-		p = p[i+1:]
-	}
-}
-
-func (n *normHash) flushCRs() {
-	for ; n.crs > 0; n.crs-- {
-		n.h.Write([]byte{'\r'})
-	}
-}
-
-// Sum returns the key; CRs at the very end are dropped.
-func (n *normHash) Sum() [32]byte {
-	var k [32]byte
-	copy(k[:], n.h.Sum(nil))
-	return k
-}
-
-// KeyedMessage is a message to append with its MessageKey.
-type KeyedMessage struct {
-	NewMessage
-	Key [32]byte
-}
-
-// AppendUnique is Append for imports: under the same folder lock, it reads
-// the keys of the messages already in the folder and appends, in one
-// atomic update, only the messages whose key is not there yet (nor earlier
-// in msgs). It returns how many it appended. Scanning the folder takes time
-// proportional to its size, during which deliveries wait.
-func (s *Spool) AppendUnique(ctx context.Context, user, folder string, msgs []KeyedMessage) (added int, err error) {
-	_, path, err := s.folderPath(user, folder)
-	if err != nil {
-		return 0, err
-	}
-	err = s.withFolderLock(ctx, user, true, func(dir string) error {
-		have := map[[32]byte]bool{}
-		size, err := fileSize(path)
-		if err != nil {
-			return err
-		}
-		if size > 0 {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			_, err = scanFile(ctx, f, size, func(_ int, _ *Message, text []byte) error {
-				have[MessageKey(Decode(text))] = true
-				return nil
-			})
-			f.Close()
-			if err != nil {
-				return err
-			}
-		}
-		var todo []NewMessage
-		for _, m := range msgs {
-			if have[m.Key] {
-				continue
-			}
-			have[m.Key] = true
-			todo = append(todo, m.NewMessage)
-		}
-		if len(todo) == 0 {
-			return nil
-		}
-		if err := appendJournaled(dir, path, size, todo); err != nil {
-			return err
-		}
-		added = len(todo)
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return added, nil
 }

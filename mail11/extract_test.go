@@ -1,9 +1,7 @@
-package spool
+package mail11
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,9 +56,6 @@ func TestParseExtract(t *testing.T) {
 				if g.Line != w.line || g.From != w.from || !g.Date.Equal(w.date) || g.Subj != w.subj || text != w.text {
 					t.Errorf("#%d = line %d from %q date %v subj %q text %q\nwant line %d from %q date %v subj %q text %q",
 						i, g.Line, g.From, g.Date, g.Subj, text, w.line, w.from, w.date, w.subj, w.text)
-				}
-				if g.Key != MessageKey([]byte(text)) {
-					t.Errorf("#%d: Key is not MessageKey of the text", i)
 				}
 			}
 		})
@@ -135,9 +130,6 @@ func TestParseExtractLargeBody(t *testing.T) {
 		if text := in[g.Offset : g.Offset+g.Length]; text != m {
 			t.Errorf("#%d: text of %d octets, want %d", i, len(text), len(m))
 		}
-		if g.Key != MessageKey([]byte(m)) {
-			t.Errorf("#%d: wrong key", i)
-		}
 	}
 }
 
@@ -166,80 +158,6 @@ func TestExtractTestdata(t *testing.T) {
 	}
 }
 
-func TestNormHashMatchesMessageKey(t *testing.T) {
-	tests := []string{"", "a", "a\r", "a\r\r", "a\r\n", "a\rb", "\r\r\n\r", "x\n\r\ny\r\r\rz\r\n\r"}
-	for _, in := range tests {
-		// Feed it in every split, to cross chunk boundaries.
-		for cut := 0; cut <= len(in); cut++ {
-			h := newNormHash()
-			h.Write([]byte(in[:cut]))
-			h.Write([]byte(in[cut:]))
-			if h.Sum() != MessageKey([]byte(in)) {
-				t.Errorf("normHash(%q split at %d) != MessageKey", in, cut)
-			}
-		}
-	}
-}
-
-func keyed(t *testing.T, in string) []KeyedMessage {
-	t.Helper()
-	got, err := ParseExtractIn(strings.NewReader(in), "x", time.UTC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []KeyedMessage
-	for _, m := range got {
-		out = append(out, KeyedMessage{
-			NewMessage: NewMessage{Envelope: m.From, Date: m.Date, Text: strings.NewReader(in[m.Offset : m.Offset+m.Length])},
-			Key:        m.Key,
-		})
-	}
-	return out
-}
-
-func TestAppendUnique(t *testing.T) {
-	s := New(t.TempDir())
-	ctx := context.Background()
-	m1 := "From:\tA::B  2-JUL-1992 21:17:08.08\r\nSubj:\tcrlf\r\n\r\nFrom the start\r\n>From x\r\n"
-	m2 := "From:\tA::C  3-JUL-1992 21:17:08.08\n\nno newline"
-	m3 := "From:\tA::D  4-JUL-1992 21:17:08.08\n\n\x00binary\r\n\n\n"
-	in := m1 + "\f\n" + m3 + "\f\n" + m2 // m2 last: it has no final newline
-	n, err := s.AppendUnique(ctx, "SMITH", "MAIL", keyed(t, in))
-	if err != nil || n != 3 {
-		t.Fatalf("first AppendUnique = %d, %v; want 3", n, err)
-	}
-	// Again, plus the same message twice in one batch: nothing new.
-	n, err = s.AppendUnique(ctx, "SMITH", "MAIL", append(keyed(t, in), keyed(t, m2)...))
-	if err != nil || n != 0 {
-		t.Fatalf("second AppendUnique = %d, %v; want 0", n, err)
-	}
-	// A new message among old ones: only it is added.
-	m4 := "From:\tA::E  5-JUL-1992 21:17:08.08\n\nnew\n"
-	n, err = s.AppendUnique(ctx, "SMITH", "MAIL", keyed(t, m4+"\f\n"+m2))
-	if err != nil || n != 1 {
-		t.Fatalf("third AppendUnique = %d, %v; want 1", n, err)
-	}
-	got, err := s.ReadFolder(ctx, "SMITH", "MAIL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{m1, m3, m2, m4}
-	if len(got) != len(want) {
-		t.Fatalf("%d messages, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(got[i], Normalize([]byte(want[i]))) {
-			t.Errorf("#%d = %q, want %q", i, got[i], Normalize([]byte(want[i])))
-		}
-	}
-	if _, err := s.AppendUnique(ctx, "../x", "MAIL", nil); !errors.Is(err, ErrBadUser) {
-		t.Errorf("bad user: err = %v, want ErrBadUser", err)
-	}
-	if _, err := s.AppendUnique(ctx, "SMITH", "a/b", nil); err == nil {
-		t.Error("bad folder: no error")
-	}
-}
-
 func FuzzParseExtract(f *testing.F) {
 	f.Add([]byte("From:\tA::B  2-JUL-1992 21:17:08.08\nTo:\tX\n\nbody\n\f\nFrom:\tSMTP%\"a@b\" 1-JAN-2000\n\nx"))
 	f.Add([]byte("\f\n\fFrom:\tA::B 2-JUL-1992\r\n\r\n\r\r\n\f\r\n"))
@@ -255,10 +173,6 @@ func FuzzParseExtract(f *testing.F) {
 				t.Fatalf("#%d: bad extent %d+%d of %d", i, m.Offset, m.Length, len(in))
 			}
 			prev = m.Offset + m.Length
-			text := in[m.Offset : m.Offset+m.Length]
-			if m.Key != MessageKey(text) {
-				t.Fatalf("#%d: key mismatch", i)
-			}
 			if m.From == "" || m.Date.IsZero() {
 				t.Fatalf("#%d: accepted without From/date: %+v", i, m)
 			}

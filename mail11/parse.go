@@ -1,4 +1,12 @@
-package rewrite
+// Package mail11 reads and writes the MAIL-11 text of VMS MAIL: the header
+// lines (From:, To:, CC:, Subj:) in front of a stored message, VMS dates,
+// and the EXTRACT files of MAIL's EXTRACT/ALL. Parse and ParseIn read a
+// header; FromHeader and Fields.Bytes write one from an RFC 5322 header (as
+// the VMS SMTP server stores mail); ParseExtract reads an EXTRACT file.
+// Package rewrite turns a parsed header into an RFC 822 header.
+//
+// The package imports no other package of vmspop.
+package mail11
 
 import (
 	"bytes"
@@ -8,7 +16,7 @@ import (
 	"time"
 )
 
-// Mail11 is the MAIL-11 header of a stored message, as VMS MAIL's EXTRACT
+// Header is the MAIL-11 header of a stored message, as VMS MAIL's EXTRACT
 // writes it:
 //
 //	From:	NODE::USER "Personal Name"  2-JUL-1992 21:17:08.08
@@ -18,7 +26,7 @@ import (
 //
 // Values are raw octets (DEC MCS / ISO-8859-1 or UTF-8), with continuation
 // lines joined by one space and white space trimmed at both ends.
-type Mail11 struct {
+type Header struct {
 	From         string    // the address part, as stored (e.g. `NODE::USER`, `SMTP%"a@b"`)
 	PersonalName string    // the personal name without its quotes ("" if none); raw bytes (may be 8-bit)
 	Date         time.Time // arrival date from the From: line (zero if absent or unparsable)
@@ -26,25 +34,25 @@ type Mail11 struct {
 	To, CC, Subj string    // raw values
 }
 
-// ParseMail11 parses the MAIL-11 header lines of a message (the lines before
+// Parse parses the MAIL-11 header lines of a message (the lines before
 // the first empty line), reading the arrival date in the local time zone. See
-// ParseMail11In.
-func ParseMail11(block []byte) (Mail11, error) {
-	return ParseMail11In(block, time.Local)
+// ParseIn.
+func Parse(block []byte) (Header, error) {
+	return ParseIn(block, time.Local)
 }
 
-// ParseMail11In parses the MAIL-11 header lines of a message (the lines
+// ParseIn parses the MAIL-11 header lines of a message (the lines
 // before the first empty line; parsing stops at an empty line) and reads the
-// arrival date in loc (nil means time.Local; pass Settings.Location).
+// arrival date in loc (nil means time.Local; pass rewrite.Settings.Location).
 //
 // It is tolerant: spaces in place of the TAB, LF or CRLF line ends, a form
 // feed (EXTRACT's message separator) before a line, fields in any order and
 // case ("Subj:" or "Subject:"), continuation lines (starting with a space or
 // TAB), a missing date or personal name. It never panics; on
 // malformed input it returns what it could parse and an error naming every
-// problem ("rewrite: line N: ..."). Unknown fields are ignored.
-func ParseMail11In(block []byte, loc *time.Location) (Mail11, error) {
-	var m Mail11
+// problem ("mail11: line N: ..."). Unknown fields are ignored.
+func ParseIn(block []byte, loc *time.Location) (Header, error) {
+	var m Header
 	var errs []error
 	var cur *string // the field continuation lines add to
 	var have [4]bool
@@ -67,7 +75,7 @@ func ParseMail11In(block []byte, loc *time.Location) (Mail11, error) {
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if cur == nil {
-				errs = append(errs, fmt.Errorf("rewrite: line %d: continuation line without a field", n))
+				errs = append(errs, fmt.Errorf("mail11: line %d: continuation line without a field", n))
 				continue
 			}
 			*cur = joinLine(*cur, trimWSP(string(line)))
@@ -76,7 +84,7 @@ func ParseMail11In(block []byte, loc *time.Location) (Mail11, error) {
 		cur = nil
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 || !validFieldName(line[:colon]) {
-			errs = append(errs, fmt.Errorf("rewrite: line %d: not a header field: %q", n, truncate(line, 40)))
+			errs = append(errs, fmt.Errorf("mail11: line %d: not a header field: %q", n, truncate(line, 40)))
 			continue
 		}
 		name := string(bytes.TrimRight(line[:colon], " \t"))
@@ -94,7 +102,7 @@ func ParseMail11In(block []byte, loc *time.Location) (Mail11, error) {
 			continue
 		}
 		if have[k] {
-			errs = append(errs, fmt.Errorf("rewrite: line %d: second %s: field ignored", n, name))
+			errs = append(errs, fmt.Errorf("mail11: line %d: second %s: field ignored", n, name))
 			cur = nil
 			continue
 		}
@@ -102,7 +110,7 @@ func ParseMail11In(block []byte, loc *time.Location) (Mail11, error) {
 		*cur = trimWSP(string(line[colon+1:]))
 	}
 	if !have[0] {
-		errs = append(errs, errors.New("rewrite: no From: field"))
+		errs = append(errs, errors.New("mail11: no From: field"))
 	} else if err := m.parseFrom(loc); err != nil {
 		errs = append(errs, err)
 	}
@@ -110,7 +118,7 @@ func ParseMail11In(block []byte, loc *time.Location) (Mail11, error) {
 }
 
 // parseFrom splits FromField into address, personal name and date.
-func (m *Mail11) parseFrom(loc *time.Location) error {
+func (m *Header) parseFrom(loc *time.Location) error {
 	var errs []error
 	rest := m.FromField
 	// The date: the last one or two words, "d-MMM-yyyy [hh:mm[:ss[.cc]]]".
@@ -124,7 +132,7 @@ func (m *Mail11) parseFrom(loc *time.Location) error {
 		date, rest = w2, before2
 	}
 	if date == "" {
-		errs = append(errs, errors.New("rewrite: From: field has no date"))
+		errs = append(errs, errors.New("mail11: From: field has no date"))
 	} else if t, err := ParseVMSDate(date, loc); err != nil {
 		errs = append(errs, err)
 	} else {
@@ -143,9 +151,9 @@ func (m *Mail11) parseFrom(loc *time.Location) error {
 	}
 	m.From = rest[:i]
 	if m.From == "" {
-		errs = append(errs, errors.New("rewrite: From: field has no address"))
+		errs = append(errs, errors.New("mail11: From: field has no address"))
 	} else if q {
-		errs = append(errs, errors.New("rewrite: From: address has unbalanced quotes"))
+		errs = append(errs, errors.New("mail11: From: address has unbalanced quotes"))
 	}
 	// The personal name, in double quotes.
 	name := trimWSP(rest[i:])
@@ -155,10 +163,10 @@ func (m *Mail11) parseFrom(loc *time.Location) error {
 		m.PersonalName = trimWSP(name[1 : len(name)-1])
 	case name[0] == '"':
 		m.PersonalName = trimWSP(name[1:])
-		errs = append(errs, errors.New("rewrite: From: personal name has unbalanced quotes"))
+		errs = append(errs, errors.New("mail11: From: personal name has unbalanced quotes"))
 	default:
 		m.PersonalName = name
-		errs = append(errs, errors.New("rewrite: From: personal name is not quoted"))
+		errs = append(errs, errors.New("mail11: From: personal name is not quoted"))
 	}
 	return errors.Join(errs...)
 }
@@ -264,10 +272,10 @@ func ParseVMSDate(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	if !p.ok || p.i != len(p.s) {
-		return time.Time{}, fmt.Errorf("rewrite: bad VMS date %q", s)
+		return time.Time{}, fmt.Errorf("mail11: bad VMS date %q", s)
 	}
 	if day < 1 || day > daysIn(time.Month(mon), year) || hour > 23 || min > 59 || sec > 59 {
-		return time.Time{}, fmt.Errorf("rewrite: VMS date out of range %q", s)
+		return time.Time{}, fmt.Errorf("mail11: VMS date out of range %q", s)
 	}
 	return time.Date(year, time.Month(mon), day, hour, min, sec, cs*10_000_000, loc), nil
 }
@@ -365,3 +373,17 @@ func FormatVMSDate(t time.Time) string {
 func append2(b []byte, v int) []byte {
 	return append(b, byte('0'+v/10), byte('0'+v%10))
 }
+
+// trimWSP trims spaces, TABs, CRs and LFs at both ends of s.
+func trimWSP(s string) string {
+	i, j := 0, len(s)
+	for i < j && isWSPorNL(s[i]) {
+		i++
+	}
+	for j > i && isWSPorNL(s[j-1]) {
+		j--
+	}
+	return s[i:j]
+}
+
+func isWSPorNL(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

@@ -1,4 +1,4 @@
-package main
+package mail11
 
 import (
 	"bufio"
@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/textproto"
-
-	"github.com/vmspop/vmspop/rewrite"
 )
 
 func readTestHeader(t *testing.T, s string) textproto.Header {
@@ -80,7 +78,7 @@ func TestMail11FromHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := mail11FromHeader(readTestHeader(t, tt.header), tt.fallback, mail11Arrival)
+			f := FromHeader(readTestHeader(t, tt.header), tt.fallback, mail11Arrival)
 			if got := string(f.Bytes()); got != tt.want {
 				t.Errorf("MAIL-11 header =\n%q\nwant\n%q", got, tt.want)
 			}
@@ -90,44 +88,10 @@ func TestMail11FromHeader(t *testing.T) {
 
 func TestMail11DayPadding(t *testing.T) {
 	d := time.Date(1992, 7, 2, 21, 17, 8, 80_000_000, time.UTC)
-	got := mail11From("a@b", "N", d)
+	got := fromField("a@b", "N", d)
 	want := `SMTP%"a@b" "N"   2-JUL-1992 21:17:08.08`
 	if got != want {
-		t.Errorf("mail11From = %q, want %q", got, want)
-	}
-}
-
-// TestMail11RoundTrip: the From: field deliver writes, parsed by rewrite
-// and rebuilt by RewriteFrom, gives back the sender's address, and the
-// personal name and date survive.
-func TestMail11RoundTrip(t *testing.T) {
-	senders := []struct{ header, want string }{
-		{"john.smith@example.com", "john.smith@example.com"},
-		{`"john smith"@example.com`, `"john smith"@example.com`},
-		{`"a\"b"@example.com`, `"a\"b"@example.com`},
-		{`"ABCMTS::MRGATE::\"ABCDEF::VIVALDI\""@xyz.org`, `"ABCMTS::MRGATE::\"ABCDEF::VIVALDI\""@xyz.org`},
-		{`"x@y"@relay.example`, `"x@y"@relay.example`},
-		{`o'neil+tag@example.ie`, `o'neil+tag@example.ie`},
-	}
-	s := &rewrite.Settings{Hostname: "vms.example.com"}
-	for _, sd := range senders {
-		h := readTestHeader(t, "From: \"Personal, Name\" <"+sd.header+">\n\n")
-		f := mail11FromHeader(h, "", mail11Arrival)
-		m, err := rewrite.ParseMail11In(f.Bytes(), time.UTC)
-		if err != nil {
-			t.Errorf("%s: ParseMail11: %v\n%q", sd.header, err, f.Bytes())
-			continue
-		}
-		if !m.Date.Equal(mail11Arrival.Truncate(10 * time.Millisecond)) {
-			t.Errorf("%s: date %v, want %v", sd.header, m.Date, mail11Arrival)
-		}
-		if m.PersonalName != "Personal, Name" {
-			t.Errorf("%s: personal name %q", sd.header, m.PersonalName)
-		}
-		got, note := s.RewriteFrom(m.From)
-		if got != sd.want {
-			t.Errorf("%s: stored %q, RewriteFrom = %q (note %q), want %q", sd.header, m.From, got, note, sd.want)
-		}
+		t.Errorf("fromField = %q, want %q", got, want)
 	}
 }
 
@@ -143,9 +107,9 @@ func TestEnvelopeFromHeader(t *testing.T) {
 		{"Subject: none\n\n", "", false},
 	}
 	for _, tt := range tests {
-		got, ok := envelopeFromHeader(readTestHeader(t, tt.header))
+		got, ok := EnvelopeSender(readTestHeader(t, tt.header))
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("envelopeFromHeader(%q) = %q, %v; want %q, %v", tt.header, got, ok, tt.want, tt.ok)
+			t.Errorf("EnvelopeSender(%q) = %q, %v; want %q, %v", tt.header, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -183,8 +147,10 @@ func TestHideQuotes(t *testing.T) {
 }
 
 // FuzzMail11Header: for any header deliver accepts, the MAIL-11 header has
-// exactly its four lines and the empty line, and rewrite reads back an
-// SMTP% address and the arrival date.
+// exactly its four lines and the empty line, and Parse gives back the
+// fields FromHeader wrote: the SMTP% address (quotes hidden), personal
+// name, To:, CC:, Subj: and the arrival date (to the hundredth of a
+// second).
 func FuzzMail11Header(f *testing.F) {
 	f.Add("From: John Smith <john.smith@example.com>\nTo: a@b\nSubject: hi\n\n")
 	f.Add("From: \"a\\\"b\" <\"x y\"@z>\nSubject: =?UTF-8?B?R3LDvMOf?=\n\n")
@@ -194,7 +160,8 @@ func FuzzMail11Header(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out := mail11FromHeader(h, "env@example.com", mail11Arrival).Bytes()
+		fields := FromHeader(h, "env@example.com", mail11Arrival)
+		out := fields.Bytes()
 		lines := strings.Split(string(out), "\n")
 		if len(lines) != 6 || lines[4] != "" || lines[5] != "" || strings.ContainsRune(string(out), '\r') {
 			t.Fatalf("MAIL-11 header %q is not four lines and an empty line", out)
@@ -204,9 +171,32 @@ func FuzzMail11Header(f *testing.F) {
 				t.Fatalf("line %d = %q, want prefix %q", i, lines[i], p)
 			}
 		}
-		m, _ := rewrite.ParseMail11In(out, time.UTC)
-		if !rewrite.IsSMTP(m.From) || !m.Date.Equal(mail11Arrival.Truncate(10*time.Millisecond)) {
-			t.Fatalf("ParseMail11(%q) = From %q, date %v", out, m.From, m.Date)
+		m, err := ParseIn(out, time.UTC)
+		if err != nil {
+			t.Fatalf("ParseIn(%q): %v", out, err)
 		}
+		if !strings.HasPrefix(m.From, `SMTP%"`) || !m.Date.Equal(mail11Arrival.Truncate(10*time.Millisecond)) {
+			t.Fatalf("ParseIn(%q) = From %q, date %v", out, m.From, m.Date)
+		}
+		checkRoundTrip(t, out, fields, m)
 	})
+}
+
+// checkRoundTrip fails t unless m, parsed from out, holds the fields that
+// were written.
+func checkRoundTrip(t *testing.T, out []byte, f Fields, m Header) {
+	t.Helper()
+	if want := `SMTP%"` + hideQuotes(cleanField(f.From, 900)) + `"`; m.From != want {
+		t.Errorf("ParseIn(%q).From = %q; want %q", out, m.From, want)
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"personal name", m.PersonalName, f.Personal},
+		{"To", m.To, f.To},
+		{"CC", m.CC, f.CC},
+		{"Subj", m.Subj, f.Subj},
+	} {
+		if c.got != strings.TrimSpace(c.want) {
+			t.Errorf("ParseIn(%q): %s = %q; written %q", out, c.name, c.got, c.want)
+		}
+	}
 }

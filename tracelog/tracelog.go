@@ -1,13 +1,15 @@
-package main
-
-// The `vmspop trace` sub-command: read the server's logrus logs (text or
-// JSON, plain or gzip-compressed, one file or a rotated set) and print the
-// POP3 transcript of each session, or a one-row summary per session.
+// Package tracelog reads the gateway's logrus logs (text or JSON, plain or
+// gzip-compressed, one file or a rotated set) and prints the POP3
+// transcript of each session, or a one-row summary per session: the
+// `vmspop trace` command (Main).
 //
-// It relies on the gateway's logging contract: every entry of a connection
-// carries `session` (12 lower-hex digits) and `remote`, and `user` once
-// known; transcript lines have the message `C: <line>` or `S: <line>`; the
-// last entry is `session end` with the counters and the `end` reason.
+// It relies on the gateway's logging contract, whose field names and
+// messages are the gateway's exported constants (gateway.FieldSession
+// ...): every entry of a connection carries the session id (12 lower-hex
+// digits) and the remote address, and the user once known; transcript
+// lines have the message `C: <line>` or `S: <line>`; the last entry is
+// gateway.MsgSessionEnd with the counters and the end reason.
+package tracelog
 
 import (
 	"bufio"
@@ -28,6 +30,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/vmspop/vmspop/gateway"
 )
 
 const traceUsage = `usage: vmspop trace [--session ID] [--user U] [--client ADDR] [--since T] [--until T]
@@ -54,7 +58,7 @@ const maxLogLine = 1 << 20
 // --failed.
 func isFailedEnd(end string) bool {
 	switch end {
-	case "two failed logins", "error", "blocked client", "too many errors":
+	case gateway.EndTwoFailures, gateway.EndError, gateway.EndBlocked, gateway.EndTooManyErrors:
 		return true
 	}
 	return false
@@ -72,14 +76,10 @@ type traceOptions struct {
 	files   []string
 }
 
-// runTrace runs `vmspop trace` with args (the words after "trace") and
-// returns the exit status. Times without a zone are read as local time.
-func runTrace(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return traceMain(args, stdin, stdout, stderr, time.Local)
-}
-
-// traceMain is runTrace with the location for zone-less times (tests use UTC).
-func traceMain(args []string, stdin io.Reader, stdout, stderr io.Writer, loc *time.Location) int {
+// Main runs `vmspop trace` with args (the words after "trace") and
+// returns the exit status. Times without a zone are read in loc
+// (time.Local for the command; tests use UTC).
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, loc *time.Location) int {
 	opts, err := parseTraceArgs(args, stderr, loc)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -563,7 +563,7 @@ type traceSession struct {
 // failed reports whether the session matches --failed: a `login failed`
 // entry, an Error-level (or worse) entry, or a failure end reason.
 func (s *traceSession) failed() bool {
-	return s.loginFail || s.hadError || (s.ended && isFailedEnd(s.end["end"]))
+	return s.loginFail || s.hadError || (s.ended && isFailedEnd(s.end[gateway.FieldEnd]))
 }
 
 // groupSessions collects the entries that carry a session id into sessions,
@@ -573,7 +573,7 @@ func groupSessions(entries []logEntry) []*traceSession {
 	byID := map[string]*traceSession{}
 	var order []*traceSession
 	for _, e := range entries {
-		id := e.fields["session"]
+		id := e.fields[gateway.FieldSession]
 		if id == "" {
 			continue
 		}
@@ -583,10 +583,10 @@ func groupSessions(entries []logEntry) []*traceSession {
 			byID[id] = s
 			order = append(order, s)
 		}
-		if r := e.fields["remote"]; r != "" {
+		if r := e.fields[gateway.FieldRemote]; r != "" {
 			s.remote = r
 		}
-		if u := e.fields["user"]; u != "" {
+		if u := e.fields[gateway.FieldUser]; u != "" {
 			s.user = u
 			if !slices.Contains(s.users, u) {
 				s.users = append(s.users, u)
@@ -607,9 +607,9 @@ func groupSessions(entries []logEntry) []*traceSession {
 		switch {
 		case isTranscript(e.msg):
 			s.transcript = append(s.transcript, e.msg)
-		case e.msg == "login failed":
+		case e.msg == gateway.MsgLoginFailed:
 			s.loginFail = true
-		case e.msg == "session end":
+		case e.msg == gateway.MsgSessionEnd:
 			s.ended = true
 			s.end = e.fields
 		}
@@ -648,7 +648,7 @@ func writeTranscripts(w io.Writer, sessions []*traceSession) {
 		}
 		fmt.Fprintf(w, "# session %s client %s user %s %s .. %s end %s\n",
 			s.id, orDash(s.remote), orDash(s.user),
-			fmtTime(s.first, s.hasTime), fmtTime(s.last, s.hasTime), orDash(s.end["end"]))
+			fmtTime(s.first, s.hasTime), fmtTime(s.last, s.hasTime), orDash(s.end[gateway.FieldEnd]))
 		for _, l := range s.transcript {
 			fmt.Fprintln(w, l)
 		}
@@ -665,17 +665,17 @@ func writeSummary(w io.Writer, sessions []*traceSession) {
 	fmt.Fprintln(tw, "START\tSESSION\tCLIENT\tUSER\tDURATION\tL/R/D/M\tOCTETS\tEND")
 	for _, s := range sessions {
 		dur := "-"
-		if ms, err := strconv.ParseInt(s.end["duration_ms"], 10, 64); err == nil {
+		if ms, err := strconv.ParseInt(s.end[gateway.FieldDurationMS], 10, 64); err == nil {
 			dur = (time.Duration(ms) * time.Millisecond).String()
 		}
 		counts := "-"
 		if s.ended {
-			counts = fmt.Sprintf("%s/%s/%s/%s", orDash(s.end["listed"]), orDash(s.end["retrieved"]),
-				orDash(s.end["deleted"]), orDash(s.end["moved"]))
+			counts = fmt.Sprintf("%s/%s/%s/%s", orDash(s.end[gateway.FieldListed]), orDash(s.end[gateway.FieldRetrieved]),
+				orDash(s.end[gateway.FieldDeleted]), orDash(s.end[gateway.FieldMoved]))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			fmtTime(s.first, s.hasTime), s.id, orDash(s.remote), orDash(s.user),
-			dur, counts, orDash(s.end["octets"]), orDash(s.end["end"]))
+			dur, counts, orDash(s.end[gateway.FieldOctets]), orDash(s.end[gateway.FieldEnd]))
 	}
 	_ = tw.Flush()
 }

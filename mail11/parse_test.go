@@ -1,7 +1,6 @@
-package rewrite
+package mail11
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,130 +8,130 @@ import (
 
 var est = time.FixedZone("EST", -5*3600)
 
-func TestParseMail11(t *testing.T) {
+func TestParse(t *testing.T) {
 	d := func(y int, m time.Month, day, h, mi, s, cs int) time.Time {
 		return time.Date(y, m, day, h, mi, s, cs*10_000_000, est)
 	}
 	tests := []struct {
 		name    string
 		block   string
-		want    Mail11
+		want    Header
 		wantErr string // substring of the error; "" = no error
 	}{
 		{
 			name:  "decnet",
 			block: "From:\tABCDEF::JONES \"Jim Jones\"  2-JUL-1992 21:17:08.08\nTo:\tSMITH\nCC:\t\nSubj:\tLunch on Friday?\n",
-			want: Mail11{From: "ABCDEF::JONES", PersonalName: "Jim Jones", Date: d(1992, 7, 2, 21, 17, 8, 8),
+			want: Header{From: "ABCDEF::JONES", PersonalName: "Jim Jones", Date: d(1992, 7, 2, 21, 17, 8, 8),
 				FromField: `ABCDEF::JONES "Jim Jones"  2-JUL-1992 21:17:08.08`, To: "SMITH", Subj: "Lunch on Friday?"},
 		},
 		{
 			name:  "smtp",
 			block: "From:\tSMTP%\"james.jones@federation.gov\"  12-DEC-2001 09:05:00.99\nTo:\tSMITH\nCC:\tJONES,BROWN\nSubj:\tRe: budget\n",
-			want: Mail11{From: `SMTP%"james.jones@federation.gov"`, Date: d(2001, 12, 12, 9, 5, 0, 99),
+			want: Header{From: `SMTP%"james.jones@federation.gov"`, Date: d(2001, 12, 12, 9, 5, 0, 99),
 				FromField: `SMTP%"james.jones@federation.gov"  12-DEC-2001 09:05:00.99`, To: "SMITH", CC: "JONES,BROWN", Subj: "Re: budget"},
 		},
 		{
 			name:  "smtp with personal name and cents",
 			block: "From:\tSMTP%\"\xa2A::B\xa2@x.org\" \"Ann Other\" 1-JAN-2000 00:00:00.00\nTo:\tME\nSubj:\tx\n",
-			want: Mail11{From: "SMTP%\"\xa2A::B\xa2@x.org\"", PersonalName: "Ann Other", Date: d(2000, 1, 1, 0, 0, 0, 0),
+			want: Header{From: "SMTP%\"\xa2A::B\xa2@x.org\"", PersonalName: "Ann Other", Date: d(2000, 1, 1, 0, 0, 0, 0),
 				FromField: "SMTP%\"\xa2A::B\xa2@x.org\" \"Ann Other\" 1-JAN-2000 00:00:00.00", To: "ME", Subj: "x"},
 		},
 		{
 			name:  "crlf and spaces instead of tab",
 			block: "From: NODE::USER  2-JUL-1992 21:17:08.08\r\nTo:  JONES\r\nCC:\r\nSubj: Hi\r\n",
-			want: Mail11{From: "NODE::USER", Date: d(1992, 7, 2, 21, 17, 8, 8),
+			want: Header{From: "NODE::USER", Date: d(1992, 7, 2, 21, 17, 8, 8),
 				FromField: "NODE::USER  2-JUL-1992 21:17:08.08", To: "JONES", Subj: "Hi"},
 		},
 		{
 			name:  "continuation lines",
 			block: "From:\tNODE::USER  2-JUL-1992 21:17:08.08\nTo:\tJONES,SMITH,\n\tBROWN,\n  WHITE\nSubj:\tA long\n\tsubject\n",
-			want: Mail11{From: "NODE::USER", Date: d(1992, 7, 2, 21, 17, 8, 8),
+			want: Header{From: "NODE::USER", Date: d(1992, 7, 2, 21, 17, 8, 8),
 				FromField: "NODE::USER  2-JUL-1992 21:17:08.08", To: "JONES,SMITH, BROWN, WHITE", Subj: "A long subject"},
 		},
 		{
 			name:    "missing date",
 			block:   "From:\tJONES\nTo:\tSMITH\nSubj:\tno date\n",
-			want:    Mail11{From: "JONES", FromField: "JONES", To: "SMITH", Subj: "no date"},
+			want:    Header{From: "JONES", FromField: "JONES", To: "SMITH", Subj: "no date"},
 			wantErr: "no date",
 		},
 		{
 			name:    "bad date",
 			block:   "From:\tJONES  31-FEB-1992 10:00:00.00\nSubj:\tx\n",
-			want:    Mail11{From: "JONES", FromField: "JONES  31-FEB-1992 10:00:00.00", Subj: "x"},
+			want:    Header{From: "JONES", FromField: "JONES  31-FEB-1992 10:00:00.00", Subj: "x"},
 			wantErr: "out of range",
 		},
 		{
 			name:  "date without seconds",
 			block: "From:\tJONES  2-JUL-1992 21:17\n",
-			want:  Mail11{From: "JONES", FromField: "JONES  2-JUL-1992 21:17", Date: d(1992, 7, 2, 21, 17, 0, 0)},
+			want:  Header{From: "JONES", FromField: "JONES  2-JUL-1992 21:17", Date: d(1992, 7, 2, 21, 17, 0, 0)},
 		},
 		{
 			name:  "8-bit latin-1",
 			block: "From:\tNODE::MUELLER \"J\xf6rg M\xfcller\"  2-JUL-1992 21:17:08.08\nTo:\tJONES\nSubj:\tPr\xfcfung \xa2 5\n",
-			want: Mail11{From: "NODE::MUELLER", PersonalName: "J\xf6rg M\xfcller", Date: d(1992, 7, 2, 21, 17, 8, 8),
+			want: Header{From: "NODE::MUELLER", PersonalName: "J\xf6rg M\xfcller", Date: d(1992, 7, 2, 21, 17, 8, 8),
 				FromField: "NODE::MUELLER \"J\xf6rg M\xfcller\"  2-JUL-1992 21:17:08.08", To: "JONES", Subj: "Pr\xfcfung \xa2 5"},
 		},
 		{
 			name:  "8-bit utf-8",
 			block: "From:\tNODE::MUELLER \"Jörg Müller\"  2-JUL-1992 21:17:08.08\nSubj:\tPrüfung\n",
-			want: Mail11{From: "NODE::MUELLER", PersonalName: "Jörg Müller", Date: d(1992, 7, 2, 21, 17, 8, 8),
+			want: Header{From: "NODE::MUELLER", PersonalName: "Jörg Müller", Date: d(1992, 7, 2, 21, 17, 8, 8),
 				FromField: "NODE::MUELLER \"Jörg Müller\"  2-JUL-1992 21:17:08.08", Subj: "Prüfung"},
 		},
 		{
 			name:  "lower-case names and Subject",
 			block: "from:\tJONES  2-jul-1992 21:17:08.08\nsubject:\tx\ncc:\ty\n",
-			want:  Mail11{From: "JONES", FromField: "JONES  2-jul-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8), Subj: "x", CC: "y"},
+			want:  Header{From: "JONES", FromField: "JONES  2-jul-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8), Subj: "x", CC: "y"},
 		},
 		{
 			name:  "form feed",
 			block: "\fFrom:\tJONES  2-JUL-1992 21:17:08.08\n",
-			want:  Mail11{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
+			want:  Header{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
 		},
 		{
 			name:  "stops at empty line",
 			block: "From:\tJONES  2-JUL-1992 21:17:08.08\n\nTo:\tNOT-A-HEADER\n",
-			want:  Mail11{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
+			want:  Header{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
 		},
 		{
 			name:    "missing from",
 			block:   "To:\tJONES\nSubj:\tx\n",
-			want:    Mail11{To: "JONES", Subj: "x"},
+			want:    Header{To: "JONES", Subj: "x"},
 			wantErr: "no From:",
 		},
 		{
 			name:    "garbage line",
 			block:   "From:\tJONES  2-JUL-1992 21:17:08.08\nthis is not a header\nSubj:\tx\n",
-			want:    Mail11{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8), Subj: "x"},
+			want:    Header{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8), Subj: "x"},
 			wantErr: "line 2: not a header field",
 		},
 		{
 			name:    "continuation first",
 			block:   "\tcontinued\nFrom:\tJONES  2-JUL-1992 21:17:08.08\n",
-			want:    Mail11{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
+			want:    Header{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
 			wantErr: "line 1: continuation",
 		},
 		{
 			name:    "duplicate field",
 			block:   "From:\tJONES  2-JUL-1992 21:17:08.08\nSubj:\tfirst\nSubj:\tsecond\n",
-			want:    Mail11{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8), Subj: "first"},
+			want:    Header{From: "JONES", FromField: "JONES  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8), Subj: "first"},
 			wantErr: "line 3: second Subj",
 		},
 		{
 			name:    "unbalanced personal name",
 			block:   "From:\tNODE::USER \"Jim Jones  2-JUL-1992 21:17:08.08\n",
-			want:    Mail11{From: "NODE::USER", PersonalName: "Jim Jones", FromField: "NODE::USER \"Jim Jones  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
+			want:    Header{From: "NODE::USER", PersonalName: "Jim Jones", FromField: "NODE::USER \"Jim Jones  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
 			wantErr: "unbalanced quotes",
 		},
 		{
 			name:    "unbalanced address",
 			block:   "From:\tSMTP%\"a@b  2-JUL-1992 21:17:08.08\n",
-			want:    Mail11{From: "SMTP%\"a@b", FromField: "SMTP%\"a@b  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
+			want:    Header{From: "SMTP%\"a@b", FromField: "SMTP%\"a@b  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
 			wantErr: "unbalanced quotes",
 		},
 		{
 			name:    "unquoted personal name",
 			block:   "From:\tNODE::USER Jim  2-JUL-1992 21:17:08.08\n",
-			want:    Mail11{From: "NODE::USER", PersonalName: "Jim", FromField: "NODE::USER Jim  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
+			want:    Header{From: "NODE::USER", PersonalName: "Jim", FromField: "NODE::USER Jim  2-JUL-1992 21:17:08.08", Date: d(1992, 7, 2, 21, 17, 8, 8)},
 			wantErr: "not quoted",
 		},
 		{
@@ -148,37 +147,37 @@ func TestParseMail11(t *testing.T) {
 		{
 			name:    "quoted name holding a date",
 			block:   "From:\tNODE::USER \"x  2-JUL-1992 21:17\"\n",
-			want:    Mail11{From: "NODE::USER", PersonalName: "x  2-JUL-1992 21:17", FromField: "NODE::USER \"x  2-JUL-1992 21:17\""},
+			want:    Header{From: "NODE::USER", PersonalName: "x  2-JUL-1992 21:17", FromField: "NODE::USER \"x  2-JUL-1992 21:17\""},
 			wantErr: "no date",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMail11In([]byte(tt.block), est)
+			got, err := ParseIn([]byte(tt.block), est)
 			if tt.wantErr == "" && err != nil {
-				t.Errorf("ParseMail11 error: %v", err)
+				t.Errorf("Parse error: %v", err)
 			}
 			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Errorf("ParseMail11 error = %v; want one containing %q", err, tt.wantErr)
+				t.Errorf("Parse error = %v; want one containing %q", err, tt.wantErr)
 			}
-			if err != nil && !strings.HasPrefix(err.Error(), "rewrite: ") {
+			if err != nil && !strings.HasPrefix(err.Error(), "mail11: ") {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
 			if got.From != tt.want.From || got.PersonalName != tt.want.PersonalName || got.FromField != tt.want.FromField ||
 				got.To != tt.want.To || got.CC != tt.want.CC || got.Subj != tt.want.Subj || !got.Date.Equal(tt.want.Date) {
-				t.Errorf("ParseMail11(%q) =\n  %+v\nwant\n  %+v", tt.block, got, tt.want)
+				t.Errorf("Parse(%q) =\n  %+v\nwant\n  %+v", tt.block, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestParseMail11Local(t *testing.T) {
-	m, err := ParseMail11([]byte("From:\tJONES  2-JUL-1992 21:17:08.08\n"))
+func TestParseLocal(t *testing.T) {
+	m, err := Parse([]byte("From:\tJONES  2-JUL-1992 21:17:08.08\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.Date.Location() != time.Local || m.Date.Hour() != 21 {
-		t.Errorf("ParseMail11 date = %v; want 21:17 local time", m.Date)
+		t.Errorf("Parse date = %v; want 21:17 local time", m.Date)
 	}
 }
 
@@ -217,7 +216,7 @@ func TestParseVMSDate(t *testing.T) {
 		if (err == nil) != tt.ok || !got.Equal(tt.want) {
 			t.Errorf("ParseVMSDate(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
-		if err != nil && !strings.HasPrefix(err.Error(), "rewrite: ") {
+		if err != nil && !strings.HasPrefix(err.Error(), "mail11: ") {
 			t.Errorf("error %q lacks the package prefix", err)
 		}
 	}
@@ -244,48 +243,5 @@ func TestFormatVMSDate(t *testing.T) {
 		if err != nil || !back.Equal(tt.in.Truncate(10*time.Millisecond)) {
 			t.Errorf("ParseVMSDate(FormatVMSDate(%v)) = %v, %v", tt.in, back, err)
 		}
-	}
-}
-
-func TestParseNodeTable(t *testing.T) {
-	good := "! DECnet node table\n\nABCDEF  abcdef.federation.gov\nboston Boston.Example.ORG. ! trailing comment\n\tHUB\tmailhub.acme.example\n"
-	got, err := ParseNodeTable(strings.NewReader(good))
-	if err != nil {
-		t.Fatalf("ParseNodeTable: %v", err)
-	}
-	want := NodeTable{"ABCDEF": "abcdef.federation.gov", "BOSTON": "boston.example.org", "HUB": "mailhub.acme.example"}
-	if len(got) != len(want) {
-		t.Errorf("ParseNodeTable = %v; want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("ParseNodeTable[%s] = %q; want %q", k, got[k], v)
-		}
-	}
-
-	bad := []struct {
-		in, wantErr string
-	}{
-		{"ABCDEF\n", "rewrite: line 1: want \"NODE host.name\", got 1 fields"},
-		{"ok host.example\nA B C\n", "rewrite: line 2: want"},
-		{"A\"B host.example\n", "rewrite: line 1: invalid DECnet node name"},
-		{"A host..example\n", "rewrite: line 1: invalid host name"},
-		{"A -host.example\n", "rewrite: line 1: invalid host name"},
-		{"A h@st\n", "rewrite: line 1: invalid host name"},
-		{"A a.example\na b.example\n", "rewrite: line 2: node A already maps to a.example"},
-		{"A " + strings.Repeat("x", 70) + ".example\n", "invalid host name"},
-		{"A a.example\n" + strings.Repeat("x", 70_000) + "\n", "rewrite: line 2: bufio.Scanner: token too long"},
-	}
-	for _, tt := range bad {
-		got, err := ParseNodeTable(strings.NewReader(tt.in))
-		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || got != nil {
-			t.Errorf("ParseNodeTable(%.30q) = %v, %v; want nil and error containing %q", tt.in, got, err, tt.wantErr)
-		}
-	}
-	// Every bad line is reported.
-	_, err = ParseNodeTable(strings.NewReader("A\nB\nC c.example\nD\n"))
-	var joined interface{ Unwrap() []error }
-	if !errors.As(err, &joined) || len(joined.Unwrap()) != 3 {
-		t.Errorf("ParseNodeTable with 3 bad lines: %v; want 3 errors", err)
 	}
 }

@@ -1,4 +1,9 @@
-package gateway
+// Package maildrop serves an OpenVMS-style spool to the POP3 gateway: it
+// implements gateway.Backend on top of spool (folders, locks, index) and
+// rewrite (MAIL-11 header to RFC 822 header, manual 15.1.6), and moves
+// mail at UPDATE as TCPIP$POP does. It translates spool.ErrLocked into
+// gateway.ErrInUse.
+package maildrop
 
 import (
 	"bytes"
@@ -6,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -15,6 +21,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 )
@@ -47,7 +55,7 @@ type SpoolBackend struct {
 	derived map[string]*derivedInfo // by user
 }
 
-var _ Backend = (*SpoolBackend)(nil)
+var _ gateway.Backend = (*SpoolBackend)(nil)
 
 // How a message is sent.
 const (
@@ -68,7 +76,7 @@ type spoolDrop struct {
 	be    *SpoolBackend
 	box   *spool.Box
 	msgs  []dropMessage
-	infos []MessageInfo
+	infos []gateway.MessageInfo
 	log   logrus.FieldLogger
 }
 
@@ -84,7 +92,8 @@ func (be *SpoolBackend) logger() logrus.FieldLogger {
 // OpenMaildrop locks user's folder and works out the size and UID of each
 // message as sent. Both are kept in the folder's index (spool), so a login
 // to an unchanged folder reads no message.
-func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop, error) {
+// A folder locked by another session is reported as gateway.ErrInUse.
+func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (gateway.Maildrop, error) {
 	folder := be.Folder
 	if folder == "" {
 		folder = spool.NewMail
@@ -138,6 +147,9 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 		return encodeAux(size, how, uid, hbuf), nil
 	}
 	box, err := be.Spool.OpenBox(ctx, user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
+	if errors.Is(err, spool.ErrLocked) {
+		return nil, fmt.Errorf("%w: %w", gateway.ErrInUse, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -156,15 +168,15 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 		return d, nil
 	}
 	d.msgs = make([]dropMessage, len(box.Messages))
-	d.infos = make([]MessageInfo, len(box.Messages))
+	d.infos = make([]gateway.MessageInfo, len(box.Messages))
 	for i := range box.Messages {
 		m, ok := decodeAux(box.Aux[i])
 		if !ok {
 			box.Close()
-			return nil, fmt.Errorf("gateway: message %d of %s has no size in the index", i+1, user)
+			return nil, fmt.Errorf("maildrop: message %d of %s has no size in the index", i+1, user)
 		}
 		d.msgs[i] = m
-		d.infos[i] = MessageInfo{Size: m.size, UID: m.uid}
+		d.infos[i] = gateway.MessageInfo{Size: m.size, UID: m.uid}
 	}
 	be.mu.Lock()
 	if be.derived == nil {
@@ -186,7 +198,7 @@ const maxDerived = 256
 type derivedInfo struct {
 	first *spool.Message
 	msgs  []dropMessage
-	infos []MessageInfo
+	infos []gateway.MessageInfo
 }
 
 // encodeAux packs what OpenMaildrop keeps per message in the index: the
@@ -245,8 +257,8 @@ func (be *SpoolBackend) indexKey(user string) string {
 }
 
 // parse reads a message's MAIL-11 header and decides how it is sent.
-func (be *SpoolBackend) parse(hdr []byte, m *spool.Message, bodyHead func(int) []byte) (rewrite.Mail11, uint8, error) {
-	m11, err := rewrite.ParseMail11In(hdr, be.Rewrite.Location)
+func (be *SpoolBackend) parse(hdr []byte, m *spool.Message, bodyHead func(int) []byte) (mail11.Header, uint8, error) {
+	m11, err := mail11.ParseIn(hdr, be.Rewrite.Location)
 	switch {
 	case m.Binary:
 		return m11, sendForeign, err
@@ -260,7 +272,7 @@ func (be *SpoolBackend) parse(hdr []byte, m *spool.Message, bodyHead func(int) [
 
 // header appends the rebuilt header of a message, and returns the note of
 // a From: rule that fell back.
-func (be *SpoolBackend) header(dst []byte, m11 *rewrite.Mail11, m *spool.Message, uid string, how uint8) ([]byte, string) {
+func (be *SpoolBackend) header(dst []byte, m11 *mail11.Header, m *spool.Message, uid string, how uint8) ([]byte, string) {
 	p := rewrite.Params{UID: uid, Arrival: arrival(m11, m), Foreign: how == sendForeign}
 	if m.EightBit {
 		p.Charset = "iso-8859-1"
@@ -273,7 +285,7 @@ func (be *SpoolBackend) header(dst []byte, m11 *rewrite.Mail11, m *spool.Message
 
 // arrival is the arrival date of a message: the MAIL-11 From: date, else
 // the date on its From_ line.
-func arrival(m11 *rewrite.Mail11, m *spool.Message) time.Time {
+func arrival(m11 *mail11.Header, m *spool.Message) time.Time {
 	if !m11.Date.IsZero() {
 		return m11.Date
 	}
@@ -286,7 +298,7 @@ func arrival(m11 *rewrite.Mail11, m *spool.Message) time.Time {
 	return time.Time{}
 }
 
-func (d *spoolDrop) Messages() []MessageInfo { return d.infos }
+func (d *spoolDrop) Messages() []gateway.MessageInfo { return d.infos }
 
 // Open streams message i as sent: header, then body, CRLF line ends.
 func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
@@ -301,7 +313,7 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, err
 		}
-		m11, _ := rewrite.ParseMail11In(hdr, d.be.Rewrite.Location)
+		m11, _ := mail11.ParseIn(hdr, d.be.Rewrite.Location)
 		h, _ = d.be.header(nil, &m11, m, dm.uid, dm.how)
 	}
 	if dm.how == sendForeign {
@@ -355,7 +367,7 @@ func (m *sentMessage) WriteStuffedTo(w io.Writer) (int64, error) {
 	if m.body == nil {
 		return n, nil
 	}
-	if ps, ok := m.body.(preStuffer); ok {
+	if ps, ok := m.body.(gateway.PreStuffer); ok {
 		k, err := ps.WriteStuffedTo(w)
 		return n + k, err
 	}
@@ -393,7 +405,7 @@ func (m *sentMessage) Close() error {
 // Commit applies UPDATE: deleted messages go to WASTEBASKET (or are purged),
 // retrieved ones to MAIL unless LeaveInNewmail; foreign messages the
 // session saw go to MAIL and are never deleted (manual 15.1.4).
-func (d *spoolDrop) Commit(ctx context.Context, u Update) (CommitResult, error) {
+func (d *spoolDrop) Commit(ctx context.Context, u gateway.Update) (gateway.CommitResult, error) {
 	deleted := make(map[int]bool, len(u.Deleted))
 	for _, i := range u.Deleted {
 		deleted[i] = true
@@ -417,9 +429,9 @@ func (d *spoolDrop) Commit(ctx context.Context, u Update) (CommitResult, error) 
 	}
 	slices.Sort(move)
 	if err := d.box.Commit(ctx, del, move, d.be.PurgeReclaim); err != nil {
-		return CommitResult{}, err
+		return gateway.CommitResult{}, err
 	}
-	return CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
+	return gateway.CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
 }
 
 func (d *spoolDrop) Close() error { return d.box.Close() }
