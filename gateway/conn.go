@@ -104,6 +104,8 @@ type conn struct {
 	dropped     atomic.Bool // closed by Shutdown or Close
 	implicitTLS bool
 	tooMany     bool
+	ip          string // the client's address, without port
+	paid        bool   // this attempt has waited its login penalty
 
 	state     state
 	tls       bool
@@ -143,6 +145,7 @@ func newConn(s *Server, rw net.Conn, implicitTLS bool) *conn {
 			c.maxFetching = s.maxFetching
 		}
 	}
+	c.ip = clientIP(rw.RemoteAddr())
 	c.log = s.logger().WithFields(logrus.Fields{"session": newSessionID(), "remote": rw.RemoteAddr().String()})
 	return c
 }
@@ -559,6 +562,11 @@ func (c *conn) cmdUser(arg string) error {
 	name := args[0]
 	c.haveUser = false
 	// SECURE: an unknown name is answered exactly as a known one.
+	if c.srv.Security != logicals.Secure {
+		if err := c.waitPenalty(name); err != nil {
+			return err
+		}
+	}
 	if c.srv.Security != logicals.Secure && !c.srv.Auth.UserExists(name) {
 		return c.authFailed(MethodUser, name, FailUnknownUser, nil, "")
 	}
@@ -583,7 +591,7 @@ func (c *conn) cmdPass(arg string) error {
 	}
 	name := c.pending
 	c.haveUser = false
-	canonical, err := c.srv.Auth.CheckPassword(name, arg, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.srv.Auth.CheckPassword(name, arg, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodUser, name, c.srv.classify(err), err, "")
 	}
@@ -605,7 +613,7 @@ func (c *conn) cmdAPOP(arg string) error {
 	}
 	c.haveUser = false
 	name, digest := args[0], args[1]
-	canonical, err := c.srv.Auth.CheckAPOP(name, c.timestamp, digest, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.srv.Auth.CheckAPOP(name, c.timestamp, digest, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodAPOP, name, c.srv.classify(err), err, "")
 	}
@@ -690,7 +698,7 @@ func (c *conn) authPlain(ir string) error {
 	if identity != "" && !strings.EqualFold(identity, name) {
 		return c.authFailed(MethodPlain, name, failBadIdentity, nil, sanitize(identity))
 	}
-	canonical, err := c.srv.Auth.CheckPassword(name, password, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.srv.Auth.CheckPassword(name, password, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodPlain, name, c.srv.classify(err), err, "")
 	}
@@ -718,7 +726,7 @@ func (c *conn) authCRAMMD5() error {
 		return c.authFailed(MethodCRAMMD5, "", failMalformed, nil, "malformed CRAM-MD5 response")
 	}
 	name, digest := s[:sp], s[sp+1:]
-	canonical, err := c.srv.Auth.CheckCRAMMD5(name, chal, digest, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.srv.Auth.CheckCRAMMD5(name, chal, digest, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodCRAMMD5, name, c.srv.classify(err), err, "")
 	}
@@ -737,6 +745,7 @@ func (c *conn) challenge(text string) ([]byte, error) {
 	}
 	c.setReadDeadline()
 	line, err := readLine(c.br, maxSASLLine)
+	c.cmdTime = time.Now() // SECURE timing runs from the client's last line
 	if err == errLineTooLong {
 		c.trace("C: [line over 8192 octets discarded]")
 		return nil, c.authFailed("SASL", "", failMalformed, err, "response line too long")
@@ -766,10 +775,14 @@ func decodeBase64(b []byte) ([]byte, error) {
 // command arrived; the log always gets the FRIENDLY reason. The second
 // failed attempt on a connection closes it (manual §15.1.3).
 func (c *conn) authFailed(method, name string, cause AuthFailure, err error, detail string) error {
+	if c.ctx.Err() != nil && errors.Is(err, c.ctx.Err()) {
+		return err // the session is being closed
+	}
 	if cause == FailSystem {
 		return &Error{Code: CodeSysTemp, Text: "unable to check credentials, try later",
 			Err: fmt.Errorf("gateway: %s check for %q: %w", method, sanitize(name), err)}
 	}
+	c.attemptOver(name, false)
 	san := sanitize(name)
 	reason := friendlyText(cause, method, san, detail)
 	entry := c.log.WithFields(logrus.Fields{"method": method, "reason": reason})
@@ -802,6 +815,7 @@ func (c *conn) authFailed(method, name string, cause AuthFailure, err error, det
 // login finishes a successful authorization: the LOGIN-DELAY check, then
 // the maildrop is opened (and locked), and the session enters TRANSACTION.
 func (c *conn) login(method, name, canonical string) error {
+	c.attemptOver(name, true)
 	san := sanitize(name)
 	if !c.srv.checkLoginDelay(canonical, c.srv.now()) {
 		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn("login failed")

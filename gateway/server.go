@@ -124,6 +124,16 @@ type Server struct {
 	BusyPoll time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Guard penalises addresses and accounts that fail to log in
+	// (TCPIP$POP_AUTH_PENALTY); nil means no penalty.
+	Guard Guard
+	// MaxAuthChecks bounds the credential checks run at once; waiting
+	// ones are served round-robin by client address. Zero means the
+	// number of CPUs.
+	MaxAuthChecks int
+
+	checkOnce sync.Once
+	checkQ    *checkQueue
 
 	mu          sync.Mutex
 	closed      bool

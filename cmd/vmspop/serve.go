@@ -187,6 +187,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		LoginDelay:     time.Duration(cfg.LoginDelay) * time.Second,
 		BusyPoll:       time.Duration(cfg.BusyPoll) * time.Microsecond,
 	}
+	defend(srv, cfg, log)
 	if cfg.Cert != "" {
 		cr, err := newCertReloader(cfg.Cert, cfg.Key, log)
 		if err != nil {
