@@ -104,6 +104,10 @@ type conn struct {
 	dropped     atomic.Bool // closed by Shutdown or Close
 	implicitTLS bool
 	tooMany     bool
+	tooManyAddr bool   // over MaxPerAddress
+	key         string // the client's address as limits count it (addrKey)
+	preCmds     int    // commands before login
+	kicked      atomic.Bool
 	ip          string // the client's address, without port
 	paid        bool   // this attempt has waited its login penalty
 
@@ -167,18 +171,15 @@ func (c *conn) serve() {
 	c.sink.w = c.nc
 	c.bw = bufio.NewWriterSize(&c.sink, writeBufferSize)
 	c.small = c.bw
+	if end = c.refuse(); end != "" {
+		return
+	}
+	end = endError
 	if c.implicitTLS {
 		if err := c.handshake(); err != nil {
 			end = c.endReason(err)
 			return
 		}
-	}
-	if c.tooMany {
-		c.log.Warn("too many sessions")
-		c.writeLine("-ERR [" + string(CodeSysTemp) + "] too many sessions, try later")
-		c.bw.Flush()
-		end = endTooManySessn
-		return
 	}
 	c.timestamp = fmt.Sprintf("<%d.%d.%d@%s>", os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix(), c.srv.host())
 	c.writeLine(fmt.Sprintf("+OK POP server ready %s [%s, %s] %s", c.srv.version(), c.srv.host(), localIP(c.raw), c.timestamp))
@@ -218,7 +219,9 @@ func (c *conn) loop() string {
 			c.trace("C: " + redact(line))
 		}
 		var herr error
-		if perr != nil {
+		if berr := c.budget(); berr != nil {
+			herr = berr
+		} else if perr != nil {
 			herr = &Error{Text: "unknown command"}
 			if perr == errBadCharacter {
 				herr = &Error{Text: "invalid character in command"}
@@ -303,6 +306,9 @@ func (c *conn) finish(end string) {
 	c.setFetching(false)
 	if c.dropped.Load() && end != endQuit {
 		end = endShutdown
+		if c.kicked.Load() {
+			end = endKicked
+		}
 	}
 	// The lock goes first: a client that reconnects as soon as it reads
 	// the QUIT reply must find the maildrop free.
@@ -312,7 +318,7 @@ func (c *conn) finish(end string) {
 		}
 	}
 	switch end {
-	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn:
+	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn, endTooManyAddr, endTooManyCmds:
 		if err := c.bw.Flush(); err != nil {
 			c.log.WithError(err).Info("cannot send the last reply")
 		} else {
@@ -373,6 +379,11 @@ func (c *conn) endReason(err error) string {
 	case errors.Is(err, errBlocked):
 		c.log.Error("client blocked, closing connection")
 		return endBlocked
+	case errors.Is(err, errHandshakeTimeout):
+		return endTLSTimeout
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.loginTimedOut():
+		c.log.Info("login timeout, closing connection")
+		return endLoginTimeout
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.log.Info("idle timeout, closing connection")
 		return endIdle
@@ -387,8 +398,8 @@ func (c *conn) endReason(err error) string {
 
 // setReadDeadline arms the idle timer before a read.
 func (c *conn) setReadDeadline() {
-	if d := c.srv.IdleTimeout; d > 0 {
-		c.raw.SetReadDeadline(time.Now().Add(d))
+	if t := c.readDeadline(); !t.IsZero() {
+		c.raw.SetReadDeadline(t)
 	}
 }
 
@@ -396,13 +407,12 @@ func (c *conn) setReadDeadline() {
 // buffers to it.
 func (c *conn) handshake() error {
 	tc := tls.Server(c.bc, c.srv.TLSConfig)
-	d := c.srv.IdleTimeout
-	if d <= 0 {
-		d = handshakeTimeout
-	}
-	c.raw.SetReadDeadline(time.Now().Add(d))
+	c.raw.SetReadDeadline(time.Now().Add(c.srv.tlsHandshakeTimeout()))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.log.WithError(err).Warn("TLS handshake failed")
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return errHandshakeTimeout
+		}
 		return err
 	}
 	c.nc = tc

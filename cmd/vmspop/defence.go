@@ -18,5 +18,8 @@ func defend(srv *gateway.Server, cfg *logicals.Config, log *logrus.Logger) *pena
 		pt.Cap = -1 // failures still counted, for the status page
 	}
 	srv.Guard = pt
+	srv.MaxPerAddress = cfg.MaximumPerAddress
+	srv.LoginTimeout = time.Duration(cfg.LoginTimeout) * time.Second
+	srv.TLSHandshakeTimeout = time.Duration(cfg.TLSHandshakeTimeout) * time.Second
 	return pt
 }
