@@ -87,7 +87,8 @@ type Server struct {
 	// CRAM-MD5); nil means all.
 	AuthMethods []string
 	// AuthTLSOnly lists the login methods refused until TLS is active;
-	// nil means none.
+	// nil means USER and PLAIN when TLSConfig is set (passwords never in
+	// clear where TLS is on offer), else none; an empty slice means none.
 	AuthTLSOnly []string
 	// Trace logs every command and response line at Info level
 	// (TCPIP$POP_TRACE); when false they are logged at Debug level.

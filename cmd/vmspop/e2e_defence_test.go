@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFail2banFilter runs Debian's fail2ban-regex with
@@ -50,4 +56,113 @@ func TestFail2banFilter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lgReadLog returns the server's log once it contains want (polled:
+// the log is written as sessions end).
+func lgReadLog(t *testing.T, s *e2eServer, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(s.Log)
+		if strings.Contains(string(b), want) || time.Now().After(deadline) {
+			return string(b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitEOF reads from nc until the server closes it and returns how long
+// that took.
+func waitEOF(t *testing.T, nc net.Conn, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	nc.SetReadDeadline(start.Add(within))
+	if _, err := io.Copy(io.Discard, nc); err != nil && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("not closed within %v: %v", within, err)
+	}
+	return time.Since(start)
+}
+
+func TestLogicalAuthPenalty(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value string
+		wait  string // the logged penalty of the second attempt; "" = none
+	}{{"1", "wait_ms=1000"}, {"0", ""}} {
+		s := lgServer(t, "TCPIP$POP_AUTH_PENALTY="+tc.value)
+		p := dialPOP(t, s.Addr)
+		p.cmd("USER smith")
+		p.cmd("PASS wrong")
+		start := time.Now()
+		p.cmd("USER smith")
+		if r := p.cmd("PASS wrong"); !strings.HasPrefix(r, "-ERR [AUTH] password supplied") {
+			t.Errorf("AUTH_PENALTY=%s: second PASS = %q", tc.value, r)
+		}
+		d := time.Since(start)
+		log := lgReadLog(t, s, "two failed logins")
+		got := lgLogLines(log, "login penalty")
+		switch {
+		case tc.wait == "" && len(got) != 0:
+			t.Errorf("AUTH_PENALTY=0: penalty logged: %q", got)
+		case tc.wait != "" && (len(got) != 1 || !strings.Contains(got[0], tc.wait) || d < time.Second):
+			t.Errorf("AUTH_PENALTY=%s: second attempt after %v, penalty lines %q; want one with %s", tc.value, d, got, tc.wait)
+		}
+	}
+}
+
+func TestLogicalMaximumPerAddress(t *testing.T) {
+	t.Parallel()
+	s := lgServer(t, "TCPIP$POP_MAXIMUM_PER_ADDRESS=1")
+	lgReadLog(t, s, "session end") // startServer's probe has gone
+	dialPOP(t, s.Addr)
+	nc, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	b, _ := io.ReadAll(nc)
+	if string(b) != "-ERR [SYS/TEMP] too many sessions from your address, try later\r\n" {
+		t.Errorf("second session from 127.0.0.1 got %q", b)
+	}
+}
+
+func TestLogicalLoginTimeout(t *testing.T) {
+	t.Parallel()
+	s := lgServer(t, "TCPIP$POP_LOGIN_TIMEOUT=1")
+	p := dialPOP(t, s.Addr)
+	p.cmd("CAPA")
+	if d := waitEOF(t, p.conn, 20*time.Second); d > 10*time.Second {
+		t.Errorf("closed after %v, want about 1 s", d)
+	}
+	if l := lgLogLines(lgReadLog(t, s, "end=\"login timeout\""), "end=\"login timeout\""); len(l) != 1 {
+		t.Errorf("no session end with login timeout in the log")
+	}
+}
+
+func TestLogicalTLSHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := lgCert(t, t.TempDir())
+	tlsAddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_TLS_HANDSHAKE_TIMEOUT=1", "TCPIP$POP_TLS_LISTEN="+tlsAddr,
+		"TCPIP$POP_CERT="+certFile, "TCPIP$POP_KEY="+keyFile)
+	nc, err := net.Dial("tcp", tlsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if d := waitEOF(t, nc, 20*time.Second); d > 10*time.Second {
+		t.Errorf("silent TLS connection closed after %v, want about 1 s", d)
+	}
+	// A real client still gets in, and may send its password under TLS.
+	tc, err := tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	p := &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+	p.line()
+	p.login("smith", "demo")
+	lgReadLog(t, s, "TLS handshake timeout")
 }

@@ -199,6 +199,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	if err != nil {
 		return err
 	}
+	warnPlaintext(log, cfg, ln.Addr())
 	listeners := []net.Listener{ln}
 	serveFns := []func(net.Listener) error{srv.Serve}
 	if cfg.TLSListen != "" {
