@@ -108,6 +108,9 @@ type conn struct {
 	key         string // the client's address as limits count it (addrKey)
 	preCmds     int    // commands before login
 	kicked      atomic.Bool
+	id          string    // the session id of the log
+	accepted    time.Time // when the connection was accepted
+	live        live      // what Sessions reads
 	ip          string // the client's address, without port
 	paid        bool   // this attempt has waited its login penalty
 
@@ -149,8 +152,8 @@ func newConn(s *Server, rw net.Conn, implicitTLS bool) *conn {
 			c.maxFetching = s.maxFetching
 		}
 	}
-	c.ip = clientIP(rw.RemoteAddr())
-	c.log = s.logger().WithFields(logrus.Fields{"session": newSessionID(), "remote": rw.RemoteAddr().String()})
+	c.ip, c.id, c.accepted = clientIP(rw.RemoteAddr()), newSessionID(), time.Now()
+	c.log = s.logger().WithFields(logrus.Fields{"session": c.id, "remote": rw.RemoteAddr().String()})
 	return c
 }
 
@@ -166,6 +169,7 @@ func (c *conn) serve() {
 	c.start = time.Now()
 	end := endError
 	defer func() { c.finish(end) }()
+	c.srv.observe(func(o Observer) { o.SessionStart() })
 	c.log.Info("session start")
 	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
 	c.sink.w = c.nc
@@ -234,6 +238,7 @@ func (c *conn) loop() string {
 			return c.endOr(end, err)
 		}
 		c.setFetching(perr == nil && (verb == cmdRETR || verb == cmdTOP || verb == cmdDELE))
+		c.publish()
 		if verb == cmdQUIT && perr == nil && herr == nil {
 			return endQuit
 		}
@@ -345,6 +350,7 @@ func (c *conn) finish(end string) {
 		f["polls"] = strconv.Itoa(int(c.gate.hits)) + "/" + strconv.Itoa(int(c.gate.polls)) // found the next command / tried
 	}
 	c.log.WithFields(f).Info("session end")
+	c.srv.observe(func(o Observer) { o.SessionEnd(end) })
 	c.srv.removeConn(c)
 }
 
@@ -793,6 +799,7 @@ func (c *conn) authFailed(method, name string, cause AuthFailure, err error, det
 			Err: fmt.Errorf("gateway: %s check for %q: %w", method, sanitize(name), err)}
 	}
 	c.attemptOver(name, false)
+	c.srv.observe(func(o Observer) { o.Login(method, LoginFailed) })
 	san := sanitize(name)
 	reason := friendlyText(cause, method, san, detail)
 	entry := c.log.WithFields(logrus.Fields{"method": method, "reason": reason})
@@ -829,11 +836,13 @@ func (c *conn) login(method, name, canonical string) error {
 	san := sanitize(name)
 	if !c.srv.checkLoginDelay(canonical, c.srv.now()) {
 		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn("login failed")
+		c.srv.observe(func(o Observer) { o.Login(method, LoginRefused) })
 		return errf(CodeLoginDelay, "minimum time between logins not reached for %q", san)
 	}
 	md, err := c.srv.Backend.OpenMaildrop(c.ctx, canonical)
 	if err != nil {
 		entry := c.log.WithFields(logrus.Fields{"method": method, "user": canonical}).WithError(err)
+		c.srv.observe(func(o Observer) { o.Login(method, LoginRefused) })
 		if errors.Is(err, spool.ErrLocked) {
 			entry.WithField("reason", "maildrop locked").Warn("login failed")
 			return errf(CodeInUse, "maildrop for %q is locked by another session", san)
@@ -852,6 +861,7 @@ func (c *conn) login(method, name, canonical string) error {
 	c.state = stateTransaction
 	c.log = c.log.WithField("user", canonical)
 	c.log.WithField("method", method).Info("login")
+	c.srv.observe(func(o Observer) { o.Login(method, LoginOK) })
 	n, size := c.totals()
 	return c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
 }
@@ -960,6 +970,7 @@ func (c *conn) cmdQuit(arg string) error {
 		return &Error{Code: CodeSysTemp, Text: "some deleted messages not removed", Err: err, end: endQuit}
 	}
 	c.committed = res
+	c.srv.observe(func(o Observer) { o.Committed(res.Deleted) })
 	return c.ok(fmt.Sprintf("%s signing off (%d messages left)", c.signOff(), res.Left))
 }
 
@@ -1196,6 +1207,13 @@ func (c *conn) send(i int, lines int64) error {
 		}
 	}
 	c.octets += dw.n
+	if o := c.srv.Observer; o != nil {
+		verb := cmdTOP
+		if lines < 0 {
+			verb = cmdRETR
+		}
+		o.Sent(verb, dw.n)
+	}
 	if c.traceEnabled() {
 		b := append(c.scratch[:0], "S: ["...)
 		if lines < 0 {

@@ -144,6 +144,9 @@ type Server struct {
 	// before it logs in; zero means DefaultMaxLoginCommands.
 	MaxLoginCommands int
 
+	// Observer receives the server's events, for metrics; nil means none.
+	Observer Observer
+
 	checkOnce sync.Once
 	checkQ    *checkQueue
 	perAddr   map[string]int // open connections by addrKey

@@ -41,6 +41,8 @@ type Spool struct {
 	Root string
 	// LockTimeout bounds the wait for a folder lock (default 30 s).
 	LockTimeout time.Duration
+	// Events receives lock waits and index use, for metrics; nil = none.
+	Events *Events
 
 	bufs sync.Pool // *blockBufs: the buffers of Body readers
 
@@ -100,7 +102,9 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout())
 	defer cancel()
+	waitStart := time.Now()
 	l, err := lockFolder(ctx, dir)
+	s.lockWaited(LockFolder, waitStart)
 	if err != nil {
 		return err
 	}
@@ -180,7 +184,9 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, mapErr(err)
 	}
+	waitStart := time.Now()
 	sess, err := s.lockSession(ctx, dir)
+	s.lockWaited(LockSession, waitStart)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
+	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -10,12 +15,13 @@ import (
 
 	"github.com/vmspop/vmspop/gateway"
 	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/metrics"
 	"github.com/vmspop/vmspop/penalty"
 )
 
 // defend sets the server's defences from the logicals (docs/defence.md)
 // and returns the penalty table.
-func defend(srv *gateway.Server, cfg *logicals.Config, log *logrus.Logger) *penalty.Table {
+func defend(srv *gateway.Server, cfg *logicals.Config) *penalty.Table {
 	pt := &penalty.Table{Cap: time.Duration(cfg.AuthPenalty) * time.Second}
 	if cfg.AuthPenalty == 0 {
 		pt.Cap = -1 // failures still counted, for the status page
@@ -62,4 +68,57 @@ func warnPlaintext(log *logrus.Logger, cfg *logicals.Config, addr net.Addr) {
 	}
 	log.WithFields(logrus.Fields{"addr": addr.String(), "methods": strings.Join(m, ",")}).
 		Warn("passwords may be sent in clear on a non-loopback address: " + why)
+}
+
+// observe starts what TCPIP$POP_METRICS_LISTEN asks for: /metrics,
+// /healthz and the status page. The returned function stops it.
+func observe(cfg *logicals.Config, log *logrus.Logger, srv *gateway.Server, pt *penalty.Table) (func(), error) {
+	if cfg.MetricsListen == "" {
+		return func() {}, nil
+	}
+	m := metrics.New(Version, pt.Len)
+	srv.Observer = m
+	if sb, ok := srv.Backend.(*gateway.SpoolBackend); ok {
+		sb.Spool.Events = m.SpoolEvents()
+	}
+	srv.Backend = m.WrapBackend(srv.Backend)
+	errs := metrics.NewErrorLog(20)
+	log.AddHook(errs)
+	h := m.Handler(metrics.Sources{
+		Sessions:  srv.Sessions,
+		Penalised: pt.Top,
+		Healthy:   func() error { return healthy(srv, cfg.Spool) },
+		Errors:    errs,
+		Version:   "vmspop " + Version,
+	})
+	ln, err := net.Listen("tcp", cfg.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("TCPIP$POP_METRICS_LISTEN: %w", err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	log.WithField("addr", ln.Addr().String()).Info("metrics and status page listening")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	}, nil
+}
+
+// healthy reports why the server cannot serve: no listener accepting, or
+// a spool it cannot write.
+func healthy(srv *gateway.Server, spoolDir string) error {
+	if !srv.Listening() {
+		return errors.New("not accepting connections")
+	}
+	f, err := os.CreateTemp(spoolDir, ".healthz-*")
+	if err != nil {
+		return fmt.Errorf("spool not writable: %w", err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
 }

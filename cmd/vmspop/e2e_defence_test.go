@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestFail2banFilter runs Debian's fail2ban-regex with
@@ -165,4 +171,159 @@ func TestLogicalTLSHandshakeTimeout(t *testing.T) {
 	p.line()
 	p.login("smith", "demo")
 	lgReadLog(t, s, "TLS handshake timeout")
+}
+
+// scrape fetches url and parses it with the Prometheus text parser.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	return fams
+}
+
+// metricValue returns the value of the sample of family name whose
+// labels include all of labels ("k=v"); a histogram gives its count.
+func metricValue(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	f := fams[name]
+	if f == nil {
+		return -1
+	}
+	total, found := 0.0, false
+next:
+	for _, m := range f.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for _, l := range labels {
+			k, v, _ := strings.Cut(l, "=")
+			if have[k] != v {
+				continue next
+			}
+		}
+		found = true
+		switch {
+		case m.Counter != nil:
+			total += m.Counter.GetValue()
+		case m.Gauge != nil:
+			total += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			total += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	if !found {
+		return -1
+	}
+	return total
+}
+
+func TestLogicalMetricsListen(t *testing.T) {
+	t.Parallel()
+	maddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr, "TCPIP$POP_AUTH_PENALTY=0")
+	base := "http://" + maddr
+	before := scrape(t, base+"/metrics")
+	if v := metricValue(before, "vmspop_build_info", "version=V0.1"); v != 1 {
+		t.Errorf("vmspop_build_info = %v", v)
+	}
+	// Real sessions: a failed login, then one that retrieves and deletes.
+	t0 := time.Now()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 7)}}
+	nc, err := d.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	g := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
+	g.line()
+	g.cmd("USER jones")
+	g.cmd("PASS wrong") // 127.0.0.7 stays penalised
+	nc.Close()
+	p := dialPOP(t, s.Addr)
+	p.cmd("USER smith")
+	p.cmd("PASS wrong")
+	p.login("smith", "demo")
+	t.Logf("sessions after %v", time.Since(t0))
+	if r := p.cmd("RETR 1"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("RETR 1: %s", r)
+	}
+	p.multi()
+	p.cmd("DELE 2")
+	p.cmd("QUIT")
+	p = dialPOP(t, s.Addr)
+	p.login("smith", "demo") // from the index now
+	p.cmd("QUIT")
+	lgReadLog(t, s, "end=QUIT")
+	t.Logf("QUIT after %v", time.Since(t0))
+	var after map[string]*dto.MetricFamily
+	want := []struct {
+		name   string
+		labels []string
+		min    float64
+	}{
+		{"vmspop_logins_total", []string{"method=USER", "outcome=ok"}, 2},
+		{"vmspop_logins_total", []string{"method=USER", "outcome=failed"}, 2},
+		{"vmspop_retr_total", nil, 1},
+		{"vmspop_dele_total", nil, 1},
+		{"vmspop_sent_octets_total", nil, 50},
+		{"vmspop_sessions_ended_total", []string{"reason=QUIT"}, 2},
+		{"vmspop_index_builds_total", nil, 1},
+		{"vmspop_index_hits_total", nil, 1},
+		{"vmspop_lock_wait_seconds", []string{"kind=session"}, 2},
+		{"vmspop_update_duration_seconds", nil, 2},
+		{"vmspop_penalised_addresses", nil, 1},
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		after = scrape(t, base+"/metrics")
+		bad := ""
+		for _, w := range want {
+			if v := metricValue(after, w.name, w.labels...); v < w.min {
+				bad += fmt.Sprintf("\n%s%v = %v, want at least %v", w.name, w.labels, v, w.min)
+			}
+		}
+		if bad == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the sessions:%s", bad)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := metricValue(after, "vmspop_sessions_open"); v != 0 {
+		t.Errorf("vmspop_sessions_open = %v after every session ended", v)
+	}
+	// /healthz: 200 while the spool is writable, 503 when it is gone.
+	get := func() int {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get(); c != 200 {
+		t.Errorf("/healthz = %d, want 200", c)
+	}
+	if err := os.Rename(s.Spool, s.Spool+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if c := get(); c != 503 {
+		t.Errorf("/healthz with the spool gone = %d, want 503", c)
+	}
+	os.Rename(s.Spool+".away", s.Spool)
+	if c := get(); c != 200 {
+		t.Errorf("/healthz with the spool back = %d, want 200", c)
+	}
 }

@@ -187,7 +187,11 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		LoginDelay:     time.Duration(cfg.LoginDelay) * time.Second,
 		BusyPoll:       time.Duration(cfg.BusyPoll) * time.Microsecond,
 	}
-	defend(srv, cfg, log)
+	stopObserving, err := observe(cfg, log, srv, defend(srv, cfg))
+	if err != nil {
+		return err
+	}
+	defer stopObserving()
 	if cfg.Cert != "" {
 		cr, err := newCertReloader(cfg.Cert, cfg.Key, log)
 		if err != nil {
