@@ -128,6 +128,7 @@ type sessionRow struct {
 // chart is a small SVG bar chart of logins and failures per minute.
 type chart struct {
 	W, H, Max int
+	SVGH      int // H and a strip for the time axis
 	Bars      []bar
 }
 
@@ -170,7 +171,7 @@ func (m *Metrics) serveStatus(w http.ResponseWriter, src Sources) {
 // drawChart lays out 60 minutes of logins (green) and failures (red),
 // side by side, scaled to the busiest minute.
 func drawChart(ms []minute) (chart, int, int) {
-	c := chart{W: 600, H: 120, Max: 1}
+	c := chart{W: 600, H: 120, SVGH: 134, Max: 1}
 	logins, failures := 0, 0
 	for _, m := range ms {
 		c.Max = max(c.Max, m.logins, m.failures)
@@ -232,9 +233,9 @@ th{background:#eee}.num{text-align:right}.ok{color:#176b1b}.bad{color:#b00020;fo
 {{end}}</table>{{else}}<p class="muted">none</p>{{end}}
 <h2>Logins per minute, last hour</h2>
 <p><span style="color:#2e7d32">■</span> {{.Logins}} logins · <span style="color:#c62828">■</span> {{.Failures}} failures · busiest minute {{.Chart.Max}}</p>
-<svg id="chart" width="{{.Chart.W}}" height="{{.Chart.H}}" viewBox="0 0 {{.Chart.W}} {{.Chart.H}}" role="img" aria-label="logins and failures per minute">
+<svg id="chart" width="{{.Chart.W}}" height="{{.Chart.SVGH}}" viewBox="0 0 {{.Chart.W}} {{.Chart.SVGH}}" role="img" aria-label="logins and failures per minute">
 {{range .Chart.Bars}}<rect class="{{if .Fail}}f{{else}}l{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>
-{{end}}<text x="2" y="12" font-size="10" fill="#777">{{.Chart.Max}}</text><text x="2" y="{{.Chart.H}}" dy="-2" font-size="10" fill="#777">-60 min</text><text x="{{.Chart.W}}" y="{{.Chart.H}}" dy="-2" dx="-22" font-size="10" fill="#777">now</text>
+{{end}}<line x1="0" y1="{{.Chart.H}}" x2="{{.Chart.W}}" y2="{{.Chart.H}}" stroke="#bbb"/><text x="2" y="12" font-size="10" fill="#777">{{.Chart.Max}}/min</text><text x="2" y="{{.Chart.SVGH}}" dy="-3" font-size="10" fill="#777">60 min ago</text><text x="{{.Chart.W}}" y="{{.Chart.SVGH}}" dy="-3" dx="-3" text-anchor="end" font-size="10" fill="#777">now</text>
 </svg>
 <h2>Most penalised addresses</h2>
 {{if .Penalised}}<table id="penalised"><tr><th>Address</th><th class="num">Failures</th><th>Next wait</th><th>Last failure</th></tr>

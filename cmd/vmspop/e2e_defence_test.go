@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -326,4 +327,68 @@ func TestLogicalMetricsListen(t *testing.T) {
 	if c := get(); c != 200 {
 		t.Errorf("/healthz with the spool back = %d, want 200", c)
 	}
+}
+
+// chromium runs headless Chromium with args and the given URL and returns
+// its standard output.
+func chromium(t *testing.T, args ...string) string {
+	t.Helper()
+	bin := "/usr/bin/chromium"
+	if _, err := os.Stat(bin); err != nil {
+		var lerr error
+		if bin, lerr = exec.LookPath("chromium"); lerr != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("chromium is not installed (CI installs it in .ci/run)")
+			}
+			t.Skip("chromium is not installed: the status page is not checked in a browser")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir()}
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %v: %v\n%s", args, err, errb.String())
+	}
+	return out.String()
+}
+
+// TestStatusPageBrowser loads the status page in headless Chromium while
+// a session is open: the rendered DOM shows the session's user and
+// address, the chart has a bar for the failed login, and the page asks
+// to be refreshed. VMSPOP_STATUS_SCREENSHOT=file.png also saves a
+// picture of it.
+func TestStatusPageBrowser(t *testing.T) {
+	t.Parallel()
+	maddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr)
+	p := dialPOP(t, s.Addr)
+	p.cmd("USER smith")
+	p.cmd("PASS wrong")
+	p.login("smith", "demo")
+	p.cmd("RETR 1")
+	p.multi()
+	url := "http://" + maddr + "/status"
+	dom := chromium(t, "--dump-dom", url)
+	for _, want := range []string{
+		`<td class="user">SMITH</td>`,
+		`127.0.0.1:`,
+		`<td>transaction</td>`,
+		`<rect class="f"`,
+		`<rect class="l"`,
+		`http-equiv="refresh"`,
+		`<span id="health" class="ok">OK</span>`,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("status page DOM lacks %q:\n%s", want, dom)
+		}
+	}
+	if shot := os.Getenv("VMSPOP_STATUS_SCREENSHOT"); shot != "" {
+		chromium(t, "--screenshot="+shot, "--window-size=900,900", url)
+	}
+	p.cmd("QUIT")
 }
