@@ -111,8 +111,8 @@ type conn struct {
 	id          string    // the session id of the log
 	accepted    time.Time // when the connection was accepted
 	live        live      // what Sessions reads
-	ip          string // the client's address, without port
-	paid        bool   // this attempt has waited its login penalty
+	ip          string    // the client's address, without port
+	paid        bool      // this attempt has waited its login penalty
 
 	state     state
 	tls       bool
