@@ -70,11 +70,16 @@ func warnPlaintext(log *logrus.Logger, cfg *logicals.Config, addr net.Addr) {
 		Warn("passwords may be sent in clear on a non-loopback address: " + why)
 }
 
-// observe starts what TCPIP$POP_METRICS_LISTEN asks for: /metrics,
-// /healthz and the status page. The returned function stops it.
+// observe starts what TCPIP$POP_METRICS_LISTEN asks for (/metrics,
+// /healthz and the status page) and the admin socket of
+// TCPIP$POP_ADMIN_SOCKET. The returned function stops them.
 func observe(cfg *logicals.Config, log *logrus.Logger, srv *gateway.Server, pt *penalty.Table) (func(), error) {
+	stopAdmin, err := startAdmin(cfg, log, srv)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.MetricsListen == "" {
-		return func() {}, nil
+		return stopAdmin, nil
 	}
 	m := metrics.New(Version, pt.Len)
 	srv.Observer = m
@@ -93,12 +98,14 @@ func observe(cfg *logicals.Config, log *logrus.Logger, srv *gateway.Server, pt *
 	})
 	ln, err := net.Listen("tcp", cfg.MetricsListen)
 	if err != nil {
+		stopAdmin()
 		return nil, fmt.Errorf("TCPIP$POP_METRICS_LISTEN: %w", err)
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	log.WithField("addr", ln.Addr().String()).Info("metrics and status page listening")
 	return func() {
+		stopAdmin()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		hs.Shutdown(ctx)

@@ -392,3 +392,55 @@ func TestStatusPageBrowser(t *testing.T) {
 	}
 	p.cmd("QUIT")
 }
+
+func TestLogicalAdminSocket(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "run", "admin.sock")
+	s := lgServer(t, "TCPIP$POP_ADMIN_SOCKET="+sock)
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin socket %s: %v, mode %v; want 0600", sock, err, fi.Mode().Perm())
+	}
+	if di, err := os.Stat(filepath.Dir(sock)); err != nil || di.Mode().Perm() != 0o700 {
+		t.Fatalf("admin socket directory: %v, mode %v; want 0700", err, di.Mode().Perm())
+	}
+	p := dialPOP(t, s.Addr)
+	p.login("smith", "demo")
+	p.cmd("DELE 1")
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(vmspopBinary(t), args...)
+		cmd.Env = append(os.Environ(), "TCPIP$POP_ADMIN_SOCKET="+sock, lgRace)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := run("who")
+	if code != 0 || !regexp.MustCompile(`(?m)^SMITH +127\.0\.0\.1:\d+ +transaction +no `).MatchString(out) {
+		t.Errorf("vmspop who = %d:\n%s", code, out)
+	}
+	out, code = run("kick", "smith")
+	if code != 0 || out != "SMITH: 1 session(s) closed\n" {
+		t.Errorf("vmspop kick smith = %d: %q", code, out)
+	}
+	if d := waitEOF(t, p.conn, 10*time.Second); d > 5*time.Second {
+		t.Errorf("kicked session closed after %v", d)
+	}
+	if l := lgLogLines(lgReadLog(t, s, "end=kicked"), "end=kicked"); len(l) != 1 {
+		t.Errorf("no session end with end=kicked in the log")
+	}
+	// Kicked is closed without UPDATE: DELE 1 was not applied.
+	if got := folderSubjects(t, s.Spool, "SMITH", "NEWMAIL"); len(got) != len(fixtureMessages) {
+		t.Errorf("NEWMAIL has %d messages after the kick, want all %d", len(got), len(fixtureMessages))
+	}
+	if out, code = run("kick", "smith"); code != 1 {
+		t.Errorf("kick with no session = %d: %q, want 1", code, out)
+	}
+	if out, code = run("who"); code != 0 || strings.Contains(out, "SMITH") {
+		t.Errorf("who after the kick = %d:\n%s", code, out)
+	}
+}

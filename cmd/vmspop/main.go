@@ -12,6 +12,7 @@
 //	vmspop folders USER               list a user's folders
 //	vmspop trace [FILE...]            search trace logs
 //	vmspop load populate|run|replay ... the load tool (make bench)
+//	vmspop who | kick USER            live sessions; close a user's (admin socket)
 //	vmspop version
 package main
 
@@ -53,6 +54,10 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runTrace(rest, stdin, stdout, stderr)
 	case "load":
 		return runLoad(rest, stdout, stderr)
+	case "who":
+		return runWho(rest, env, stdout, stderr)
+	case "kick":
+		return runKick(rest, env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vmspop", Version)
 		return 0
@@ -75,6 +80,7 @@ func usage(w io.Writer) {
   folders USER                  list a user's folders, messages and sizes
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
   load populate|run|replay ...  fill a spool with test mail; drive a server; replay a session (see load -h)
+  who | kick USER               list live sessions; close a user's sessions (TCPIP$POP_ADMIN_SOCKET)
   version                       print the version
 `)
 }
