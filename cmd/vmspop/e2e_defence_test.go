@@ -444,3 +444,36 @@ func TestLogicalAdminSocket(t *testing.T) {
 		t.Errorf("who after the kick = %d:\n%s", code, out)
 	}
 }
+
+// TestPlaintextRefusedBeforeSTLS: with a certificate and AUTH_TLS_ONLY
+// undefined, the real server refuses USER/PASS and PLAIN before STLS,
+// leaves them out of CAPA, and takes them after STLS; no plaintext
+// warning is logged.
+func TestPlaintextRefusedBeforeSTLS(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := lgCert(t, t.TempDir())
+	s := lgServer(t, "TCPIP$POP_CERT="+certFile, "TCPIP$POP_KEY="+keyFile)
+	p := dialPOP(t, s.Addr)
+	if c := lgCapa(p); lgHas(c, "USER") || !lgHas(c, "STLS") {
+		t.Errorf("CAPA before STLS = %q, want STLS and no USER", c)
+	}
+	if r := p.cmd("USER smith"); r != "-ERR [AUTH] USER requires TLS, use STLS first" {
+		t.Errorf("USER before STLS = %q", r)
+	}
+	if r := p.cmd("AUTH PLAIN AHNtaXRoAGRlbW8="); r != "-ERR [AUTH] PLAIN requires TLS, use STLS first" {
+		t.Errorf("AUTH PLAIN before STLS = %q", r)
+	}
+	if r := p.cmd("STLS"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("STLS = %q", r)
+	}
+	tc := tls.Client(p.conn, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	p = &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+	p.login("smith", "demo")
+	p.cmd("QUIT")
+	if log := lgReadLog(t, s, "end=QUIT"); strings.Contains(log, "passwords may be sent in clear") {
+		t.Errorf("plaintext warning logged with passwords only under TLS")
+	}
+}
