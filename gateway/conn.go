@@ -101,6 +101,15 @@ type conn struct {
 	dropped     atomic.Bool // closed by Shutdown or Close
 	implicitTLS bool
 	tooMany     bool
+	tooManyAddr bool   // over MaxPerAddress
+	key         string // the client's address as limits count it (addrKey)
+	preCmds     int    // commands before login
+	kicked      atomic.Bool
+	id          string    // the session id of the log
+	accepted    time.Time // when the connection was accepted
+	live        live      // what Sessions reads
+	ip          string    // the client's address, without port
+	paid        bool      // this attempt has waited its login penalty
 
 	state     state
 	tls       bool
@@ -141,7 +150,8 @@ func newConn(s *Server, rw net.Conn, implicitTLS bool) *conn {
 			c.maxFetching = s.maxFetching
 		}
 	}
-	c.log = s.logger().WithFields(logrus.Fields{FieldSession: newSessionID(), FieldRemote: rw.RemoteAddr().String()})
+	c.ip, c.id, c.accepted = clientIP(rw.RemoteAddr()), newSessionID(), time.Now()
+	c.log = s.logger().WithFields(logrus.Fields{FieldSession: c.id, FieldRemote: rw.RemoteAddr().String()})
 	return c
 }
 
@@ -157,23 +167,21 @@ func (c *conn) serve() {
 	c.start = time.Now()
 	end := endError
 	defer func() { c.finish(end) }()
+	c.srv.observe(func(o Observer) { o.SessionStart() })
 	c.log.Info("session start")
 	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
 	c.sink.w = c.nc
 	c.bw = bufio.NewWriterSize(&c.sink, writeBufferSize)
 	c.small = c.bw
+	if end = c.refuse(); end != "" {
+		return
+	}
+	end = endError
 	if c.implicitTLS {
 		if err := c.handshake(); err != nil {
 			end = c.endReason(err)
 			return
 		}
-	}
-	if c.tooMany {
-		c.log.Warn("too many sessions")
-		c.writeLine("-ERR [" + string(CodeSysTemp) + "] too many sessions, try later")
-		c.bw.Flush()
-		end = endTooManySessn
-		return
 	}
 	c.timestamp = fmt.Sprintf("<%d.%d.%d@%s>", os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix(), c.srv.host())
 	c.writeLine(fmt.Sprintf("+OK POP server ready %s [%s, %s] %s", c.srv.version(), c.srv.host(), localIP(c.raw), c.timestamp))
@@ -214,7 +222,9 @@ func (c *conn) loop() string {
 			c.trace("C: " + redact(line))
 		}
 		var herr error
-		if perr != nil {
+		if berr := c.budget(); berr != nil {
+			herr = berr
+		} else if perr != nil {
 			herr = &Error{Text: "unknown command"}
 			if perr == errBadCharacter {
 				herr = &Error{Text: "invalid character in command"}
@@ -227,6 +237,7 @@ func (c *conn) loop() string {
 			return c.endOr(end, err)
 		}
 		c.setFetching(perr == nil && (verb == cmdRETR || verb == cmdTOP || verb == cmdDELE))
+		c.publish()
 		if verb == cmdQUIT && perr == nil && herr == nil {
 			return endQuit
 		}
@@ -303,6 +314,9 @@ func (c *conn) finish(end string) {
 	c.setFetching(false)
 	if c.dropped.Load() && end != endQuit {
 		end = endShutdown
+		if c.kicked.Load() {
+			end = endKicked
+		}
 	}
 	// The lock goes first: a client that reconnects as soon as it reads
 	// the QUIT reply must find the maildrop free.
@@ -312,7 +326,7 @@ func (c *conn) finish(end string) {
 		}
 	}
 	switch end {
-	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn:
+	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn, endTooManyAddr, endTooManyCmds:
 		if err := c.bw.Flush(); err != nil {
 			c.log.WithError(err).Info("cannot send the last reply")
 		} else {
@@ -339,6 +353,7 @@ func (c *conn) finish(end string) {
 		f["polls"] = strconv.Itoa(int(c.gate.hits)) + "/" + strconv.Itoa(int(c.gate.polls)) // found the next command / tried
 	}
 	c.log.WithFields(f).Info(MsgSessionEnd)
+	c.srv.observe(func(o Observer) { o.SessionEnd(end) })
 	c.srv.removeConn(c)
 }
 
@@ -373,6 +388,11 @@ func (c *conn) endReason(err error) string {
 	case errors.Is(err, errBlocked):
 		c.log.Error("client blocked, closing connection")
 		return endBlocked
+	case errors.Is(err, errHandshakeTimeout):
+		return endTLSTimeout
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.loginTimedOut():
+		c.log.Info("login timeout, closing connection")
+		return endLoginTimeout
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.log.Info("idle timeout, closing connection")
 		return endIdle
@@ -387,8 +407,8 @@ func (c *conn) endReason(err error) string {
 
 // setReadDeadline arms the idle timer before a read.
 func (c *conn) setReadDeadline() {
-	if d := c.srv.IdleTimeout; d > 0 {
-		c.raw.SetReadDeadline(time.Now().Add(d))
+	if t := c.readDeadline(); !t.IsZero() {
+		c.raw.SetReadDeadline(t)
 	}
 }
 
@@ -396,13 +416,12 @@ func (c *conn) setReadDeadline() {
 // buffers to it.
 func (c *conn) handshake() error {
 	tc := tls.Server(c.bc, c.srv.TLSConfig)
-	d := c.srv.IdleTimeout
-	if d <= 0 {
-		d = handshakeTimeout
-	}
-	c.raw.SetReadDeadline(time.Now().Add(d))
+	c.raw.SetReadDeadline(time.Now().Add(c.srv.tlsHandshakeTimeout()))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.log.WithError(err).Warn("TLS handshake failed")
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return errHandshakeTimeout
+		}
 		return err
 	}
 	c.nc = tc
@@ -564,6 +583,11 @@ func (c *conn) cmdUser(arg string) error {
 	name := args[0]
 	c.haveUser = false
 	// SECURE: an unknown name is answered exactly as a known one.
+	if c.srv.Security != Secure {
+		if err := c.waitPenalty(name); err != nil {
+			return err
+		}
+	}
 	if c.srv.Security != Secure && !c.srv.Auth.UserExists(name) {
 		return c.authFailed(MethodUser, name, FailUnknownUser, nil, "")
 	}
@@ -588,7 +612,7 @@ func (c *conn) cmdPass(arg string) error {
 	}
 	name := c.pending
 	c.haveUser = false
-	canonical, err := c.srv.Auth.CheckPassword(name, arg, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.srv.Auth.CheckPassword(name, arg, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodUser, name, c.srv.classify(err), err, "")
 	}
@@ -610,7 +634,7 @@ func (c *conn) cmdAPOP(arg string) error {
 	}
 	c.haveUser = false
 	name, digest := args[0], args[1]
-	canonical, err := c.srv.Auth.CheckAPOP(name, c.timestamp, digest, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.srv.Auth.CheckAPOP(name, c.timestamp, digest, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodAPOP, name, c.srv.classify(err), err, "")
 	}
@@ -695,7 +719,7 @@ func (c *conn) authPlain(ir string) error {
 	if identity != "" && !strings.EqualFold(identity, name) {
 		return c.authFailed(MethodPlain, name, failBadIdentity, nil, sanitize(identity))
 	}
-	canonical, err := c.srv.Auth.CheckPassword(name, password, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.srv.Auth.CheckPassword(name, password, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodPlain, name, c.srv.classify(err), err, "")
 	}
@@ -723,7 +747,7 @@ func (c *conn) authCRAMMD5() error {
 		return c.authFailed(MethodCRAMMD5, "", failMalformed, nil, "malformed CRAM-MD5 response")
 	}
 	name, digest := s[:sp], s[sp+1:]
-	canonical, err := c.srv.Auth.CheckCRAMMD5(name, chal, digest, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.srv.Auth.CheckCRAMMD5(name, chal, digest, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodCRAMMD5, name, c.srv.classify(err), err, "")
 	}
@@ -742,6 +766,7 @@ func (c *conn) challenge(text string) ([]byte, error) {
 	}
 	c.setReadDeadline()
 	line, err := readLine(c.br, maxSASLLine)
+	c.cmdTime = time.Now() // SECURE timing runs from the client's last line
 	if err == errLineTooLong {
 		c.trace("C: [line over 8192 octets discarded]")
 		return nil, c.authFailed("SASL", "", failMalformed, err, "response line too long")
@@ -771,10 +796,15 @@ func decodeBase64(b []byte) ([]byte, error) {
 // command arrived; the log always gets the FRIENDLY reason. The second
 // failed attempt on a connection closes it (manual §15.1.3).
 func (c *conn) authFailed(method, name string, cause AuthFailure, err error, detail string) error {
+	if c.ctx.Err() != nil && errors.Is(err, c.ctx.Err()) {
+		return err // the session is being closed
+	}
 	if cause == FailSystem {
 		return &Error{Code: CodeSysTemp, Text: "unable to check credentials, try later",
 			Err: fmt.Errorf("gateway: %s check for %q: %w", method, sanitize(name), err)}
 	}
+	c.attemptOver(name, false)
+	c.srv.observe(func(o Observer) { o.Login(method, LoginFailed) })
 	san := sanitize(name)
 	reason := friendlyText(cause, method, san, detail)
 	entry := c.log.WithFields(logrus.Fields{"method": method, "reason": reason})
@@ -807,14 +837,17 @@ func (c *conn) authFailed(method, name string, cause AuthFailure, err error, det
 // login finishes a successful authorization: the LOGIN-DELAY check, then
 // the maildrop is opened (and locked), and the session enters TRANSACTION.
 func (c *conn) login(method, name, canonical string) error {
+	c.attemptOver(name, true)
 	san := sanitize(name)
 	if !c.srv.checkLoginDelay(canonical, c.srv.now()) {
 		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn(MsgLoginFailed)
+		c.srv.observe(func(o Observer) { o.Login(method, LoginRefused) })
 		return errf(CodeLoginDelay, "minimum time between logins not reached for %q", san)
 	}
 	md, err := c.srv.Backend.OpenMaildrop(c.ctx, canonical)
 	if err != nil {
 		entry := c.log.WithFields(logrus.Fields{"method": method, "user": canonical}).WithError(err)
+		c.srv.observe(func(o Observer) { o.Login(method, LoginRefused) })
 		if errors.Is(err, ErrInUse) {
 			entry.WithField("reason", "maildrop locked").Warn(MsgLoginFailed)
 			return errf(CodeInUse, "maildrop for %q is locked by another session", san)
@@ -833,6 +866,7 @@ func (c *conn) login(method, name, canonical string) error {
 	c.state = stateTransaction
 	c.log = c.log.WithField(FieldUser, canonical)
 	c.log.WithField("method", method).Info("login")
+	c.srv.observe(func(o Observer) { o.Login(method, LoginOK) })
 	n, size := c.totals()
 	return c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
 }
@@ -941,6 +975,7 @@ func (c *conn) cmdQuit(arg string) error {
 		return &Error{Code: CodeSysTemp, Text: "some deleted messages not removed", Err: err, end: endQuit}
 	}
 	c.committed = res
+	c.srv.observe(func(o Observer) { o.Committed(res.Deleted) })
 	return c.ok(fmt.Sprintf("%s signing off (%d messages left)", c.signOff(), res.Left))
 }
 
@@ -1177,6 +1212,13 @@ func (c *conn) send(i int, lines int64) error {
 		}
 	}
 	c.octets += dw.n
+	if o := c.srv.Observer; o != nil {
+		verb := cmdTOP
+		if lines < 0 {
+			verb = cmdRETR
+		}
+		o.Sent(verb, dw.n)
+	}
 	if c.traceEnabled() {
 		b := append(c.scratch[:0], "S: ["...)
 		if lines < 0 {

@@ -71,6 +71,14 @@ const DefaultLinkIdleTimeout = 10 * time.Minute
 // when it does not.
 const DefaultBusyPoll = 50
 
+// Defaults of the defence logicals (docs/defence.md).
+const (
+	DefaultAuthPenalty         = 15  // seconds
+	DefaultMaximumPerAddress   = 100 // sessions
+	DefaultLoginTimeout        = 60  // seconds
+	DefaultTLSHandshakeTimeout = 30  // seconds
+)
+
 // Config is the effective configuration of the server. The zero value is
 // not useful; use Default or Load.
 type Config struct {
@@ -116,6 +124,14 @@ type Config struct {
 	MaximumThreads      int           // MAXIMUM_THREADS: concurrent sessions, DefaultMaximumThreads
 	BusyPoll            int           // BUSY_POLL: microseconds a fetching session watches for the next command; 0 = never
 
+	// Defence and observation (docs/defence.md).
+	AuthPenalty         int    // AUTH_PENALTY: longest login penalty in seconds, 0 = none; DefaultAuthPenalty
+	MaximumPerAddress   int    // MAXIMUM_PER_ADDRESS: sessions at once from one address (IPv6: /64), 0 = no limit
+	LoginTimeout        int    // LOGIN_TIMEOUT: seconds from connect to login; DefaultLoginTimeout
+	TLSHandshakeTimeout int    // TLS_HANDSHAKE_TIMEOUT: seconds; DefaultTLSHandshakeTimeout
+	MetricsListen       string // METRICS_LISTEN: host:port of /metrics, /healthz and the status page, "" = off
+	AdminSocket         string // ADMIN_SOCKET: Unix socket for vmspop who/kick, "" = none
+
 	// Sources records where each setting came from, by its full name
 	// (e.g. "TCPIP$POP_SECURITY"). Names absent from the map are defaults.
 	Sources map[string]Source
@@ -134,6 +150,11 @@ func Default() *Config {
 		LinkIdleTimeout: DefaultLinkIdleTimeout,
 		MaximumThreads:  DefaultMaximumThreads,
 		BusyPoll:        DefaultBusyPoll,
-		Sources:         map[string]Source{},
+
+		AuthPenalty:         DefaultAuthPenalty,
+		MaximumPerAddress:   DefaultMaximumPerAddress,
+		LoginTimeout:        DefaultLoginTimeout,
+		TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,
+		Sources:             map[string]Source{},
 	}
 }

@@ -45,6 +45,15 @@
 //	LOG                    none (stderr)          log file                                          vmspop
 //	LOG_FORMAT             TEXT                   TEXT | JSON                                       vmspop
 //	STARTUP                none                   DCL startup file read before the environment      vmspop
+//	AUTH_PENALTY           15                     0 to 3600 s: longest wait after failed logins     vmspop
+//	MAXIMUM_PER_ADDRESS    100                    0 (no limit) to 100000 sessions per address       vmspop
+//	LOGIN_TIMEOUT          60                     1 to 86400 s from connect to login                vmspop
+//	TLS_HANDSHAKE_TIMEOUT  30                     1 to 3600 s for a TLS handshake                   vmspop
+//	METRICS_LISTEN         none                   host:port of /metrics, /healthz, status page      vmspop
+//	ADMIN_SOCKET           none                   Unix socket path for vmspop who and kick          vmspop
+//
+// AUTH_TLS_ONLY undefined with CERT defined means USER, PLAIN: plaintext
+// passwords only under TLS (docs/defence.md); "-" allows them in clear.
 //
 // A boolean ("if defined") name is true when it is defined with any value,
 // even an empty one, except 0, FALSE, NO, N and OFF in any case, which make

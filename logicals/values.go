@@ -86,6 +86,17 @@ var table = []entry{
 		func(c *Config) *int { return &c.LoginDelay }),
 	intEntry("BUSY_POLL", "vmspop", 0, 1000, false, "must be a number of microseconds from 0 to 1000",
 		func(c *Config) *int { return &c.BusyPoll }),
+	// Defence and observation (docs/defence.md).
+	intEntry("AUTH_PENALTY", "vmspop", 0, 3600, false, "must be a number of seconds from 0 to 3600",
+		func(c *Config) *int { return &c.AuthPenalty }),
+	intEntry("MAXIMUM_PER_ADDRESS", "vmspop", 0, 100000, false, "must be a number from 0 (no limit) to 100000",
+		func(c *Config) *int { return &c.MaximumPerAddress }),
+	intEntry("LOGIN_TIMEOUT", "vmspop", 1, 86400, false, "must be a number of seconds from 1 to 86400",
+		func(c *Config) *int { return &c.LoginTimeout }),
+	intEntry("TLS_HANDSHAKE_TIMEOUT", "vmspop", 1, 3600, false, "must be a number of seconds from 1 to 3600",
+		func(c *Config) *int { return &c.TLSHandshakeTimeout }),
+	addrEntry("METRICS_LISTEN", func(c *Config) *string { return &c.MetricsListen }),
+	stringEntry("ADMIN_SOCKET", false, func(c *Config) *string { return &c.AdminSocket }),
 }
 
 // lookupEntry finds the entry for a name given without its prefix.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -70,7 +71,9 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err := mkdirOwned(dir); err != nil {
 		return nil, mapErr(err)
 	}
+	waitStart := time.Now()
 	sess, err := s.lockSession(ctx, dir)
+	s.lockWaited(LockSession, waitStart)
 	if err != nil {
 		return nil, err
 	}

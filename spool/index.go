@@ -265,6 +265,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	// checked against the folder exactly as the file would be.
 	if ix := s.cachedIndex(path); ix != nil {
 		if keep, ok := ix.usable(data, size, mtime, ino, key); ok && keep == len(ix.msgs) && size == ix.size {
+			s.indexUsed(true)
 			return ix.msgs, ix.aux, nil
 		}
 	}
@@ -280,6 +281,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		}
 		if keep == len(ix.msgs) && size == ix.size {
 			s.cacheIndex(path, ix)
+			s.indexUsed(true)
 			return msgs, aux, nil
 		}
 	}
@@ -294,6 +296,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	head, tl := coverCRCs(data, size)
 	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
 	*write = func() { writeIndex(dir, folder, nix) } // best effort: a missing index only costs a scan
+	s.indexUsed(false)
 	s.cacheIndex(path, nix)
 	return msgs, aux, nil
 }

@@ -24,6 +24,8 @@ type Spool struct {
 	Root string
 	// LockTimeout bounds the wait for a folder lock (default 30 s).
 	LockTimeout time.Duration
+	// Events receives lock waits and index use, for metrics; nil = none.
+	Events *Events
 
 	bufs sync.Pool // *blockBufs: the buffers of Body readers
 
@@ -83,7 +85,9 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout())
 	defer cancel()
+	waitStart := time.Now()
 	l, err := lockFolder(ctx, dir)
+	s.lockWaited(LockFolder, waitStart)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
 //	vmspop folders USER               list a user's folders
 //	vmspop trace [FILE...]            search trace logs
+//	vmspop who | kick USER            live sessions; close a user's (admin socket)
 //	vmspop version
 package main
 
@@ -52,6 +53,10 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runFolders(rest, env, stdin, stdout, stderr)
 	case "trace":
 		return runTrace(rest, stdin, stdout, stderr)
+	case "who":
+		return runWho(rest, env, stdout, stderr)
+	case "kick":
+		return runKick(rest, env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vmspop", Version)
 		return 0
@@ -73,6 +78,7 @@ func usage(w io.Writer) {
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
   folders USER                  list a user's folders, messages and sizes
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
+  who | kick USER               list live sessions; close a user's sessions (TCPIP$POP_ADMIN_SOCKET)
   version                       print the version
 `)
 }

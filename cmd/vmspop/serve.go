@@ -189,6 +189,11 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		LoginDelay:     time.Duration(cfg.LoginDelay) * time.Second,
 		BusyPoll:       time.Duration(cfg.BusyPoll) * time.Microsecond,
 	}
+	stopObserving, err := observe(cfg, log, srv, defend(srv, cfg))
+	if err != nil {
+		return err
+	}
+	defer stopObserving()
 	if cfg.Cert != "" {
 		cr, err := newCertReloader(cfg.Cert, cfg.Key, log)
 		if err != nil {
@@ -200,6 +205,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	if err != nil {
 		return err
 	}
+	warnPlaintext(log, cfg, ln.Addr())
 	listeners := []net.Listener{ln}
 	serveFns := []func(net.Listener) error{srv.Serve}
 	if cfg.TLSListen != "" {

@@ -32,10 +32,13 @@ var allowed = map[string][]string{
 	"maildrop":          {"gateway", "mail11", "rewrite", "spool"},
 	"delivery":          {"mail11", "spool", "uaf"},
 	"tracelog":          {"gateway"},
+	"penalty":           {},
+	"admin":             {},
+	"metrics":           {"gateway", "penalty", "spool"},
 	"internal/poptest":  {},
 	"internal/archtest": {},
-	"cmd/vmspop": {"delivery", "gateway", "logicals", "mail11", "maildrop", "rewrite",
-		"spool", "tracelog", "uaf"},
+	"cmd/vmspop": {"admin", "delivery", "gateway", "logicals", "mail11", "maildrop", "metrics",
+		"penalty", "rewrite", "spool", "tracelog", "uaf"},
 	"cmd/vmspop-load": {"mail11", "spool", "uaf"},
 }
 
