@@ -235,16 +235,22 @@ func (p *extractParser) end(end int64) {
 }
 
 // MessageKey returns the key that identifies a message text for duplicate
-// detection: the SHA-256 of the text as the spool gives it back (Normalize).
-// A message appended to a folder has, read back with Decode, the same key.
+// detection: the SHA-256 of the text as the spool gives it back (Normalize,
+// and a final newline if it has none). A message appended to a folder has,
+// read back with Decode, the same key.
 func MessageKey(text []byte) [32]byte {
-	return sha256.Sum256(Normalize(text))
+	n := Normalize(text)
+	if len(n) == 0 || n[len(n)-1] != '\n' {
+		n = append(n, '\n')
+	}
+	return sha256.Sum256(n)
 }
 
 // normHash computes MessageKey over a stream.
 type normHash struct {
 	h   hash.Hash
-	crs int // CRs held back: dropped when a line end or the end follows
+	crs int  // CRs held back: dropped when a line end or the end follows
+	nl  bool // the last byte hashed is a newline
 }
 
 func newNormHash() *normHash { return &normHash{h: sha256.New()} }
@@ -255,17 +261,20 @@ func (n *normHash) Write(p []byte) {
 		if i < 0 {
 			n.flushCRs()
 			n.h.Write(p)
+			n.nl = false
 			return
 		}
 		if i > 0 {
 			n.flushCRs()
 			n.h.Write(p[:i])
+			n.nl = false
 		}
 		if p[i] == '\r' {
 			n.crs++
 		} else {
 			n.crs = 0
 			n.h.Write([]byte{'\n'})
+			n.nl = true
 		}
 		p = p[i+1:]
 	}
@@ -274,11 +283,17 @@ func (n *normHash) Write(p []byte) {
 func (n *normHash) flushCRs() {
 	for ; n.crs > 0; n.crs-- {
 		n.h.Write([]byte{'\r'})
+		n.nl = false
 	}
 }
 
-// Sum returns the key; CRs at the very end are dropped.
+// Sum returns the key; CRs at the very end are dropped, a final newline
+// added if there is none. It is called once, at the end.
 func (n *normHash) Sum() [32]byte {
+	if !n.nl {
+		n.h.Write([]byte{'\n'})
+		n.nl = true
+	}
 	var k [32]byte
 	copy(k[:], n.h.Sum(nil))
 	return k

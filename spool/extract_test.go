@@ -228,8 +228,8 @@ func TestAppendUnique(t *testing.T) {
 		t.Fatalf("%d messages, want %d", len(got), len(want))
 	}
 	for i := range want {
-		if !bytes.Equal(got[i], Normalize([]byte(want[i]))) {
-			t.Errorf("#%d = %q, want %q", i, got[i], Normalize([]byte(want[i])))
+		if !bytes.Equal(got[i], roundTripped([]byte(want[i]))) {
+			t.Errorf("#%d = %q, want %q", i, got[i], roundTripped([]byte(want[i])))
 		}
 	}
 	if _, err := s.AppendUnique(ctx, "../x", "MAIL", nil); !errors.Is(err, ErrBadUser) {

@@ -28,8 +28,8 @@ import (
 )
 
 const (
-	indexMagic = "VMSPOPX1"
-	checkSpan  = 4096 // bytes at each end of the covered region that are checked
+	indexMagic = "VMSPOPX2" // X1: sizes by the folder rule of before standard mboxrd
+	checkSpan  = 4096       // bytes at each end of the covered region that are checked
 )
 
 // index is a decoded index file.
