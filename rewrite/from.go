@@ -40,9 +40,9 @@ func IsSMTP(from string) bool {
 //     None); before other hops it is dropped (LOCAL::NODE::USER is
 //     NODE::USER), and before SMTP%"addr" too;
 //   - NODE::USER follows s.DECnet: Transform gives user@host from the node
-//     table (falling back to the Generic form, with a note, for a node it
-//     does not know), Generic gives "NODE::USER"@domain, None leaves the
-//     address as it is;
+//     table, or else from s.Resolve (falling back to the Generic form, with
+//     a note, for a node neither knows), Generic gives "NODE::USER"@domain,
+//     None leaves the address as it is;
 //   - NODE::"user@host" follows s.QuotedDECnet: Transform gives user@host,
 //     Generic "NODE::\"user@host\""@domain, None leaves it as it is;
 //   - any other form gives the whole address quoted as the local part at the
@@ -88,6 +88,9 @@ func (s *Settings) RewriteFrom(from string) (addr string, note string) {
 		host := strings.ToLower(s.Nodes[strings.ToUpper(node)])
 		if localNode {
 			host = s.domain()
+		}
+		if host == "" && s.Resolve != nil {
+			host = strings.ToLower(s.Resolve(strings.ToUpper(node)))
 		}
 		if host == "" || !validHost(host) {
 			addr, note = s.quoted(base)

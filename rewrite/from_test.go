@@ -288,3 +288,51 @@ func TestFormatNameLong(t *testing.T) {
 		}
 	}
 }
+
+// TestRewriteFromResolve: TRANSFORM of a node the node table does not
+// know asks Settings.Resolve (the system resolver in the server; here a
+// table standing for a hosts file).
+func TestRewriteFromResolve(t *testing.T) {
+	hosts := map[string]string{"VAXB": "vaxb.example.net", "VAXC": "VAXC.Acme.Widgets.COM", "BADHOST": "bad host", "ABCDEF": "wrong.example"}
+	var asked []string
+	s := testSettings()
+	s.Resolve = func(node string) string {
+		asked = append(asked, node)
+		return hosts[node]
+	}
+	tests := []struct {
+		from     string
+		decnet   Mode
+		want     string
+		wantNote bool
+		asks     bool // Resolve is called
+	}{
+		{from: "VAXB::JONES", want: "jones@vaxb.example.net", asks: true},
+		{from: "vaxb::jones", want: "jones@vaxb.example.net", asks: true},
+		{from: "VAXC::JONES", want: "jones@vaxc.acme.widgets.com", asks: true},
+		{from: "NOWHERE::JONES", want: `"NOWHERE::JONES"@acme.widgets.com`, wantNote: true, asks: true},
+		{from: "BADHOST::JONES", want: `"BADHOST::JONES"@acme.widgets.com`, wantNote: true, asks: true},
+		// The node table wins; local nodes and other rules never ask.
+		{from: "ABCDEF::JONES", want: "jones@abcdef.federation.gov"},
+		{from: "VMS::JONES", want: "jones@acme.widgets.com"},
+		{from: "VAXB::JONES", decnet: Generic, want: `"VAXB::JONES"@acme.widgets.com`},
+		{from: "VAXB::JONES", decnet: None, want: "VAXB::JONES"},
+		{from: `VAXB::"user@host.example"`, want: "user@host.example"},
+	}
+	for _, tt := range tests {
+		asked = nil
+		s.DECnet = tt.decnet
+		got, note := s.RewriteFrom(tt.from)
+		if got != tt.want || (note != "") != tt.wantNote {
+			t.Errorf("RewriteFrom(%q) = %q, note %q; want %q, a note: %v", tt.from, got, note, tt.want, tt.wantNote)
+		}
+		if (len(asked) > 0) != tt.asks {
+			t.Errorf("RewriteFrom(%q) asked the resolver %q; want asked: %v", tt.from, asked, tt.asks)
+		}
+		for _, n := range asked {
+			if n != strings.ToUpper(n) {
+				t.Errorf("Resolve(%q): want the upper-case node", n)
+			}
+		}
+	}
+}

@@ -135,6 +135,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		SendIDHeaders:    cfg.SendIDHeaders,
 		Server:           fmt.Sprintf("%s (vmspop %s)", host, Version),
 	}
+	rw.Resolve = newNodeResolver(net.DefaultResolver.LookupCNAME, host, log).Resolve
 	if cfg.DECnetNodes != "" {
 		f, err := os.Open(cfg.DECnetNodes)
 		if err != nil {
