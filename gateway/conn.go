@@ -215,6 +215,7 @@ func (c *conn) loop() string {
 			c.trace("C: " + redact(line))
 		}
 		var herr error
+		start := time.Now()
 		if perr != nil {
 			herr = &Error{Text: "unknown command"}
 			if perr == errBadCharacter {
@@ -224,6 +225,9 @@ func (c *conn) loop() string {
 			herr = c.handle(verb, arg)
 		}
 		end, err := c.reply(herr)
+		if c.log.Logger.IsLevelEnabled(logrus.TraceLevel) { // DEBUG: per-command timing
+			c.log.WithFields(logrus.Fields{"command": verb, "ok": herr == nil, "us": time.Since(start).Microseconds()}).Trace("command done")
+		}
 		if end != "" || err != nil {
 			return c.endOr(end, err)
 		}

@@ -124,6 +124,9 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 		default:
 			var note string
 			hbuf, note = be.header(hbuf[:0], &m11, m, uid, how)
+			if traceOn(d.log) {
+				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From, "how": howName[how], "note": note}).Trace("header rebuilt")
+			}
 			if note != "" {
 				// Logged when the message is first indexed, not at every login.
 				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).Info("From: rebuilt by a fallback rule: " + note)
@@ -137,7 +140,10 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 		}
 		return encodeAux(size, how, uid, hbuf), nil
 	}
-	box, err := be.Spool.OpenBox(ctx, user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
+	var st spool.Stats
+	start := time.Now()
+	box, err := be.Spool.OpenBox(spool.WithStats(ctx, &st), user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
+	traceStats(d.log, "folder open", folder, start, &st, err)
 	if err != nil {
 		return nil, err
 	}
@@ -416,10 +422,43 @@ func (d *spoolDrop) Commit(ctx context.Context, u Update) (CommitResult, error) 
 		move = nil // already in MAIL
 	}
 	slices.Sort(move)
-	if err := d.box.Commit(ctx, del, move, d.be.PurgeReclaim); err != nil {
+	var st spool.Stats
+	start := time.Now()
+	err := d.box.Commit(spool.WithStats(ctx, &st), del, move, d.be.PurgeReclaim)
+	traceStats(d.log, "folder update", folder, start, &st, err)
+	if err != nil {
 		return CommitResult{}, err
 	}
 	return CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
 }
 
 func (d *spoolDrop) Close() error { return d.box.Close() }
+
+// howName names how a message is sent, for the DEBUG log.
+var howName = map[uint8]string{sendRebuilt: "rebuilt header", sendBody: "own RFC 822 header", sendForeign: "foreign"}
+
+// traceStats logs at DEBUG (logrus Trace) what a spool operation did.
+func traceStats(log logrus.FieldLogger, what, folder string, start time.Time, st *spool.Stats, err error) {
+	if !traceOn(log) {
+		return
+	}
+	f := logrus.Fields{"folder": folder, "us": time.Since(start).Microseconds(), "lock_wait_us": st.LockWait.Microseconds()}
+	if st.Index != "" {
+		f["index"], f["scanned"], f["scanned_bytes"] = st.Index, st.Scanned, st.ScannedBytes
+	}
+	if err != nil {
+		f["error"] = err.Error()
+	}
+	log.WithFields(f).Trace(what)
+}
+
+// traceOn reports whether log writes DEBUG (logrus Trace) lines.
+func traceOn(log logrus.FieldLogger) bool {
+	switch l := log.(type) {
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(logrus.TraceLevel)
+	case *logrus.Logger:
+		return l.IsLevelEnabled(logrus.TraceLevel)
+	}
+	return false
+}

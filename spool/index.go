@@ -258,6 +258,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	// checked against the folder exactly as the file would be.
 	if ix := s.cachedIndex(path); ix != nil {
 		if keep, ok := ix.usable(data, size, mtime, ino, key); ok && keep == len(ix.msgs) && size == ix.size {
+			recordScan(ctx, "memory", ix.msgs, len(ix.msgs), size, size)
 			return ix.msgs, ix.aux, nil
 		}
 	}
@@ -273,6 +274,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		}
 		if keep == len(ix.msgs) && size == ix.size {
 			s.cacheIndex(path, ix)
+			recordScan(ctx, "file", msgs, len(msgs), size, size)
 			return msgs, aux, nil
 		}
 	}
@@ -284,6 +286,15 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		}
 		return nil, nil, err
 	}
+	how := "rebuilt"
+	if ok && keep > 0 {
+		how = "appended"
+	}
+	kept := 0
+	if ok {
+		kept = keep
+	}
+	recordScan(ctx, how, msgs, kept, size, from)
 	head, tl := coverCRCs(data, size)
 	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
 	*write = func() { writeIndex(dir, folder, nix) } // best effort: a missing index only costs a scan

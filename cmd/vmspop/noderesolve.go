@@ -80,7 +80,7 @@ func (r *nodeResolver) Resolve(node string) string {
 		r.log.WithFields(fields).WithField("errors", strings.Join(errs, "; ")).
 			Warn("DECnet node not in the node table and not resolved; its From: addresses take the GENERIC form")
 	} else {
-		r.log.WithFields(fields).WithField("host", host).Debug("DECnet node resolved")
+		r.log.WithFields(fields).WithField("host", host).Trace("DECnet node resolved")
 	}
 	r.mu.Lock()
 	if len(r.cache) >= resolveMax {
