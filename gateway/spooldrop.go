@@ -31,8 +31,9 @@ type SpoolBackend struct {
 	// LeaveInNewmail keeps retrieved messages in the folder
 	// (TCPIP$POP_LEAVE_IN_NEWMAIL) instead of moving them to MAIL.
 	LeaveInNewmail bool
-	// PurgeReclaim drops deleted messages (TCPIP$POP_PURGE_RECLAIM) instead
-	// of moving them to WASTEBASKET.
+	// PurgeReclaim (TCPIP$POP_PURGE_RECLAIM) drops deleted messages instead
+	// of moving them to WASTEBASKET, and empties WASTEBASKET (giving its
+	// space back) at the end of each session that deleted mail.
 	PurgeReclaim bool
 	// IgnoreMail11Headers sends the RFC 822 header found at the top of the
 	// body of SMTP mail instead of the rebuilt one
@@ -429,6 +430,9 @@ func (d *spoolDrop) Commit(ctx context.Context, u Update) (CommitResult, error) 
 	if err != nil {
 		return CommitResult{}, err
 	}
+	if d.be.PurgeReclaim && len(del) > 0 {
+		d.purgeReclaim(ctx)
+	}
 	return CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
 }
 
@@ -461,4 +465,18 @@ func traceOn(log logrus.FieldLogger) bool {
 		return l.IsLevelEnabled(logrus.TraceLevel)
 	}
 	return false
+}
+
+// purgeReclaim empties the user's WASTEBASKET after an update that
+// deleted mail (TCPIP$POP_PURGE_RECLAIM). The update itself is done: a
+// failure here is logged, not reported to the client.
+func (d *spoolDrop) purgeReclaim(ctx context.Context) {
+	res, err := d.be.Spool.Purge(ctx, d.box.User(), time.Time{})
+	if err != nil {
+		d.log.WithError(err).Warn("PURGE_RECLAIM: WASTEBASKET not emptied")
+		return
+	}
+	if res.Purged > 0 {
+		d.log.WithFields(logrus.Fields{"purged": res.Purged, "freed": res.Freed}).Info("PURGE_RECLAIM: WASTEBASKET emptied")
+	}
 }
