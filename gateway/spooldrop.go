@@ -112,6 +112,11 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (Maildrop
 			d.log.WithError(err).WithField("message", i+1).Warn("malformed MAIL-11 header")
 			warned = true
 		}
+		if how == sendRebuilt && be.IgnoreMail11Headers && rewrite.IsSMTP(m11.From) {
+			// Logged when the message is first indexed, not at every login.
+			d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).
+				Warn("IGNORE_MAIL11_HEADERS: SMTP message without an RFC 822 header block in its body; sent with the rebuilt header")
+		}
 		base := rewrite.UID(user, arrival(&m11, m), m.Sum)
 		uid := base
 		for n := 2; seen[uid]; n++ {

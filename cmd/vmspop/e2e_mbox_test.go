@@ -273,3 +273,46 @@ func TestPythonReadsDelivered(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnoreMail11Warning: with TCPIP$POP_IGNORE_MAIL11_HEADERS an SMTP
+// message whose body has no RFC 822 header block is sent with the rebuilt
+// header, and the log warns once for it (when it is indexed, not at every
+// login); SMTP messages with a header block, header-only ones included,
+// give no warning.
+func TestIgnoreMail11Warning(t *testing.T) {
+	t.Parallel()
+	s := lgPrepare(t)
+	lgAppend(t, s.Spool, "SMITH", spool.NewMail,
+		pyMessages[6], // header only: its own header block
+		"From:\tSMTP%\"ann@example.com\"  25-NOV-2026 10:15:32.45\nTo:\tSMITH\nCC:\t\nSubj:\tno header\n\nJust text: no header block.\n")
+	s.start(t, lgRace, lgNodes(s), "TCPIP$POP_IGNORE_MAIL11_HEADERS=1", "TCPIP$POP_LEAVE_IN_NEWMAIL=1")
+	n := len(fixtureMessages)
+	for range 2 { // the second login reads the index: no new warning
+		p := dialPOP(t, s.Addr)
+		p.login("smith", "demo")
+		h, b := lgRetr(p, n+2)
+		if v, ok := lgField(h, "X-VMS-From"); !ok || !strings.Contains(v, "ann@example.com") || b != "Just text: no header block.\r\n" {
+			t.Errorf("message without a header block = %q + %q; want the rebuilt header and its body", h, b)
+		}
+		if h, b := lgRetr(p, n+1); !strings.HasPrefix(h, "From: Ann <ann@example.com>\r\n") || b != "" {
+			t.Errorf("header-only message = %q + %q; want its own header block", h, b)
+		}
+		p.cmd("QUIT")
+	}
+	log := lgStopLog(t, s)
+	warned := map[string]bool{}
+	for _, l := range lgLogLines(log, "IGNORE_MAIL11_HEADERS: SMTP message without an RFC 822 header block", "level=warning") {
+		m := regexp.MustCompile(`message=(\d+)`).FindStringSubmatch(l)
+		if m == nil || warned[m[1]] {
+			t.Errorf("warning without a message number, or twice: %s", l)
+			continue
+		}
+		warned[m[1]] = true
+	}
+	// The fixture's SMTP messages 4 (cluster forwarding) and 5 have plain
+	// bodies too; message 2 has its header block.
+	want := map[string]bool{"4": true, "5": true, fmt.Sprint(n + 2): true}
+	if fmt.Sprint(warned) != fmt.Sprint(want) {
+		t.Errorf("warned for messages %v, want %v:\n%s", warned, want, log)
+	}
+}
