@@ -177,8 +177,9 @@ func (c *conn) serve() {
 		end = endTooManySessn
 		return
 	}
-	c.timestamp = fmt.Sprintf("<%d.%d.%d@%s>", os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix(), c.srv.host())
-	c.writeLine(fmt.Sprintf("+OK POP server ready %s [%s, %s] %s", c.srv.version(), c.srv.host(), localIP(c.raw), c.timestamp))
+	var line string
+	line, c.timestamp = greeting(c.srv.version(), c.srv.host(), localIP(c.raw), os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix())
+	c.writeLine(line)
 	end = c.loop()
 }
 
