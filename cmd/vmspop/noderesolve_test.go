@@ -89,21 +89,31 @@ func TestNodeResolver(t *testing.T) {
 	}
 }
 
-// TestTransformResolver: the real server translates DECnet nodes that
-// are not in the node table through the system resolver. The server
-// runs in a mount namespace of its own whose /etc/hosts is the test's
-// hosts file (unshare(1), as root: CI runs as root); LOCALHOST resolves
-// through the machine's own /etc/hosts.
+// TestTransformResolverLocalhost: the real server translates a DECnet
+// node that is not in the node table through the system resolver: here
+// LOCALHOST, which every machine's /etc/hosts names.
+func TestTransformResolverLocalhost(t *testing.T) {
+	t.Parallel()
+	s := lgPrepare(t)
+	lgAppend(t, s.Spool, "SMITH", "NEWMAIL", "From:\tLOCALHOST::JONES  2-JUL-1992 21:17:08.08\nTo:\tSMITH\nCC:\t\nSubj:\te\n\nx\n")
+	s.start(t, lgRace, lgNodes(s), "TCPIP$POP_LEAVE_IN_NEWMAIL=1")
+	if got := lgFrom(t, s, len(fixtureMessages)+1); got != "jones@localhost" {
+		t.Errorf("From: of LOCALHOST::JONES = %q, want jones@localhost", got)
+	}
+}
+
+// TestTransformResolver: the same through a hosts file of the test's: the
+// server runs in a mount namespace of its own whose /etc/hosts is that
+// file (unshare(1); it needs CAP_SYS_ADMIN, which a container may not
+// give, and then the test is skipped). Names that resolve neither way
+// fall back to GENERIC with one warning.
 func TestTransformResolver(t *testing.T) {
 	requireTool(t, "unshare")
 	dir := t.TempDir()
 	hosts := filepath.Join(dir, "hosts")
 	lgWrite(t, hosts, "127.0.0.1 localhost\n10.9.9.9 vaxb.example.net vaxb\n10.9.9.8 vaxc.acme.example\n")
 	if out, err := exec.Command("unshare", "-m", "bash", "-c", `mount --bind "$0" /etc/hosts && grep -q vaxb /etc/hosts`, hosts).CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("unshare -m with a bind mount: %v %s", err, out)
-		}
-		t.Skipf("no mount namespace here (unshare -m needs root): %v %s", err, out)
+		t.Skipf("no mount namespace here (unshare -m needs CAP_SYS_ADMIN): %v %s", err, out)
 	}
 	wrapper := filepath.Join(dir, "vmspop-hosts")
 	// bash, not dash: dash drops the TCPIP$POP_* names from the environment.
@@ -114,12 +124,11 @@ func TestTransformResolver(t *testing.T) {
 	lgAppend(t, s.Spool, "SMITH", "NEWMAIL",
 		"From:\tVAXB::JONES  2-JUL-1992 21:17:08.08\nTo:\tSMITH\nCC:\t\nSubj:\tb\n\nx\n",
 		"From:\tVAXC::JONES  2-JUL-1992 21:17:08.08\nTo:\tSMITH\nCC:\t\nSubj:\tc\n\nx\n",
-		"From:\tNOSUCH::JONES  2-JUL-1992 21:17:08.08\nTo:\tSMITH\nCC:\t\nSubj:\td\n\nx\n",
-		"From:\tLOCALHOST::JONES  2-JUL-1992 21:17:08.08\nTo:\tSMITH\nCC:\t\nSubj:\te\n\nx\n")
+		"From:\tNOSUCH::JONES  2-JUL-1992 21:17:08.08\nTo:\tSMITH\nCC:\t\nSubj:\td\n\nx\n")
 	s.Bin = wrapper
 	s.start(t, lgRace, lgNodes(s), "TCPIP$POP_HOSTNAME=vms.acme.example", "TCPIP$POP_LEAVE_IN_NEWMAIL=1")
 	n := len(fixtureMessages)
-	for i, want := range []string{"jones@vaxb.example.net", "jones@vaxc.acme.example", `"NOSUCH::JONES"@vms.acme.example`, "jones@localhost"} {
+	for i, want := range []string{"jones@vaxb.example.net", "jones@vaxc.acme.example", `"NOSUCH::JONES"@vms.acme.example`} {
 		if got := lgFrom(t, s, n+1+i); got != want {
 			t.Errorf("From: of message %d = %q, want %q", n+1+i, got, want)
 		}
