@@ -216,7 +216,10 @@ func (c *conn) loop() string {
 			c.trace("C: " + redact(line))
 		}
 		var herr error
-		start := time.Now()
+		var start time.Time // DEBUG: per-command timing
+		if c.log.Logger.IsLevelEnabled(logrus.TraceLevel) {
+			start = time.Now()
+		}
 		if perr != nil {
 			herr = &Error{Text: "unknown command"}
 			if perr == errBadCharacter {
@@ -226,7 +229,7 @@ func (c *conn) loop() string {
 			herr = c.handle(verb, arg)
 		}
 		end, err := c.reply(herr)
-		if c.log.Logger.IsLevelEnabled(logrus.TraceLevel) { // DEBUG: per-command timing
+		if !start.IsZero() {
 			c.log.WithFields(logrus.Fields{"command": verb, "ok": herr == nil, "us": time.Since(start).Microseconds()}).Trace("command done")
 		}
 		if end != "" || err != nil {
