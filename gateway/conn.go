@@ -183,8 +183,9 @@ func (c *conn) serve() {
 			return
 		}
 	}
-	c.timestamp = fmt.Sprintf("<%d.%d.%d@%s>", os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix(), c.srv.host())
-	c.writeLine(fmt.Sprintf("+OK POP server ready %s [%s, %s] %s", c.srv.version(), c.srv.host(), localIP(c.raw), c.timestamp))
+	var line string
+	line, c.timestamp = greeting(c.srv.version(), c.srv.host(), localIP(c.raw), os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix())
+	c.writeLine(line)
 	end = c.loop()
 }
 
@@ -222,6 +223,10 @@ func (c *conn) loop() string {
 			c.trace("C: " + redact(line))
 		}
 		var herr error
+		var start time.Time // DEBUG: per-command timing
+		if c.log.Logger.IsLevelEnabled(logrus.TraceLevel) {
+			start = time.Now()
+		}
 		if berr := c.budget(); berr != nil {
 			herr = berr
 		} else if perr != nil {
@@ -233,6 +238,9 @@ func (c *conn) loop() string {
 			herr = c.handle(verb, arg)
 		}
 		end, err := c.reply(herr)
+		if !start.IsZero() {
+			c.log.WithFields(logrus.Fields{"command": verb, "ok": herr == nil, "us": time.Since(start).Microseconds()}).Trace("command done")
+		}
 		if end != "" || err != nil {
 			return c.endOr(end, err)
 		}

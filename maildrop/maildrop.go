@@ -39,8 +39,9 @@ type SpoolBackend struct {
 	// LeaveInNewmail keeps retrieved messages in the folder
 	// (TCPIP$POP_LEAVE_IN_NEWMAIL) instead of moving them to MAIL.
 	LeaveInNewmail bool
-	// PurgeReclaim drops deleted messages (TCPIP$POP_PURGE_RECLAIM) instead
-	// of moving them to WASTEBASKET.
+	// PurgeReclaim (TCPIP$POP_PURGE_RECLAIM) drops deleted messages instead
+	// of moving them to WASTEBASKET, and empties WASTEBASKET (giving its
+	// space back) at the end of each session that deleted mail.
 	PurgeReclaim bool
 	// IgnoreMail11Headers sends the RFC 822 header found at the top of the
 	// body of SMTP mail instead of the rebuilt one
@@ -120,6 +121,11 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (gateway.
 			d.log.WithError(err).WithField("message", i+1).Warn("malformed MAIL-11 header")
 			warned = true
 		}
+		if how == sendRebuilt && be.IgnoreMail11Headers && rewrite.IsSMTP(m11.From) {
+			// Logged when the message is first indexed, not at every login.
+			d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).
+				Warn("IGNORE_MAIL11_HEADERS: SMTP message without an RFC 822 header block in its body; sent with the rebuilt header")
+		}
 		base := rewrite.UID(user, arrival(&m11, m), m.Sum)
 		uid := base
 		for n := 2; seen[uid]; n++ {
@@ -133,6 +139,9 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (gateway.
 		default:
 			var note string
 			hbuf, note = be.header(hbuf[:0], &m11, m, uid, how)
+			if traceOn(d.log) {
+				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From, "how": howName[how], "note": note}).Trace("header rebuilt")
+			}
 			if note != "" {
 				// Logged when the message is first indexed, not at every login.
 				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).Info("From: rebuilt by a fallback rule: " + note)
@@ -146,7 +155,10 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (gateway.
 		}
 		return encodeAux(size, how, uid, hbuf), nil
 	}
-	box, err := be.Spool.OpenBox(ctx, user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
+	var st spool.Stats
+	start := time.Now()
+	box, err := be.Spool.OpenBox(spool.WithStats(ctx, &st), user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
+	traceStats(d.log, "folder open", folder, start, &st, err)
 	if errors.Is(err, spool.ErrLocked) {
 		return nil, fmt.Errorf("%w: %w", gateway.ErrInUse, err)
 	}
@@ -428,10 +440,60 @@ func (d *spoolDrop) Commit(ctx context.Context, u gateway.Update) (gateway.Commi
 		move = nil // already in MAIL
 	}
 	slices.Sort(move)
-	if err := d.box.Commit(ctx, del, move, d.be.PurgeReclaim); err != nil {
+	var st spool.Stats
+	start := time.Now()
+	err := d.box.Commit(spool.WithStats(ctx, &st), del, move, d.be.PurgeReclaim)
+	traceStats(d.log, "folder update", folder, start, &st, err)
+	if err != nil {
 		return gateway.CommitResult{}, err
+	}
+	if d.be.PurgeReclaim && len(del) > 0 {
+		d.purgeReclaim(ctx)
 	}
 	return gateway.CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
 }
 
 func (d *spoolDrop) Close() error { return d.box.Close() }
+
+// howName names how a message is sent, for the DEBUG log.
+var howName = map[uint8]string{sendRebuilt: "rebuilt header", sendBody: "own RFC 822 header", sendForeign: "foreign"}
+
+// traceStats logs at DEBUG (logrus Trace) what a spool operation did.
+func traceStats(log logrus.FieldLogger, what, folder string, start time.Time, st *spool.Stats, err error) {
+	if !traceOn(log) {
+		return
+	}
+	f := logrus.Fields{"folder": folder, "us": time.Since(start).Microseconds(), "lock_wait_us": st.LockWait.Microseconds()}
+	if st.Index != "" {
+		f["index"], f["scanned"], f["scanned_bytes"] = st.Index, st.Scanned, st.ScannedBytes
+	}
+	if err != nil {
+		f["error"] = err.Error()
+	}
+	log.WithFields(f).Trace(what)
+}
+
+// traceOn reports whether log writes DEBUG (logrus Trace) lines.
+func traceOn(log logrus.FieldLogger) bool {
+	switch l := log.(type) {
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(logrus.TraceLevel)
+	case *logrus.Logger:
+		return l.IsLevelEnabled(logrus.TraceLevel)
+	}
+	return false
+}
+
+// purgeReclaim empties the user's WASTEBASKET after an update that
+// deleted mail (TCPIP$POP_PURGE_RECLAIM). The update itself is done: a
+// failure here is logged, not reported to the client.
+func (d *spoolDrop) purgeReclaim(ctx context.Context) {
+	res, err := d.be.Spool.Purge(ctx, d.box.User(), time.Time{})
+	if err != nil {
+		d.log.WithError(err).Warn("PURGE_RECLAIM: WASTEBASKET not emptied")
+		return
+	}
+	if res.Purged > 0 {
+		d.log.WithFields(logrus.Fields{"purged": res.Purged, "freed": res.Freed}).Info("PURGE_RECLAIM: WASTEBASKET emptied")
+	}
+}

@@ -33,6 +33,12 @@ type Settings struct {
 	SendIDHeaders    bool           // TCPIP$POP_SEND_ID_HEADERS: X-POP3-* headers for every message
 	Server           string         // X-POP3-Server value, e.g. "host.example (vmspop V0.1)"; "" = the host name
 	Location         *time.Location // zone of VMS dates (nil = time.Local)
+
+	// Resolve, when not nil, translates a DECnet node (upper case) that is
+	// not in Nodes to a TCP/IP host name for Transform, "" when it knows
+	// none (the caller asks the system resolver; it must be safe for
+	// concurrent use and should cache).
+	Resolve func(node string) string
 }
 
 // localHost returns the lower-case local host name.

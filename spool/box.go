@@ -101,6 +101,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 			var err error
 			if opts.NoIndex {
 				b.Messages, b.Aux, err = scanVisit(ctx, data, opts.Visit)
+				recordScan(ctx, "none", b.Messages, 0, b.size, 0)
 				return err
 			}
 			b.Messages, b.Aux, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit, &write)

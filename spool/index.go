@@ -28,8 +28,8 @@ import (
 )
 
 const (
-	indexMagic = "VMSPOPX1"
-	checkSpan  = 4096 // bytes at each end of the covered region that are checked
+	indexMagic = "VMSPOPX2" // X1: sizes by the folder rule of before standard mboxrd
+	checkSpan  = 4096       // bytes at each end of the covered region that are checked
 )
 
 // index is a decoded index file.
@@ -266,6 +266,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	if ix := s.cachedIndex(path); ix != nil {
 		if keep, ok := ix.usable(data, size, mtime, ino, key); ok && keep == len(ix.msgs) && size == ix.size {
 			s.indexUsed(true)
+			recordScan(ctx, "memory", ix.msgs, len(ix.msgs), size, size)
 			return ix.msgs, ix.aux, nil
 		}
 	}
@@ -282,6 +283,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		if keep == len(ix.msgs) && size == ix.size {
 			s.cacheIndex(path, ix)
 			s.indexUsed(true)
+			recordScan(ctx, "file", msgs, len(msgs), size, size)
 			return msgs, aux, nil
 		}
 	}
@@ -293,6 +295,15 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		}
 		return nil, nil, err
 	}
+	how := "rebuilt"
+	if ok && keep > 0 {
+		how = "appended"
+	}
+	kept := 0
+	if ok {
+		kept = keep
+	}
+	recordScan(ctx, how, msgs, kept, size, from)
 	head, tl := coverCRCs(data, size)
 	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
 	*write = func() { writeIndex(dir, folder, nix) } // best effort: a missing index only costs a scan

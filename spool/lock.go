@@ -109,11 +109,13 @@ func lockOwnerAlive(content string) bool {
 // lockSession takes the session lock of dir or returns ErrLocked, after
 // waiting up to sessionLockWait for a session that is ending.
 func (s *Spool) lockSession(ctx context.Context, dir string) (*sessionLock, error) {
-	deadline := time.Now().Add(sessionLockWait)
+	start := time.Now()
+	deadline := start.Add(sessionLockWait)
 	delay := time.Millisecond
-	for {
+	for waited := false; ; waited = true {
 		l, err := s.tryLockSession(dir)
 		if !errors.Is(err, ErrLocked) || time.Now().After(deadline) {
+			addLockWait(ctx, start, waited)
 			return l, err
 		}
 		select {
@@ -224,12 +226,15 @@ func lockFolder(ctx context.Context, dir string) (*folderLock, error) {
 		return nil
 	}
 	var f *os.File
+	start, waited := time.Now(), false
+	defer func() { addLockWait(ctx, start, waited) }()
 	for {
 		var err error
 		f, err = flockNB(filepath.Join(dir, ".lock"))
 		if err == nil {
 			break
 		}
+		waited = true
 		if !errors.Is(err, ErrLocked) {
 			return nil, err
 		}

@@ -13,10 +13,14 @@ import (
 )
 
 // MessageKey returns the key that identifies a message text for duplicate
-// detection: the SHA-256 of the text as the spool gives it back (Normalize).
-// A message appended to a folder has, read back with Decode, the same key.
+// detection: the SHA-256 of the text as the spool gives it back (Normalize)
+// with its trailing newlines made one. A message appended to a folder has,
+// read back with Decode, the same key; so does one a folder of the old
+// encoding holds with extra trailing newlines (see codec.go), and an import
+// into such a folder adds no duplicate.
 func MessageKey(text []byte) [32]byte {
-	return sha256.Sum256(Normalize(text))
+	n := bytes.TrimRight(Normalize(text), "\n")
+	return sha256.Sum256(append(n[:len(n):len(n)], '\n'))
 }
 
 // ReaderKey returns the MessageKey of the text read from r, streaming it.
@@ -39,6 +43,7 @@ func ReaderKey(r io.Reader) ([32]byte, error) {
 type normHash struct {
 	h   hash.Hash
 	crs int // CRs held back: dropped when a line end or the end follows
+	nls int // newlines held back: made one at the end
 }
 
 func newNormHash() *normHash { return &normHash{h: sha256.New()} }
@@ -47,32 +52,38 @@ func (n *normHash) Write(p []byte) {
 	for len(p) > 0 {
 		i := bytes.IndexAny(p, "\r\n")
 		if i < 0 {
-			n.flushCRs()
+			n.flush()
 			n.h.Write(p)
 			return
 		}
 		if i > 0 {
-			n.flushCRs()
+			n.flush()
 			n.h.Write(p[:i])
 		}
 		if p[i] == '\r' {
 			n.crs++
 		} else {
 			n.crs = 0
-			n.h.Write([]byte{'\n'})
+			n.nls++
 		}
 		p = p[i+1:]
 	}
 }
 
-func (n *normHash) flushCRs() {
+// flush writes the held-back newlines and CRs before more text.
+func (n *normHash) flush() {
+	for ; n.nls > 0; n.nls-- {
+		n.h.Write([]byte{'\n'})
+	}
 	for ; n.crs > 0; n.crs-- {
 		n.h.Write([]byte{'\r'})
 	}
 }
 
-// Sum returns the key; CRs at the very end are dropped.
+// Sum returns the key: CRs at the very end are dropped, the trailing
+// newlines made one. It is called once, at the end.
 func (n *normHash) Sum() [32]byte {
+	n.h.Write([]byte{'\n'})
 	var k [32]byte
 	copy(k[:], n.h.Sum(nil))
 	return k

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestNormHashMatchesMessageKey(t *testing.T) {
-	tests := []string{"", "a", "a\r", "a\r\r", "a\r\n", "a\rb", "\r\r\n\r", "x\n\r\ny\r\r\rz\r\n\r"}
+	tests := []string{"", "a", "a\r", "a\r\r", "a\r\n", "a\rb", "\r\r\n\r", "x\n\r\ny\r\r\rz\r\n\r",
+		"a\n\n", "a\n\r\n\n", "\n\n", "a\n\rb\n\n", "\n\r", "a\n\n\rb"}
 	for _, in := range tests {
 		// Feed it in every split, to cross chunk boundaries.
 		for cut := 0; cut <= len(in); cut++ {
@@ -72,8 +75,8 @@ func TestAppendUnique(t *testing.T) {
 		t.Fatalf("%d messages, want %d", len(got), len(want))
 	}
 	for i := range want {
-		if !bytes.Equal(got[i], Normalize([]byte(want[i]))) {
-			t.Errorf("#%d = %q, want %q", i, got[i], Normalize([]byte(want[i])))
+		if !bytes.Equal(got[i], roundTripped([]byte(want[i]))) {
+			t.Errorf("#%d = %q, want %q", i, got[i], roundTripped([]byte(want[i])))
 		}
 	}
 	if _, err := s.AppendUnique(ctx, "../x", "MAIL", nil); !errors.Is(err, ErrBadUser) {
@@ -81,5 +84,29 @@ func TestAppendUnique(t *testing.T) {
 	}
 	if _, err := s.AppendUnique(ctx, "SMITH", "a/b", nil); err == nil {
 		t.Error("bad folder: no error")
+	}
+}
+
+// TestAppendUniqueLegacyFolder: a folder of the old encoding gives its
+// messages back with extra trailing newlines; importing the same messages
+// again adds none of them.
+func TestAppendUniqueLegacyFolder(t *testing.T) {
+	s := New(t.TempDir())
+	ctx := context.Background()
+	texts := []string{"From:\tA::B  2-JUL-1992 21:17:08.08\n\nno newline", "From:\tA::C  2-JUL-1992 21:17:08.08\n\ntwo\n\n", "From:\tA::D  2-JUL-1992 21:17:08.08\n\none\n"}
+	var raw [][]byte
+	for _, m := range texts {
+		raw = append(raw, []byte(m))
+	}
+	os.MkdirAll(filepath.Join(s.Root, "SMITH"), 0o700)
+	if err := os.WriteFile(filepath.Join(s.Root, "SMITH", "MAIL"), writeLegacy(t, raw...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []KeyedMessage
+	for _, m := range texts {
+		msgs = append(msgs, KeyedMessage{NewMessage: NewMessage{Envelope: "x", Date: time.Now(), Text: strings.NewReader(m)}, Key: MessageKey([]byte(m))})
+	}
+	if n, err := s.AppendUnique(ctx, "SMITH", "MAIL", msgs); err != nil || n != 0 {
+		t.Fatalf("AppendUnique into the legacy folder = %d, %v; want 0", n, err)
 	}
 }

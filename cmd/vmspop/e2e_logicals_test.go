@@ -451,8 +451,8 @@ func TestLogicalTraceAndLogLevel(t *testing.T) {
 		{"ERROR", []string{"TCPIP$POP_LOG_LEVEL=ERROR", "TCPIP$POP_TRACE=0"}, "", false},
 		{"ERROR+TRACE", []string{"TCPIP$POP_LOG_LEVEL=ERROR", "TCPIP$POP_TRACE=1"}, "info", true}, // TRACE is never silenced
 		{"THREAD", []string{"TCPIP$POP_LOG_LEVEL=THREAD", "TCPIP$POP_TRACE=0"}, "debug", true},
-		// DEBUG: logrus Trace level. Nothing in the product logs at that
-		// level yet, so what it shows is THREAD's output.
+		// DEBUG: logrus Trace level: THREAD's output and more
+		// (TestLogLevelDebugVsThread).
 		{"DEBUG", []string{"TCPIP$POP_LOG_LEVEL=debug", "TCPIP$POP_TRACE=0"}, "debug", true},
 	}
 	for _, tc := range tests {

@@ -29,7 +29,10 @@ const logFileMode = 0o640
 //	ERROR                Error         errors only (warnings are dropped)
 //	INFORMATIONAL        Info          + warnings (failed logins), session start/end, logins
 //	THREAD               Debug         + client/server interactions: the C:/S: transcript
-//	DEBUG                Trace         + full diagnostics
+//	DEBUG                Trace         + diagnostics: folder opens and updates (lock
+//	                                     waits, index use, messages scanned), each
+//	                                     header rebuilt, each command's time, DECnet
+//	                                     nodes resolved
 //
 // When TCPIP$POP_TRACE is defined the gateway writes the C:/S: transcript at
 // Info rather than Debug, so a level less verbose than Info (ERROR) is raised

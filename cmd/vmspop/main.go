@@ -12,6 +12,7 @@
 //	vmspop deliver [-f SENDER] USER...   local delivery agent (stdin)
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
 //	vmspop folders USER               list a user's folders
+//	vmspop purge USER|--all [--older-than DAYS]  empty WASTEBASKET
 //	vmspop trace [FILE...]            search trace logs
 //	vmspop who | kick USER            live sessions; close a user's (admin socket)
 //	vmspop version
@@ -51,6 +52,8 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runImport(rest, env, stdin, stdout, stderr)
 	case "folders":
 		return runFolders(rest, env, stdin, stdout, stderr)
+	case "purge":
+		return runPurge(rest, env, stdout, stderr)
 	case "trace":
 		return runTrace(rest, stdin, stdout, stderr)
 	case "who":
@@ -77,6 +80,7 @@ func usage(w io.Writer) {
   deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
   folders USER                  list a user's folders, messages and sizes
+  purge USER|--all [--older-than DAYS]   empty WASTEBASKET (PURGE/RECLAIM)
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
   who | kick USER               list live sessions; close a user's sessions (TCPIP$POP_ADMIN_SOCKET)
   version                       print the version

@@ -82,17 +82,23 @@ func runLogicals(args []string, env func(string) (string, bool), stdout, stderr 
 	return 0
 }
 
-func runServe(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+func runServe(args []string, env func(string) (string, bool), stdout, stderr io.Writer) (code int) {
+	var cfg *logicals.Config
+	var log *logrus.Logger
+	defer recoverServe(&code, func() *logicals.Config { return cfg }, func() *logrus.Logger { return log }, env, stderr)
 	grace := shutdownGrace
-	cfg, warns, _, ok := loadConfig(args, "serve", env, stderr, func(fs *flag.FlagSet) {
+	var cfgErr strings.Builder
+	cfg, warns, _, ok := loadConfig(args, "serve", env, io.MultiWriter(stderr, &cfgErr), func(fs *flag.FlagSet) {
 		fs.DurationVar(&grace, "grace", shutdownGrace, "how long open sessions may go on after SIGTERM/SIGINT before they are closed without UPDATE")
 	})
 	if !ok {
+		notifyStartFailure(env, stderr, errors.New(strings.TrimSpace(cfgErr.String())))
 		return 2
 	}
 	log, logFile, err := newLogger(cfg.LogLevel, cfg.LogFormat, cfg.Log, cfg.Trace)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		notifyPostmaster(cfg, stderrLogger(stderr), err)
 		return 2
 	}
 	defer logFile.Close()
@@ -137,6 +143,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		SendIDHeaders:    cfg.SendIDHeaders,
 		Server:           fmt.Sprintf("%s (vmspop %s)", host, Version),
 	}
+	rw.Resolve = newNodeResolver(net.DefaultResolver.LookupCNAME, host, log).Resolve
 	if cfg.DECnetNodes != "" {
 		f, err := os.Open(cfg.DECnetNodes)
 		if err != nil {
@@ -220,7 +227,10 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		log.WithFields(logrus.Fields{"addr": l.Addr().String(), "tls": i == 1}).Info("listening")
-		go func() { errc <- serveFns[i](l) }()
+		go func() {
+			defer recoverTo(errc)
+			errc <- serveFns[i](l)
+		}()
 	}
 	select {
 	case <-ctx.Done():
