@@ -41,6 +41,10 @@ type Spool struct {
 	Root string
 	// LockTimeout bounds the wait for a folder lock (default 30 s).
 	LockTimeout time.Duration
+	// LockRefresh, LockStale and LockHost are the lock files' refresh
+	// interval, staleness bound and host name (lock.go; zero: defaults).
+	LockRefresh, LockStale time.Duration
+	LockHost               string
 
 	bufs sync.Pool // *blockBufs: the buffers of Body readers
 
@@ -100,7 +104,7 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout())
 	defer cancel()
-	l, err := lockFolder(ctx, dir)
+	l, err := s.lockFolder(ctx, dir)
 	if err != nil {
 		return err
 	}
