@@ -7,7 +7,10 @@
 // environment, where it may be spelt TCPIP$POP_<NAME> or TCPIP_POP_<NAME>.
 package logicals
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Mode says how an address form in a MAIL-11 From: field is rebuilt
 // (TCPIP$POP_DECNET_REWRITE, TCPIP$POP_QUOTED_DECNET_REWRITE).
@@ -111,6 +114,11 @@ type Config struct {
 	MaximumThreads      int           // MAXIMUM_THREADS: concurrent sessions, DefaultMaximumThreads
 	BusyPoll            int           // BUSY_POLL: microseconds a fetching session watches for the next command; 0 = never
 
+	// LMTP delivery and PROXY protocol (logicals/lmtp.go).
+	LMTPListen      []string       // LMTP_LISTEN: Unix socket paths and host:port addresses; none = no LMTP
+	LMTPMaximumSize int64          // LMTP_MAXIMUM_SIZE: octets, default DefaultLMTPMaximumSize
+	ProxyTrusted    []netip.Prefix // PROXY_TRUSTED: networks whose POP connections must start with a PROXY header
+
 	// Sources records where each setting came from, by its full name
 	// (e.g. "TCPIP$POP_SECURITY"). Names absent from the map are defaults.
 	Sources map[string]Source
@@ -128,6 +136,7 @@ func Default() *Config {
 		LogLevel:        LogInformational,
 		LinkIdleTimeout: DefaultLinkIdleTimeout,
 		MaximumThreads:  DefaultMaximumThreads,
+		LMTPMaximumSize: DefaultLMTPMaximumSize,
 		BusyPoll:        DefaultBusyPoll,
 		Sources:         map[string]Source{},
 	}

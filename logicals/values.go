@@ -84,6 +84,10 @@ var table = []entry{
 		func(c *Config) *int { return &c.LoginDelay }),
 	intEntry("BUSY_POLL", "vmspop", 0, 1000, false, "must be a number of microseconds from 0 to 1000",
 		func(c *Config) *int { return &c.BusyPoll }),
+	{name: "LMTP_LISTEN", origin: "vmspop", parse: parseLMTPListen, show: func(c *Config) (string, bool) { return showList(c.LMTPListen) }},
+	{name: "LMTP_MAXIMUM_SIZE", origin: "vmspop", parse: parseLMTPMaximumSize,
+		show: func(c *Config) (string, bool) { return strconv.FormatInt(c.LMTPMaximumSize, 10), true }},
+	{name: "PROXY_TRUSTED", origin: "vmspop", parse: parseProxyTrusted, show: showProxyTrusted},
 }
 
 // lookupEntry finds the entry for a name given without its prefix.

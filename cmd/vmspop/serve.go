@@ -209,6 +209,14 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		listeners = append(listeners, tln)
 		serveFns = append(serveFns, srv.ServeTLS)
 	}
+	stopLMTP, err := startLMTP(cfg, host, store, log)
+	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return err
+	}
+	defer stopLMTP(grace)
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		log.WithFields(logrus.Fields{"addr": l.Addr().String(), "tls": i == 1}).Info("listening")
