@@ -198,6 +198,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	if err != nil {
 		return err
 	}
+	ln = withProxy(ln, cfg.ProxyTrusted, proxyHeaderTimeout, log)
 	listeners := []net.Listener{ln}
 	serveFns := []func(net.Listener) error{srv.Serve}
 	if cfg.TLSListen != "" {
@@ -206,7 +207,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 			ln.Close()
 			return err
 		}
-		listeners = append(listeners, tln)
+		listeners = append(listeners, withProxy(tln, cfg.ProxyTrusted, proxyHeaderTimeout, log))
 		serveFns = append(serveFns, srv.ServeTLS)
 	}
 	stopLMTP, err := startLMTP(cfg, host, store, log)
