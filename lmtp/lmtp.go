@@ -70,6 +70,10 @@ func reply(c Class, detail string) *smtp.SMTPError {
 // DefaultMaxSize is the size limit when Server.MaxSize is 0.
 const DefaultMaxSize = 64 << 20
 
+// MaxLineLength bounds a command or message line in octets; a longer one
+// gets 554 5.6.0 for every recipient.
+const MaxLineLength = 1 << 20
+
 // DefaultReadTimeout bounds the wait for a client's next line.
 const DefaultReadTimeout = 5 * time.Minute
 
@@ -122,6 +126,9 @@ func (s *Server) init() {
 	srv.Domain = s.Hostname
 	srv.MaxMessageBytes = s.MaxSize
 	srv.MaxRecipients = 1000
+	// Body lines longer than SMTP's 1000 octets do reach delivery agents;
+	// the bound only keeps one line from taking unbounded memory.
+	srv.MaxLineLength = MaxLineLength
 	srv.ReadTimeout = s.ReadTimeout
 	srv.WriteTimeout = s.ReadTimeout
 	srv.ErrorLog = errorLog{s.Logger}
@@ -288,6 +295,9 @@ func (ss *session) spoolData(r io.Reader) (*os.File, int64, error) {
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, 0, err
+		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			return nil, 0, reply(BadMessage, fmt.Sprintf("a line is longer than %d octets", MaxLineLength))
 		}
 		ss.log.WithError(err).Error("spooling the message")
 		return nil, 0, reply(Temporary, "")

@@ -209,3 +209,18 @@ func TestSizeLimit(t *testing.T) {
 		t.Errorf("oversized message delivered: %q", st.got["SMITH"])
 	}
 }
+
+// TestLongLines: a body line far over SMTP's 1000 octets is delivered as
+// it is.
+func TestLongLines(t *testing.T) {
+	st := &store{users: map[string]bool{"SMITH": true}, got: map[string][]string{}}
+	addr := start(t, st, 0)
+	long := strings.Repeat("y", 100000)
+	got := session(t, addr, "LHLO mta.example\nMAIL FROM:<a@b.example>\nRCPT TO:<smith@vms.example>\nDATA\nSubject: long\n\n"+long+"\n.\nQUIT\n", 7)
+	if got[len(got)-2] != "250 2.0.0 <smith@vms.example> OK: queued" {
+		t.Errorf("transcript %q", got)
+	}
+	if g := st.got["SMITH"]; len(g) != 1 || g[0] != "a@b.example|Subject: long\n\n"+long+"\n" {
+		t.Errorf("SMITH got %d messages", len(g))
+	}
+}
