@@ -8,6 +8,7 @@
 package logicals
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/vmspop/vmspop/rewrite"
@@ -132,6 +133,11 @@ type Config struct {
 	MetricsListen       string // METRICS_LISTEN: host:port of /metrics, /healthz and the status page, "" = off
 	AdminSocket         string // ADMIN_SOCKET: Unix socket for vmspop who/kick, "" = none
 
+	// LMTP delivery and PROXY protocol (logicals/lmtp.go).
+	LMTPListen      []string       // LMTP_LISTEN: Unix socket paths and host:port addresses; none = no LMTP
+	LMTPMaximumSize int64          // LMTP_MAXIMUM_SIZE: octets, default DefaultLMTPMaximumSize
+	ProxyTrusted    []netip.Prefix // PROXY_TRUSTED: networks whose POP connections must start with a PROXY header
+
 	// Sources records where each setting came from, by its full name
 	// (e.g. "TCPIP$POP_SECURITY"). Names absent from the map are defaults.
 	Sources map[string]Source
@@ -149,6 +155,7 @@ func Default() *Config {
 		LogLevel:        LogInformational,
 		LinkIdleTimeout: DefaultLinkIdleTimeout,
 		MaximumThreads:  DefaultMaximumThreads,
+		LMTPMaximumSize: DefaultLMTPMaximumSize,
 		BusyPoll:        DefaultBusyPoll,
 
 		AuthPenalty:         DefaultAuthPenalty,

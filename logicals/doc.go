@@ -36,6 +36,9 @@
 //	EXPIRE                 none (not advertised)  NEVER or 0 to 9999 days (RFC 2449 CAPA EXPIRE)    vmspop
 //	LOGIN_DELAY            0                      0 to 86400 seconds (RFC 2449 CAPA LOGIN-DELAY)    vmspop
 //	BUSY_POLL              50                     0 to 1000 microseconds (0 = off), see below       vmspop
+//	LMTP_LISTEN            none (no LMTP)         Unix socket paths and/or host:port, commas        vmspop
+//	LMTP_MAXIMUM_SIZE      67108864               1024 to 2^40 octets (LMTP SIZE limit)             vmspop
+//	PROXY_TRUSTED          none                   networks that must send a PROXY v1/v2 header      vmspop
 //	SPOOL                  /var/spool/vmspop      directory of <USER>/NEWMAIL, MAIL, WASTEBASKET    vmspop
 //	UAF                    /etc/vmspop/uaf        accounts file                                     vmspop
 //	HOSTNAME               none (os.Hostname)     a host name                                       vmspop

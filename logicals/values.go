@@ -97,6 +97,10 @@ var table = []entry{
 		func(c *Config) *int { return &c.TLSHandshakeTimeout }),
 	addrEntry("METRICS_LISTEN", func(c *Config) *string { return &c.MetricsListen }),
 	stringEntry("ADMIN_SOCKET", false, func(c *Config) *string { return &c.AdminSocket }),
+	{name: "LMTP_LISTEN", origin: "vmspop", parse: parseLMTPListen, show: func(c *Config) (string, bool) { return showList(c.LMTPListen) }},
+	{name: "LMTP_MAXIMUM_SIZE", origin: "vmspop", parse: parseLMTPMaximumSize,
+		show: func(c *Config) (string, bool) { return strconv.FormatInt(c.LMTPMaximumSize, 10), true }},
+	{name: "PROXY_TRUSTED", origin: "vmspop", parse: parseProxyTrusted, show: showProxyTrusted},
 }
 
 // lookupEntry finds the entry for a name given without its prefix.

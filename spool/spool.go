@@ -26,6 +26,10 @@ type Spool struct {
 	LockTimeout time.Duration
 	// Events receives lock waits and index use, for metrics; nil = none.
 	Events *Events
+	// LockRefresh, LockStale and LockHost are the lock files' refresh
+	// interval, staleness bound and host name (lock.go; zero: defaults).
+	LockRefresh, LockStale time.Duration
+	LockHost               string
 
 	bufs sync.Pool // *blockBufs: the buffers of Body readers
 
@@ -86,7 +90,7 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout())
 	defer cancel()
 	waitStart := time.Now()
-	l, err := lockFolder(ctx, dir)
+	l, err := s.lockFolder(ctx, dir)
 	s.lockWaited(LockFolder, waitStart)
 	if err != nil {
 		return err

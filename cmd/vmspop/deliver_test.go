@@ -251,7 +251,7 @@ func TestDeliverLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	lock := filepath.Join(dir, "NEWMAIL.lock")
-	if err := os.WriteFile(lock, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(lock, []byte(strconv.Itoa(os.Getppid())+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -281,7 +281,7 @@ func TestDeliverPartialFailure(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "NEWMAIL.lock"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "NEWMAIL.lock"), []byte(strconv.Itoa(os.Getppid())+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, stderr := e.deliver(t, "From: a@b.example\n\nx\n", "--lock-timeout", "100ms", "SMITH", "JONES")

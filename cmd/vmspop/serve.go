@@ -212,6 +212,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	if err != nil {
 		return err
 	}
+	ln = withProxy(ln, cfg.ProxyTrusted, proxyHeaderTimeout, log)
 	warnPlaintext(log, cfg, ln.Addr())
 	listeners := []net.Listener{ln}
 	serveFns := []func(net.Listener) error{srv.Serve}
@@ -221,9 +222,17 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 			ln.Close()
 			return err
 		}
-		listeners = append(listeners, tln)
+		listeners = append(listeners, withProxy(tln, cfg.ProxyTrusted, proxyHeaderTimeout, log))
 		serveFns = append(serveFns, srv.ServeTLS)
 	}
+	stopLMTP, err := startLMTP(cfg, host, store, log)
+	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return err
+	}
+	defer stopLMTP(grace)
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		log.WithFields(logrus.Fields{"addr": l.Addr().String(), "tls": i == 1}).Info("listening")
