@@ -24,8 +24,13 @@ type oldSiteMessage struct{ text string }
 // the original RFC 822 header in the body), local, cent-sign SMTP and
 // 8-bit subjects, each with its own arrival date.
 func genSiteMessages(user string, n int) []oldSiteMessage {
+	return genSiteMessagesFrom(user, 0, n)
+}
+
+// genSiteMessagesFrom is genSiteMessages numbered from first.
+func genSiteMessagesFrom(user string, first, n int) []oldSiteMessage {
 	var out []oldSiteMessage
-	for i := range n {
+	for i := first; i < first+n; i++ {
 		date := time.Date(1995+i%25, time.Month(1+i%12), 1+i%28, 8+i%10, i%60, (i*7)%60, 0, time.Local).Add(time.Duration(i%100) * 10 * time.Millisecond)
 		d := rewrite.FormatVMSDate(date)
 		var from, subj, body string
