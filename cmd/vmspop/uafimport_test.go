@@ -123,3 +123,35 @@ func TestUAFImportVMSPasswordPOP(t *testing.T) {
 		t.Fatalf("PASS after the upgrade: %s", r)
 	}
 }
+
+// TestExportProcedureFormat checks that dist/vms/VMSPOP_EXPORT.COM (which
+// cannot run here) writes ACCOUNTS.TXT in the format uaf import reads:
+// its header line is a comment, its fields come in the documented order
+// and widths, and its only data lines (input to AUTHORIZE) are constant.
+func TestExportProcedureFormat(t *testing.T) {
+	b, err := os.ReadFile("../../dist/vms/VMSPOP_EXPORT.COM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	com := string(b)
+	const header = "! vmspop account export 1: USER FLAGS EXPIRATION ALGORITHM SALT HASH"
+	if !strings.Contains(com, `WRITE acc "`+header+`"`) {
+		t.Error("the procedure does not write the export header")
+	}
+	if accts, err := uaf.ParseVMSAccounts(strings.NewReader(header+"\n"), "h"); err != nil || len(accts) != 0 {
+		t.Errorf("header line: %v %v", accts, err)
+	}
+	want := `WRITE acc user, " ", F$FAO("!8XL", flags), " ", expires, " ", -
+          F$FAO("!2XB", algorithm), " ", F$FAO("!4XW", salt), " ", hash`
+	if !strings.Contains(com, want) {
+		t.Error("the account line is not USER FLAGS(8 hex) EXPIRATION ALGORITHM(2 hex) SALT(4 hex) HASH")
+	}
+	for i, l := range strings.Split(com, "\n") {
+		if l == "" || strings.HasPrefix(l, "$") {
+			continue
+		}
+		if l != "LIST/FULL" && l != "EXIT" && !strings.HasPrefix(l, "          ") {
+			t.Errorf("line %d is a data line: %q", i+1, l)
+		}
+	}
+}
