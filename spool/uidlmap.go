@@ -154,15 +154,10 @@ func (s *Spool) UIDLMap(user string) (*UIDLMap, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, uidlMapName)
-	f, err := os.Open(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +169,20 @@ func (s *Spool) UIDLMap(user string) (*UIDLMap, error) {
 	if hit != nil && hit.size == fi.Size() && hit.mtime == mtime && hit.ino == ino {
 		return hit.m, nil
 	}
+	// Read through one descriptor, so that what is cached is the content
+	// of the file whose stamp is recorded.
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	mtime, ino = fileStamp(fi)
 	data := make([]byte, fi.Size())
 	if _, err := f.ReadAt(data, 0); err != nil {
 		return nil, fmt.Errorf("spool: %s: %w", path, err)
