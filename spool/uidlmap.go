@@ -37,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // uidlMapName is the name of the UIDL map file in a user's directory.
@@ -294,7 +295,17 @@ func (s *Spool) RecordUIDLs(ctx context.Context, user string, add map[string]str
 			merged[k] = v
 		}
 		total = len(merged)
-		return mapErr(writeFileSync(path, encodeUIDLMap(merged)))
+		if err := writeFileSync(path, encodeUIDLMap(merged)); err != nil {
+			return mapErr(err)
+		}
+		// Written by root for a spool that the server reads as another
+		// user: give the map the owner of the user's directory.
+		if fi, err := os.Stat(dir); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+				os.Chown(path, int(st.Uid), int(st.Gid))
+			}
+		}
+		return nil
 	})
 	return total, err
 }

@@ -152,7 +152,7 @@ func runMigrate(args []string, env func(string) (string, bool), stdout, stderr i
 	var total migrateResult
 	fmt.Fprintf(stdout, "%-12s %8s %8s %9s %9s %8s\n", "User", "Old", "Matched", "Ambiguous", "Not found", "Recorded")
 	for _, a := range accounts {
-		r, err := m.migrateUser(context.Background(), a.user, a.pass)
+		r, err := m.migrateUser(context.Background(), a.user, a.login, a.pass)
 		if err != nil {
 			fmt.Fprintf(stdout, "%-12s failed: %v\n", a.user, err)
 			failed++
@@ -179,7 +179,10 @@ func runMigrate(args []string, env func(string) (string, bool), stdout, stderr i
 	return 0
 }
 
-type migrateAccount struct{ user, pass string }
+// migrateAccount is a line of the accounts file: the user (upper case,
+// for the spool), the name as written (to log in to the old server) and
+// the password.
+type migrateAccount struct{ user, login, pass string }
 
 // readMigrateAccounts reads "USER PASSWORD" lines (the password is the
 // rest of the line; blank lines and lines starting with "#" are skipped).
@@ -220,12 +223,11 @@ func readMigrateAccounts(path string) ([]migrateAccount, error) {
 		if pass == "" {
 			return nil, fmt.Errorf("%s:%d: no password", path, n)
 		}
-		user = strings.ToUpper(user)
-		if seen[user] {
+		if seen[strings.ToUpper(user)] {
 			return nil, fmt.Errorf("%s:%d: %s listed twice", path, n, user)
 		}
-		seen[user] = true
-		out = append(out, migrateAccount{user: user, pass: pass})
+		seen[strings.ToUpper(user)] = true
+		out = append(out, migrateAccount{user: strings.ToUpper(user), login: user, pass: pass})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -303,8 +305,8 @@ type localMessage struct {
 	twins    int // messages of the user with the same own UID (exact duplicates)
 }
 
-func (m *uidlMigrator) migrateUser(ctx context.Context, user, pass string) (*migrateResult, error) {
-	olds, err := m.fetchOld(user, pass)
+func (m *uidlMigrator) migrateUser(ctx context.Context, user, login, pass string) (*migrateResult, error) {
+	olds, err := m.fetchOld(login, pass)
 	if err != nil {
 		return nil, err
 	}
@@ -473,10 +475,10 @@ func envelopeDate(env string) time.Time {
 	return time.Time{}
 }
 
-// fetchOld logs in to the old server as user and reads the UIDL, size and
+// fetchOld logs in to the old server as login and reads the UIDL, size and
 // header of every message. It ends the connection without QUIT, so that
 // the old server enters no UPDATE state and changes nothing.
-func (m *uidlMigrator) fetchOld(user, pass string) ([]*oldMessage, error) {
+func (m *uidlMigrator) fetchOld(login, pass string) ([]*oldMessage, error) {
 	d := net.Dialer{Timeout: 30 * time.Second}
 	var conn net.Conn
 	var err error
@@ -493,7 +495,7 @@ func (m *uidlMigrator) fetchOld(user, pass string) ([]*oldMessage, error) {
 	if _, err := c.status(""); err != nil {
 		return nil, fmt.Errorf("greeting: %w", err)
 	}
-	if _, err := c.status("USER %s", strings.ToLower(user)); err != nil {
+	if _, err := c.status("USER %s", login); err != nil {
 		return nil, fmt.Errorf("USER: %w", err)
 	}
 	if _, err := c.status("PASS %s", pass); err != nil {
