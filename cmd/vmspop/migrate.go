@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/mail"
@@ -315,7 +316,7 @@ func (m *uidlMigrator) migrateUser(ctx context.Context, user, login, pass string
 		return nil, err
 	}
 	r := &migrateResult{old: len(olds)}
-	pairs := matchMessages(olds, locals, m.rw, r)
+	pairs := matchMessages(olds, locals, r)
 	r.matched = len(pairs)
 	if len(pairs) > 0 && !m.dryRun {
 		if _, err := m.sp.RecordUIDLs(ctx, user, pairs); err != nil {
@@ -329,7 +330,7 @@ func (m *uidlMigrator) migrateUser(ctx context.Context, user, login, pass string
 // matchMessages matches each old message to exactly one local message and
 // returns own UID -> old UIDL for those; the rest are counted and
 // described in r.
-func matchMessages(olds []*oldMessage, locals []*localMessage, rw *rewrite.Settings, r *migrateResult) map[string]string {
+func matchMessages(olds []*oldMessage, locals []*localMessage, r *migrateResult) map[string]string {
 	bySize := map[int64][]*localMessage{}
 	for _, l := range locals {
 		bySize[l.bodySize] = append(bySize[l.bodySize], l)
@@ -510,7 +511,7 @@ func (m *uidlMigrator) fetchOld(login, pass string) ([]*oldMessage, error) {
 		return nil, fmt.Errorf("LIST: %w", err)
 	}
 	var out []*oldMessage
-	for _, n := range slices.Sorted(mapKeys(uidls)) {
+	for _, n := range slices.Sorted(maps.Keys(uidls)) {
 		size, err := strconv.ParseInt(sizes[n], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("LIST: message %d has size %q", n, sizes[n])
@@ -522,16 +523,6 @@ func (m *uidlMigrator) fetchOld(login, pass string) ([]*oldMessage, error) {
 		out = append(out, o)
 	}
 	return out, nil
-}
-
-func mapKeys(m map[int]string) func(func(int) bool) {
-	return func(yield func(int) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // oldPOP is a minimal POP3 client for the old server.

@@ -455,3 +455,39 @@ func TestReadMigrateAccounts(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchMessages(t *testing.T) {
+	d := time.Date(2026, 11, 25, 10, 15, 32, 450_000_000, time.Local)
+	loc := func(uid, subj string, size int64, date time.Time, twins int) *localMessage {
+		return &localMessage{uid: uid, folder: "NEWMAIL", from: "VAXA::JONES", rebuilt: "jones@vaxa.example.com", date: date, subject: subj, bodySize: size, twins: twins}
+	}
+	old := func(n int, uidl, subj string, size int64, date time.Time, exact bool, sender string) *oldMessage {
+		return &oldMessage{n: n, uidl: uidl, subject: subj, bodySize: size, date: date, exactDate: exact, sender: sender}
+	}
+	locals := []*localMessage{
+		loc("U1", "one", 10, d, 1),
+		loc("U2", "two", 20, d, 1),
+		loc("U3", "three", 30, d, 2), // an exact duplicate exists
+		loc("U4", "four", 40, d.Add(time.Minute), 1),
+		loc("U5", "five", 50, d.Add(2*time.Minute), 1),
+	}
+	olds := []*oldMessage{
+		old(1, "o1", "one", 10, d, true, "vaxa::jones"),                                                       // matched (sender case ignored)
+		old(2, "o2", "two", 21, d, true, "VAXA::JONES"),                                                       // body size differs
+		old(3, "o3", "three", 30, d, true, "VAXA::JONES"),                                                     // duplicate in the spool
+		old(4, "o4", "four", 40, d.Add(time.Minute), true, "VAXA::JONES"),                                     // both claim U4
+		old(5, "o5", "four", 40, d.Add(time.Minute), true, "VAXA::JONES"),                                     //
+		old(6, "o6", "five", 50, d.Add(2*time.Minute).Truncate(time.Second), false, "jones@vaxa.example.com"), // Date:/From: only
+		old(7, "o 7", "two", 20, d, true, "VAXA::JONES"),                                                      // unusable UIDL
+		old(8, "o8", "one", 10, d.Add(10*time.Millisecond), true, "VAXA::JONES"),                              // a hundredth later
+	}
+	r := &migrateResult{}
+	pairs := matchMessages(olds, locals, r)
+	want := map[string]string{"U1": "o1", "U5": "o6"}
+	if len(pairs) != len(want) || pairs["U1"] != "o1" || pairs["U5"] != "o6" {
+		t.Errorf("pairs = %v, want %v", pairs, want)
+	}
+	if r.ambiguous != 3 || r.notFound != 3 {
+		t.Errorf("ambiguous %d, not found %d; want 3, 3:\n%s", r.ambiguous, r.notFound, strings.Join(r.problems, "\n"))
+	}
+}
