@@ -177,7 +177,7 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (gateway.
 	be.mu.Unlock()
 	if dv != nil && dv.first == &box.Messages[0] && len(dv.msgs) == len(box.Messages) {
 		d.msgs, d.infos = dv.msgs, dv.infos
-		return d, nil
+		return d.useOldUIDLs(user), nil
 	}
 	d.msgs = make([]dropMessage, len(box.Messages))
 	d.infos = make([]gateway.MessageInfo, len(box.Messages))
@@ -199,7 +199,32 @@ func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (gateway.
 	}
 	be.derived[key] = &derivedInfo{first: &box.Messages[0], msgs: d.msgs, infos: d.infos}
 	be.mu.Unlock()
-	return d, nil
+	return d.useOldUIDLs(user), nil
+}
+
+// useOldUIDLs lists the UIDLs of an older server that "vmspop migrate
+// uidl" recorded for user's messages in place of their own (spool
+// UIDLMap); a damaged map is logged and not used.
+func (d *spoolDrop) useOldUIDLs(user string) *spoolDrop {
+	um, err := d.be.Spool.UIDLMap(user)
+	if err != nil {
+		d.log.WithError(err).Warn("UIDL map not used")
+	}
+	if um.Len() == 0 {
+		return d
+	}
+	uids := make([]string, len(d.infos))
+	for i := range d.infos {
+		uids[i] = d.infos[i].UID
+	}
+	if uids = um.Apply(uids); uids != nil {
+		infos := slices.Clone(d.infos) // d.infos may be shared (derived)
+		for i := range infos {
+			infos[i].UID = uids[i]
+		}
+		d.infos = infos
+	}
+	return d
 }
 
 // maxDerived bounds the users whose derived message lists are kept.

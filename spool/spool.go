@@ -37,6 +37,8 @@ type Spool struct {
 	sessions   map[string]bool   // user directories whose session lock this process holds
 	indexes    map[string]*index // decoded indexes of folders used lately, by index path
 	cachedMsgs int               // entries in indexes
+
+	uidlMaps uidlMaps // UIDL maps read lately (uidlmap.go)
 }
 
 const readBufSize = 64 << 10

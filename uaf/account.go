@@ -88,6 +88,10 @@ type Account struct {
 	// ExpiresAfter); when written, Expires is rounded down to a midnight,
 	// so that a rewrite never extends an account.
 	Expires time.Time
+	// VMS is the account's OpenVMS password hash ("vmspop uaf import"),
+	// used only while Hash is nil: the first good password replaces it
+	// with a bcrypt hash (vmslogin.go).
+	VMS *VMSHash
 }
 
 // Expired reports whether the account is expired at now.
@@ -114,6 +118,10 @@ func (a *Account) clone() *Account {
 	}
 	if a.Secret != nil {
 		c.Secret = append([]byte(nil), a.Secret...)
+	}
+	if a.VMS != nil {
+		v := *a.VMS
+		c.VMS = &v
 	}
 	return &c
 }

@@ -121,6 +121,12 @@ func parseLine(line string) (a *Account, msg string) {
 				return nil, fmt.Sprintf("bad flags %q", val)
 			}
 			a.Flags = fl
+		case "vms":
+			h, err := ParseVMSHash(val)
+			if err != nil {
+				return nil, fmt.Sprintf("bad vms= hash %q", val)
+			}
+			a.VMS = h
 		case "expires":
 			t, err := ParseDate(val)
 			if err != nil {
@@ -276,6 +282,10 @@ func (db *DB) WriteTo(w io.Writer) (int64, error) {
 		if d := a.ExpiryDate(); d != "" {
 			buf.WriteString(":expires=")
 			buf.WriteString(d)
+		}
+		if a.VMS != nil {
+			buf.WriteString(":vms=")
+			buf.WriteString(a.VMS.String())
 		}
 		buf.WriteByte('\n')
 	}

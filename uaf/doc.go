@@ -10,7 +10,7 @@
 // non-blank character is '#' are ignored. An account line is a list of
 // colon-separated fields:
 //
-//	NAME:HASH[:apop=SECRET][:flags=FLAGS][:expires=YYYY-MM-DD]
+//	NAME:HASH[:apop=SECRET][:flags=FLAGS][:expires=YYYY-MM-DD][:vms=ALG,SALT,HASH[,PWDMIX]]
 //
 // for example
 //
@@ -32,6 +32,11 @@
 //   - expires= is a calendar date. The account may be used through the end
 //     of that day and is expired from midnight, local time, at the start of
 //     the following day. A missing field means the account never expires.
+//   - vms= is an OpenVMS password hash imported from SYSUAF ("vmspop uaf
+//     import"; [VMSHash]): the Purdy algorithm (1, 2 or 3), the salt (4 hex
+//     digits), the hash (16 hex digits) and PWDMIX for a case-sensitive
+//     password. It is used only while HASH is empty: the first login with the
+//     right password writes a bcrypt HASH and drops it.
 //
 // The key=value fields may come in any order, each at most once. Anything
 // else (an unknown key, a bad name, hash, date, flag or base64 string, a

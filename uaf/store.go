@@ -43,6 +43,8 @@ type Store struct {
 	bcrypts   atomic.Uint64
 	cacheHits atomic.Uint64
 	reloads   atomic.Uint64
+
+	vmsUpgrades, vmsUpgradeErrs atomic.Uint64 // VMS hashes replaced / failed to (vmslogin.go)
 }
 
 // snapshot is one loaded version of the file with its credential cache.
@@ -57,6 +59,8 @@ type Stats struct {
 	BcryptCompares uint64 // bcrypt comparisons, including against the dummy hash
 	CacheHits      uint64 // passwords accepted from the cache
 	Reloads        uint64 // successful loads of the file, the first included
+	VMSUpgrades    uint64 // VMS password hashes replaced by bcrypt at a login
+	VMSUpgradeErrs uint64 // ... that could not be (the file could not be written)
 }
 
 // NewStore loads the accounts file at path. It fails if the file is missing
@@ -82,6 +86,8 @@ func (s *Store) Stats() Stats {
 		BcryptCompares: s.bcrypts.Load(),
 		CacheHits:      s.cacheHits.Load(),
 		Reloads:        s.reloads.Load(),
+		VMSUpgrades:    s.vmsUpgrades.Load(),
+		VMSUpgradeErrs: s.vmsUpgradeErrs.Load(),
 	}
 }
 
@@ -176,6 +182,9 @@ func (s *Store) CheckPassword(user, password string, now time.Time) (string, err
 		return "", err
 	}
 	a := snap.db.lookup(user)
+	if a != nil && len(a.Hash) == 0 && a.VMS != nil && len(password) <= maxPassword {
+		return s.checkVMS(snap, a, password, now) // vmslogin.go
+	}
 	if a == nil || len(a.Hash) == 0 || len(password) > maxPassword {
 		d := snap.dummy
 		if s.dummy != nil {

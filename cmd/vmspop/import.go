@@ -20,6 +20,7 @@ import (
 )
 
 const importUsage = `usage: vmspop import USER FILE... [--folder NEWMAIL|MAIL|NAME]
+       vmspop import --tree DIR [--jobs N]    (a whole export: DIR/USER/FOLDER.TXT)
 
 Imports the messages of files written by VMS MAIL's EXTRACT/ALL into a
 folder of USER (default NEWMAIL), keeping their dates. Every file is
@@ -35,6 +36,9 @@ const importProgressMin = 1 << 20
 // It returns 0 on success, 1 on failure (nothing imported) and 2 on a usage
 // error. env looks up environment variables.
 func runImport(args []string, env func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) int {
+	if isTreeImport(args) {
+		return runImportTree(args, env, stdout, stderr) // importtree.go
+	}
 	user, files, folder, err := parseImportArgs(args)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(stdout, importUsage)

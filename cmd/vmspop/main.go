@@ -50,6 +50,8 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runDeliver(rest, env, stdin, stdout, stderr)
 	case "import":
 		return runImport(rest, env, stdin, stdout, stderr)
+	case "migrate":
+		return runMigrate(rest, env, stdout, stderr)
 	case "folders":
 		return runFolders(rest, env, stdin, stdout, stderr)
 	case "purge":
@@ -79,6 +81,8 @@ func usage(w io.Writer) {
   uaf add|modify|show|list|remove USER ...   manage the accounts file (TCPIP$POP_UAF)
   deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
+  import --tree DIR [--jobs N]  import a whole export (DIR/USER/FOLDER.TXT), in parallel
+  migrate uidl --from HOST:PORT --accounts FILE   keep the UIDLs of the old POP server
   folders USER                  list a user's folders, messages and sizes
   purge USER|--all [--older-than DAYS]   empty WASTEBASKET (PURGE/RECLAIM)
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs

@@ -31,6 +31,7 @@ commands:
   show USER
   list
   remove USER
+  import FILE [--dry-run] [--set-password OUT]   accounts from VMS (docs/migration.md)
 
 The accounts file is $TCPIP$POP_UAF (or $TCPIP_POP_UAF), else --uaf FILE.
 F is a comma-separated list of DISUSER and DISMAIL; --flags "" clears them.
@@ -165,6 +166,8 @@ func (c *uafCmd) run(args []string) error {
 		return c.list(rest)
 	case "remove":
 		return c.remove(rest)
+	case "import":
+		return c.uafImport(rest) // uafimport.go
 	default:
 		return uafUsagef("unknown command %q (want add, modify, show, list or remove)", args[0])
 	}
@@ -455,7 +458,11 @@ func (c *uafCmd) show(args []string) error {
 	fmt.Fprintf(tw, "Username:\t%s\n", a.Name)
 	fmt.Fprintf(tw, "Flags:\t%s\n", flagsText(a))
 	fmt.Fprintf(tw, "Expires:\t%s\n", c.expiresText(a))
-	fmt.Fprintf(tw, "Password:\t%s\n", set(a.Hash))
+	if pw := set(a.Hash); len(a.Hash) == 0 && a.VMS != nil {
+		fmt.Fprintf(tw, "Password:\tVMS hash (%s), replaced at the first login\n", a.VMS.AlgorithmName())
+	} else {
+		fmt.Fprintf(tw, "Password:\t%s\n", pw)
+	}
 	fmt.Fprintf(tw, "APOP secret:\t%s\n", set(a.Secret))
 	return tw.Flush()
 }
