@@ -45,6 +45,8 @@
 //	LOG                    none (stderr)          log file                                          vmspop
 //	LOG_FORMAT             TEXT                   TEXT | JSON                                       vmspop
 //	STARTUP                none                   DCL startup file read before the environment      vmspop
+//	USER                   none (spool's owner)   account (or uid) serve and the tools run as       vmspop
+//	GROUP                  none (USER's group)    group (or gid) of that account                    vmspop
 //
 // A boolean ("if defined") name is true when it is defined with any value,
 // even an empty one, except 0, FALSE, NO, N and OFF in any case, which make
@@ -60,6 +62,11 @@
 // saves a wake-up per message for clients on the same host or a fast LAN.
 // It uses a CPU only while few sessions are fetching and none has a command
 // in hand (gateway/busypoll.go).
+//
+// USER, GROUP: the spool owner account. Started as root, serve opens its
+// listeners and then runs as this account for good; deliver, import and
+// folders run as it too. Undefined, it is the owner of the SPOOL directory
+// (docs/service.md).
 //
 // A bad value is never replaced by its default: Load fails and names every
 // bad value, its logical name, and what is allowed.

@@ -92,7 +92,8 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 		if err := mkdirOwned(dir); err != nil {
 			return mapErr(err)
 		}
-	} else if _, err := os.Stat(dir); err != nil {
+	}
+	if err := checkUserDir(s.Root, dir); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return ErrNoMailbox
 		}
@@ -180,6 +181,9 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err := mkdirOwned(dir); err != nil {
 		return nil, mapErr(err)
 	}
+	if err := checkUserDir(s.Root, dir); err != nil {
+		return nil, err
+	}
 	sess, err := s.lockSession(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -187,7 +191,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess, key: opts.IndexKey, useIndex: !opts.NoIndex}
 	var write func()
 	err = s.withFolderLock(ctx, user, false, func(string) error {
-		f, err := os.Open(path)
+		f, err := openNoFollow(path, os.O_RDONLY)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -247,7 +251,7 @@ func (b *Box) file() (*os.File, error) {
 	if !b.exists {
 		return nil, fmt.Errorf("spool: %s: no folder file", b.folder)
 	}
-	f, err := os.Open(b.path)
+	f, err := openNoFollow(b.path, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -874,7 +878,7 @@ func syncDir(dir string) error {
 // any. The caller holds the folder lock.
 func recoverDir(dir string) error {
 	path := filepath.Join(dir, ".journal")
-	data, err := os.ReadFile(path)
+	data, err := readNoFollow(path)
 	if errors.Is(err, os.ErrNotExist) {
 		os.Remove(path + ".new")
 		return nil
@@ -904,12 +908,8 @@ func recoverDir(dir string) error {
 	case "prepare":
 		for name, n := range sizes {
 			p := filepath.Join(dir, name)
-			if err := os.Truncate(p, n); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := truncateNoFollow(p, n); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
-			}
-			if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
-				f.Sync()
-				f.Close()
 			}
 		}
 		if tmp != "" {
@@ -953,7 +953,7 @@ func (s *Spool) Folders(ctx context.Context, user string) ([]FolderInfo, error) 
 			if !e.Type().IsRegular() || !ValidName(e.Name()) || strings.ToUpper(e.Name()) != e.Name() {
 				continue
 			}
-			f, err := os.Open(filepath.Join(dir, e.Name()))
+			f, err := openNoFollow(filepath.Join(dir, e.Name()), os.O_RDONLY)
 			if err != nil {
 				return err
 			}
@@ -986,7 +986,7 @@ func (s *Spool) ReadFolder(ctx context.Context, user, folder string) ([][]byte, 
 	}
 	var out [][]byte
 	err = s.withFolderLock(ctx, user, false, func(string) error {
-		data, err := os.ReadFile(path)
+		data, err := readNoFollow(path)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}

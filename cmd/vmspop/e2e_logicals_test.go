@@ -77,6 +77,8 @@ var lgCovered = map[string]string{
 	"LOG":                   "TestLogicalLog",
 	"LOG_FORMAT":            "TestLogicalLogFormat",
 	"STARTUP":               "TestLogicalStartup",
+	"USER":                  "TestLogicalUser",
+	"GROUP":                 "TestLogicalGroup",
 }
 
 // lgDocNames reads the names of the table in logicals/doc.go.
@@ -123,6 +125,12 @@ func TestLogicalEveryNameCovered(t *testing.T) {
 		}
 	}
 }
+
+// TestLogicalUser: privilege_e2e_test.go (runs as root).
+func TestLogicalUser(t *testing.T) { privServe(t, "") }
+
+// TestLogicalGroup: privilege_e2e_test.go (runs as root).
+func TestLogicalGroup(t *testing.T) { privServe(t, "nogroup") }
 
 // ---- helpers ----
 

@@ -123,7 +123,7 @@ func (o *spoolOwner) checkOwned(t *testing.T, root string) {
 }
 
 // TestOwnerKeptAfterRootUpdate is the README's Postfix set-up: the server
-// runs as root, `vmspop deliver` as the spool owner. A session's UPDATE
+// runs as root (and stays root), `vmspop deliver` as the spool owner. A session's UPDATE
 // rewrites NEWMAIL and creates MAIL and WASTEBASKET; they must stay the
 // spool owner's, or every later delivery is deferred (EX_TEMPFAIL).
 func TestOwnerKeptAfterRootUpdate(t *testing.T) {
@@ -137,7 +137,10 @@ func TestOwnerKeptAfterRootUpdate(t *testing.T) {
 	writeUAF(t, s.UAF, defaultAccounts)
 	o.chownTree(t, s.Spool)
 	o.chownTree(t, s.UAF)
-	s.start(t)
+	// TCPIP$POP_USER=root keeps the server root, as it ran before
+	// the privilege model: every file it writes must still be the spool
+	// owner's.
+	s.start(t, "TCPIP$POP_USER=root")
 
 	p := dialPOP(t, s.Addr)
 	p.login("smith", "demo")

@@ -209,6 +209,12 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		listeners = append(listeners, tln)
 		serveFns = append(serveFns, srv.ServeTLS)
 	}
+	if err := dropPrivileges(cfg, log); err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return err
+	}
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		log.WithFields(logrus.Fields{"addr": l.Addr().String(), "tls": i == 1}).Info("listening")
