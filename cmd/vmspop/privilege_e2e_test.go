@@ -93,6 +93,9 @@ func privServe(t *testing.T, group string) {
 		o.chownTree(t, s.UAF)
 	}
 	s.start(t, env...)
+	// A greeting means the accept loop runs, which starts after the drop
+	// (the socket accepts into its backlog as soon as it listens).
+	p := dialPOP(t, s.Addr)
 
 	pid := s.cmd.Process.Pid
 	uids, gids, groups := procIDs(t, pid)
@@ -124,7 +127,6 @@ func privServe(t *testing.T, group string) {
 		}
 	}
 
-	p := dialPOP(t, s.Addr)
 	p.login("smith", "demo")
 	if r := p.cmd("RETR 2"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("RETR 2: %s", r)
@@ -159,10 +161,10 @@ func TestServeDropsPrivileges(t *testing.T) { privServe(t, "") }
 func TestServeDropsToSpoolOwner(t *testing.T) {
 	o, s := privSpool(t)
 	s.start(t)
+	p := dialPOP(t, s.Addr) // the accept loop starts after the drop
 	if uids, _, _ := procIDs(t, s.cmd.Process.Pid); len(uids) != 4 || uids[1] != strconv.Itoa(o.UID) {
 		t.Fatalf("serve runs as %q, want the spool owner %d", uids, o.UID)
 	}
-	p := dialPOP(t, s.Addr)
 	p.login("smith", "demo")
 	if r := p.cmd("STAT"); !strings.HasPrefix(r, "+OK 6 ") {
 		t.Fatalf("STAT: %s", r)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -81,10 +80,8 @@ func runLogicals(args []string, env func(string) (string, bool), stdout, stderr 
 }
 
 func runServe(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
-	grace := shutdownGrace
-	cfg, warns, _, ok := loadConfig(args, "serve", env, stderr, func(fs *flag.FlagSet) {
-		fs.DurationVar(&grace, "grace", shutdownGrace, "how long open sessions may go on after SIGTERM/SIGINT before they are closed without UPDATE")
-	})
+	grace, inetd := shutdownGrace, false
+	cfg, warns, _, ok := loadConfig(args, "serve", env, stderr, serveFlags(&grace, &inetd))
 	if !ok {
 		return 2
 	}
@@ -101,7 +98,16 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	defer stop()
 	watchSIGHUP(ctx, logFile, log)
 
-	err = serve(ctx, cfg, log, grace)
+	err = runService(ctx, &service{cfg: cfg, log: log, grace: grace, inetd: inetd, reload: func() (*logicals.Config, []logicals.Warning, error) {
+		var msg strings.Builder
+		var g time.Duration
+		var i bool
+		c, w, _, ok := loadConfig(args, "serve", env, &msg, serveFlags(&g, &i))
+		if !ok {
+			return nil, nil, errors.New(strings.TrimSpace(msg.String()))
+		}
+		return c, w, nil
+	}})
 	if err == nil {
 		return 0
 	}
@@ -111,19 +117,20 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	return 1
 }
 
-// serve runs the server until ctx is done.
-func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace time.Duration) error {
+// newServer builds the server cfg describes, on the spool sp (service.go
+// listens and runs it).
+func newServer(cfg *logicals.Config, log *logrus.Logger, sp *spool.Spool) (*gateway.Server, error) {
 	host := cfg.Hostname
 	if host == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return fmt.Errorf("host name: %w (set TCPIP$POP_HOSTNAME)", err)
+			return nil, fmt.Errorf("host name: %w (set TCPIP$POP_HOSTNAME)", err)
 		}
 		host = h
 	}
 	store, err := uaf.NewStore(cfg.UAF)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rw := &rewrite.Settings{
 		Hostname:         host,
@@ -138,16 +145,16 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	if cfg.DECnetNodes != "" {
 		f, err := os.Open(cfg.DECnetNodes)
 		if err != nil {
-			return fmt.Errorf("TCPIP$POP_DECNET_NODES: %w", err)
+			return nil, fmt.Errorf("TCPIP$POP_DECNET_NODES: %w", err)
 		}
 		rw.Nodes, err = rewrite.ParseNodeTable(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("TCPIP$POP_DECNET_NODES %s: %w", cfg.DECnetNodes, err)
+			return nil, fmt.Errorf("TCPIP$POP_DECNET_NODES %s: %w", cfg.DECnetNodes, err)
 		}
 	}
 	if fi, err := os.Stat(cfg.Spool); err != nil || !fi.IsDir() {
-		return fmt.Errorf("TCPIP$POP_SPOOL %s is not a directory", cfg.Spool)
+		return nil, fmt.Errorf("TCPIP$POP_SPOOL %s is not a directory", cfg.Spool)
 	}
 	if cfg.FastScan {
 		// VMS estimated sizes to save a pass over the mail file; the folder
@@ -163,7 +170,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		Hostname: host,
 		Version:  "vmspop " + Version,
 		Backend: &gateway.SpoolBackend{
-			Spool:               spool.New(cfg.Spool),
+			Spool:               sp,
 			Rewrite:             rw,
 			Folder:              folder,
 			LeaveInNewmail:      cfg.LeaveInNewmail,
@@ -190,54 +197,11 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	if cfg.Cert != "" {
 		cr, err := newCertReloader(cfg.Cert, cfg.Key, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	listeners := []net.Listener{ln}
-	serveFns := []func(net.Listener) error{srv.Serve}
-	if cfg.TLSListen != "" {
-		tln, err := net.Listen("tcp", cfg.TLSListen)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		listeners = append(listeners, tln)
-		serveFns = append(serveFns, srv.ServeTLS)
-	}
-	if err := dropPrivileges(cfg, log); err != nil {
-		for _, l := range listeners {
-			l.Close()
-		}
-		return err
-	}
-	errc := make(chan error, len(listeners))
-	for i, l := range listeners {
-		log.WithFields(logrus.Fields{"addr": l.Addr().String(), "tls": i == 1}).Info("listening")
-		go func() { errc <- serveFns[i](l) }()
-	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: no new connections; open sessions may finish")
-		sctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			log.WithError(err).Warn("grace period over: remaining sessions closed without UPDATE")
-			srv.Close()
-		}
-		log.Info("server stopped")
-		return nil
-	case err := <-errc:
-		srv.Close()
-		if errors.Is(err, gateway.ErrServerClosed) {
-			return nil
-		}
-		return err
-	}
+	return srv, nil
 }
 
 // classifyUAF maps the accounts file's errors to the gateway's causes.
