@@ -57,7 +57,7 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 	case "load":
 		return runLoad(rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "vmspop", Version)
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
