@@ -21,6 +21,7 @@ import (
 // accounts file, a certificate that does not match its key, a bad node
 // table; a bad logical name is reported with its allowed values.
 func TestCheck(t *testing.T) {
+	vmspopBinary(t) // built before lgRun's time limit starts
 	s := lgPrepare(t)
 	certFile, keyFile := filepath.Join(s.Dir, "cert.pem"), filepath.Join(s.Dir, "key.pem")
 	cliWriteCert(t, certFile, keyFile, "vmspop check", 6001)
@@ -74,6 +75,7 @@ func TestCheck(t *testing.T) {
 
 // TestCheckExpiredCertificate: an expired certificate is a problem.
 func TestCheckExpiredCertificate(t *testing.T) {
+	vmspopBinary(t)
 	s := lgPrepare(t)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -79,7 +79,7 @@ func runService(ctx context.Context, s *service) error {
 		}
 		return s.serveInetd(c, srv)
 	}
-	lns, isTLS, err := openListeners(s.cfg, s.log)
+	lns, isTLS, inherited, err := openListeners(s.cfg, s.log)
 	if err != nil {
 		return err
 	}
@@ -97,8 +97,14 @@ func runService(ctx context.Context, s *service) error {
 			closeAll()
 			return fmt.Errorf("the socket %s is for implicit TLS (POP3S), but TCPIP$POP_CERT and TCPIP$POP_KEY are not set", l.Addr())
 		}
-		s.lns = append(s.lns, newHandoff(l, isTLS[i]))
+		h := newHandoff(l, isTLS[i])
+		h.inherited = inherited
+		s.lns = append(s.lns, h)
 	}
+	// Caught before READY: systemd may send SIGHUP as soon as it is told.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s.errc = make(chan error, 1)
 	s.start(srv)
 	for _, h := range s.lns {
@@ -107,9 +113,6 @@ func runService(ctx context.Context, s *service) error {
 	if err := s.notify.Notify(sd.Ready, "STATUS=serving"); err != nil {
 		s.log.WithError(err).Warn("cannot tell systemd the server is ready")
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
@@ -299,10 +302,10 @@ func certFingerprint(srv *gateway.Server) string {
 // implicit TLS when it is named "pop3s" (FileDescriptorName=), or when
 // it is not named "pop3" and its port is TCPIP$POP_TLS_LISTEN's (995 by
 // default).
-func openListeners(cfg *logicals.Config, log *logrus.Logger) ([]net.Listener, []bool, error) {
+func openListeners(cfg *logicals.Config, log *logrus.Logger) (lns []net.Listener, isTLS []bool, inherited bool, err error) {
 	passed, err := sd.Listeners(os.LookupEnv, os.Getpid())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
 		os.Unsetenv(k) // not for a child
@@ -312,8 +315,6 @@ func openListeners(cfg *logicals.Config, log *logrus.Logger) ([]net.Listener, []
 		if cfg.TLSListen != "" {
 			_, tlsPort, _ = net.SplitHostPort(cfg.TLSListen)
 		}
-		var lns []net.Listener
-		var isTLS []bool
 		for _, l := range passed {
 			_, port, _ := net.SplitHostPort(l.Addr().String())
 			t := l.Name == "pop3s" || (l.Name != "pop3" && port == tlsPort)
@@ -321,34 +322,38 @@ func openListeners(cfg *logicals.Config, log *logrus.Logger) ([]net.Listener, []
 			isTLS = append(isTLS, t)
 		}
 		log.WithField("sockets", len(lns)).Info("socket activation: serving the sockets systemd passed")
-		return lns, isTLS, nil
+		return lns, isTLS, true, nil
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	lns, isTLS := []net.Listener{ln}, []bool{false}
+	lns, isTLS = []net.Listener{ln}, []bool{false}
 	if cfg.TLSListen != "" {
 		tln, err := net.Listen("tcp", cfg.TLSListen)
 		if err != nil {
 			ln.Close()
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		lns, isTLS = append(lns, tln), append(isTLS, true)
 	}
-	return lns, isTLS, nil
+	return lns, isTLS, false, nil
 }
 
 // handoff accepts on one socket for whichever server is current, so that a
 // reload changes the server without closing the socket: a connection
 // waiting in the backlog is served by the new server.
 type handoff struct {
-	ln       net.Listener
-	tls      bool
-	ch       chan acceptResult
-	stopping atomic.Bool
-	exited   chan struct{}
-	once     sync.Once
+	ln  net.Listener
+	tls bool
+	// inherited: systemd holds the socket too, so connections left in its
+	// backlog at shutdown go to the next server; a socket of our own is
+	// closed at once, so that new clients are refused, not left waiting.
+	inherited bool
+	ch        chan acceptResult
+	stopping  atomic.Bool
+	exited    chan struct{}
+	once      sync.Once
 }
 
 type acceptResult struct {
@@ -376,10 +381,11 @@ func newHandoff(ln net.Listener, tls bool) *handoff {
 	return h
 }
 
-// stopAccepting makes the socket accept no more connections, leaving those
-// not yet accepted in its backlog for the next server (after a restart,
-// the socket systemd holds is passed to it). A connection already accepted
-// has been handed to the current server when it returns.
+// stopAccepting makes the socket accept no more connections. An inherited
+// socket keeps those not yet accepted in its backlog for the next server
+// (after a restart, systemd passes it the same socket); one of our own is
+// closed. A connection already accepted has been handed to the current
+// server when it returns.
 func (h *handoff) stopAccepting() {
 	h.stopping.Store(true)
 	if d, ok := h.ln.(interface{ SetDeadline(time.Time) error }); ok {
@@ -390,6 +396,9 @@ func (h *handoff) stopAccepting() {
 	select {
 	case <-h.exited:
 	case <-time.After(5 * time.Second): // a connection no server takes
+	}
+	if !h.inherited {
+		h.close()
 	}
 }
 
