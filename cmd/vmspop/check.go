@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,10 @@ func (c *checker) ok(format string, args ...any) {
 	fmt.Fprintf(c.out, "vmspop check: ok: %s\n", fmt.Sprintf(format, args...))
 }
 
+// logicalNameRE finds a logical name in either spelling; group 1 is the
+// part after the prefix.
+var logicalNameRE = regexp.MustCompile(`TCPIP[$_]POP_([A-Z0-9_]+)`)
+
 func runCheck(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
 	c := &checker{out: stdout}
 	var grace time.Duration
@@ -55,16 +60,37 @@ func runCheck(args []string, env func(string) (string, bool), stdout, stderr io.
 			fmt.Fprintln(stderr, text)
 			return 2
 		}
+		bad := map[string]bool{}
 		for _, line := range strings.Split(text, "\n") {
 			c.problem("%s", strings.TrimPrefix(line, "vmspop: "))
+			for _, m := range logicalNameRE.FindAllStringSubmatch(line, -1) {
+				bad[m[1]] = true
+			}
 		}
-		fmt.Fprintf(stdout, "vmspop check: %d problem(s): serve would not start\n", c.problems)
-		return 1
+		// Go on with the other checks, the bad names left at their
+		// defaults, when they all come from the environment.
+		without := func(k string) (string, bool) {
+			if m := logicalNameRE.FindStringSubmatch(k); m != nil && bad[m[1]] {
+				return "", false
+			}
+			if env == nil {
+				return os.LookupEnv(k)
+			}
+			return env(k)
+		}
+		cfg, warns, _, ok = loadConfig(args, "check", without, io.Discard, serveFlags(&grace, &inetd))
+		if !ok {
+			fmt.Fprintf(stdout, "vmspop check: %d problem(s): serve would not start\n", c.problems)
+			return 1
+		}
+		c.warn("the checks below take the bad names above as undefined")
 	}
 	for _, w := range warns {
 		c.warn("%s", w.String())
 	}
-	c.ok("logical names (%d defined)", len(cfg.Sources))
+	if c.problems == 0 {
+		c.ok("logical names (%d defined)", len(cfg.Sources))
+	}
 	c.checkSpool(cfg)
 	c.checkUAF(cfg)
 	c.checkCert(cfg)

@@ -66,10 +66,15 @@ func TestCheck(t *testing.T) {
 		t.Errorf("no summary:\n%s", out)
 	}
 
-	// Bad logical names: every one reported.
-	out, _, code = lgRun(t, []string{"check"}, append(env, "TCPIP$POP_SECURITY=PARANOID", "TCPIP$POP_MESSAGE_MAXIMUM=x")...)
-	if code != 1 || !strings.Contains(out, `TCPIP$POP_SECURITY "PARANOID": must be FRIENDLY or SECURE`) || !strings.Contains(out, "TCPIP$POP_MESSAGE_MAXIMUM") {
+	// Bad logical names: every one reported, and the other problems too.
+	out, _, code = lgRun(t, []string{"check"}, append(env, "TCPIP$POP_SECURITY=PARANOID", "TCPIP_POP_MESSAGE_MAXIMUM=x")...)
+	if code != 1 || !strings.Contains(out, `TCPIP$POP_SECURITY "PARANOID": must be FRIENDLY or SECURE`) || !strings.Contains(out, "TCPIP_POP_MESSAGE_MAXIMUM") {
 		t.Errorf("bad logicals: exit %d\n%s", code, out)
+	}
+	for _, want := range problems {
+		if len(lgLogLines(out, "problem:", want)) != 1 {
+			t.Errorf("with bad logicals, no single problem line with %q in:\n%s", want, out)
+		}
 	}
 }
 

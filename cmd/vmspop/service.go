@@ -217,6 +217,18 @@ func (s *service) reloadConfig() {
 	cfg.Listen, cfg.TLSListen, cfg.User, cfg.Group, cfg.Log, cfg.LogFormat = s.cfg.Listen, s.cfg.TLSListen, s.cfg.User, s.cfg.Group, s.cfg.Log, s.cfg.LogFormat
 	sp := s.sp
 	if cfg.Spool != s.cfg.Spool {
+		// The new spool must pass what the first one passed at start.
+		a, err := resolveSpoolAccount(cfg)
+		if err == nil {
+			err = checkSpoolRoot(cfg.Spool, a)
+		}
+		if euid := os.Geteuid(); err == nil && euid != 0 && euid != a.UID {
+			err = fmt.Errorf("TCPIP$POP_SPOOL %s belongs to %s, not to uid %d that vmspop runs as", cfg.Spool, a, euid)
+		}
+		if err != nil {
+			refuse(err)
+			return
+		}
 		sp = spool.New(cfg.Spool)
 	}
 	srv, err := newServer(cfg, s.log, sp)
