@@ -94,6 +94,8 @@ type Config struct {
 	Log              string   // LOG: log file; "" means standard error
 	LogFormat        string   // LOG_FORMAT: "TEXT" (default) or "JSON"
 	Startup          string   // STARTUP: DCL startup file read before the environment
+	User             string   // USER: the spool owner account serve and the tools run as; "" = the spool's owner
+	Group            string   // GROUP: its group; "" = the account's primary group
 
 	// TLS and SASL (RFC 2595, 8314, 5034).
 	TLSListen   string   // TLS_LISTEN: implicit-TLS listener address, "" = none

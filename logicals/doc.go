@@ -48,6 +48,8 @@
 //	LOG                    none (stderr)          log file                                          vmspop
 //	LOG_FORMAT             TEXT                   TEXT | JSON                                       vmspop
 //	STARTUP                none                   DCL startup file read before the environment      vmspop
+//	USER                   none (spool's owner)   account (or uid) serve and the tools run as       vmspop
+//	GROUP                  none (USER's group)    group (or gid) of that account                    vmspop
 //	AUTH_PENALTY           15                     0 to 3600 s: longest wait after failed logins     vmspop
 //	MAXIMUM_PER_ADDRESS    100                    0 (no limit) to 100000 sessions per address       vmspop
 //	LOGIN_TIMEOUT          60                     1 to 86400 s from connect to login                vmspop
@@ -72,6 +74,11 @@
 // saves a wake-up per message for clients on the same host or a fast LAN.
 // It uses a CPU only while few sessions are fetching and none has a command
 // in hand (gateway/busypoll.go).
+//
+// USER, GROUP: the spool owner account. Started as root, serve opens its
+// listeners and then runs as this account for good; deliver, import and
+// folders run as it too. Undefined, it is the owner of the SPOOL directory
+// (docs/service.md).
 //
 // A bad value is never replaced by its default: Load fails and names every
 // bad value, its logical name, and what is allowed.

@@ -93,6 +93,9 @@ func TestLoadGoodValues(t *testing.T) {
 		{"SUBSTITUTE_DOMAIN", "example.com.", func(c *Config) { c.SubstituteDomain = "example.com." }},
 		{"DECNET_NODES", "/etc/vmspop/nodes", func(c *Config) { c.DECnetNodes = "/etc/vmspop/nodes" }},
 		{"LOG", "/var/log/vmspop.log", func(c *Config) { c.Log = "/var/log/vmspop.log" }},
+		{"USER", "vmail", func(c *Config) { c.User = "vmail" }},
+		{"USER", " 5000 ", func(c *Config) { c.User = "5000" }},
+		{"GROUP", "mail", func(c *Config) { c.Group = "mail" }},
 	}
 	for _, tc := range tests {
 		for _, p := range []string{prefix, altPrefix} {
@@ -126,6 +129,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"MESSAGE_MAXIMUM", "99999999999999999999", `logicals: TCPIP$POP_MESSAGE_MAXIMUM "99999999999999999999": must be a number from 0 to 65535`},
 		{"SNDBUF", "511", `logicals: TCPIP$POP_SNDBUF "511": must be a number 512 or greater`},
 		{"SNDBUF", "0", `logicals: TCPIP$POP_SNDBUF "0": must be a number 512 or greater`},
+		{"USER", "v mail", `logicals: TCPIP$POP_USER "v mail": must be an account name or a numeric id`},
+		{"GROUP", "../x", `logicals: TCPIP$POP_GROUP "../x": must be an account name or a numeric id`},
 		{"MAXIMUM_THREADS", "0", `logicals: TCPIP$POP_MAXIMUM_THREADS "0": must be a number from 1 to 100000`},
 		{"MAXIMUM_THREADS", "100001", `logicals: TCPIP$POP_MAXIMUM_THREADS "100001": must be a number from 1 to 100000`},
 		{"LOGIN_DELAY", "86401", `logicals: TCPIP$POP_LOGIN_DELAY "86401": must be a number of seconds from 0 to 86400`},

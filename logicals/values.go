@@ -76,6 +76,8 @@ var table = []entry{
 	enumEntry("LOG_FORMAT", "vmspop", func(c *Config) *string { return &c.LogFormat },
 		choice[string]{"TEXT", "TEXT", false}, choice[string]{"JSON", "JSON", false}),
 	stringEntry("STARTUP", false, func(c *Config) *string { return &c.Startup }),
+	accountEntry("USER", func(c *Config) *string { return &c.User }),
+	accountEntry("GROUP", func(c *Config) *string { return &c.Group }),
 	stringEntry("CERT", false, func(c *Config) *string { return &c.Cert }),
 	stringEntry("KEY", false, func(c *Config) *string { return &c.Key }),
 	authEntry("AUTH_METHODS", func(c *Config) *[]string { return &c.AuthMethods }),

@@ -71,6 +71,9 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err := mkdirOwned(dir); err != nil {
 		return nil, mapErr(err)
 	}
+	if err := checkUserDir(s.Root, dir); err != nil {
+		return nil, err
+	}
 	waitStart := time.Now()
 	sess, err := s.lockSession(ctx, dir)
 	s.lockWaited(LockSession, waitStart)
@@ -80,7 +83,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess, key: opts.IndexKey, useIndex: !opts.NoIndex}
 	var write func()
 	err = s.withFolderLock(ctx, user, false, func(string) error {
-		f, err := os.Open(path)
+		f, err := openNoFollow(path, os.O_RDONLY)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -141,7 +144,7 @@ func (b *Box) file() (*os.File, error) {
 	if !b.exists {
 		return nil, fmt.Errorf("spool: %s: no folder file", b.folder)
 	}
-	f, err := os.Open(b.path)
+	f, err := openNoFollow(b.path, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,7 @@ func decodeIndex(b []byte) (*index, error) {
 
 // loadIndex reads the index of a folder; nil when missing or damaged.
 func loadIndex(dir, folder string) *index {
-	b, err := os.ReadFile(indexPath(dir, folder))
+	b, err := readNoFollow(indexPath(dir, folder))
 	if err != nil {
 		return nil
 	}

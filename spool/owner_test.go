@@ -3,7 +3,9 @@
 package spool
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,4 +69,111 @@ func TestOwnerKept(t *testing.T) {
 			t.Errorf("%s/SMITH/%s has mode %o, want %o", root, name, fi.Mode().Perm(), want)
 		}
 	}
+}
+
+// victim is a file outside the spool that a planted link points at.
+func victim(t *testing.T) (path string, check func()) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "victim")
+	const text = "precious, not mail\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, func() {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil || string(b) != text {
+			t.Errorf("the link's target was touched: %q, %v", b, err)
+		}
+	}
+}
+
+// TestPlantedLinksRefused: a folder, a user directory or a journal's
+// folder that is a symbolic link is refused (ErrUnsafe), and what it
+// points at is neither read nor written.
+func TestPlantedLinksRefused(t *testing.T) {
+	ctx := context.Background()
+	msg := []NewMessage{{Envelope: "a@example.org", Text: bytes.NewReader(testMsg(1))}}
+
+	t.Run("folder", func(t *testing.T) {
+		s := New(t.TempDir())
+		appendN(t, s, "SMITH", Mail, 1, 1)
+		target, check := victim(t)
+		if err := os.Symlink(target, filepath.Join(s.Root, "SMITH", NewMail)); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := s.OpenBox(ctx, "SMITH", NewMail, OpenOptions{}); !errors.Is(err, ErrUnsafe) {
+			if b != nil {
+				b.Close()
+			}
+			t.Errorf("OpenBox on a linked NEWMAIL = %v, want ErrUnsafe", err)
+		}
+		if err := s.Append(ctx, "SMITH", NewMail, msg); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("Append to a linked NEWMAIL = %v, want ErrUnsafe", err)
+		}
+		check()
+	})
+	t.Run("journal", func(t *testing.T) {
+		s := New(t.TempDir())
+		appendN(t, s, "SMITH", NewMail, 1, 1)
+		target, check := victim(t)
+		dir := filepath.Join(s.Root, "SMITH")
+		if err := os.Symlink(target, filepath.Join(dir, Mail)); err != nil {
+			t.Fatal(err)
+		}
+		// A planted journal asks to cut MAIL (the link) to nothing.
+		if err := os.WriteFile(filepath.Join(dir, ".journal"), []byte("vmspop-journal 1\nstate prepare\nsize MAIL 0\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := s.OpenBox(ctx, "SMITH", NewMail, OpenOptions{}); !errors.Is(err, ErrUnsafe) {
+			if b != nil {
+				b.Close()
+			}
+			t.Errorf("OpenBox with a planted journal = %v, want ErrUnsafe", err)
+		}
+		if err := s.Append(ctx, "SMITH", NewMail, msg); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("Append with a planted journal = %v, want ErrUnsafe", err)
+		}
+		check()
+		// A planted journal naming a link as the new folder file.
+		os.Remove(filepath.Join(dir, Mail))
+		if err := os.Symlink(target, filepath.Join(dir, "NEWMAIL.tmp")); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, ".journal"), []byte("vmspop-journal 1\nstate commit\nrename NEWMAIL.tmp NEWMAIL\n"), 0o600)
+		if b, err := s.OpenBox(ctx, "SMITH", NewMail, OpenOptions{}); !errors.Is(err, ErrUnsafe) {
+			if b != nil {
+				b.Close()
+			}
+			t.Errorf("OpenBox of NEWMAIL renamed from a link = %v, want ErrUnsafe", err)
+		}
+		check()
+	})
+	t.Run("userdir", func(t *testing.T) {
+		s := New(t.TempDir())
+		elsewhere := t.TempDir()
+		if err := os.Symlink(elsewhere, filepath.Join(s.Root, "EVIL")); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := s.OpenBox(ctx, "EVIL", NewMail, OpenOptions{}); !errors.Is(err, ErrUnsafe) {
+			if b != nil {
+				b.Close()
+			}
+			t.Errorf("OpenBox of a linked user directory = %v, want ErrUnsafe", err)
+		}
+		if err := s.Append(ctx, "EVIL", NewMail, msg); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("Append to a linked user directory = %v, want ErrUnsafe", err)
+		}
+		if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+			t.Errorf("files made through the link: %v", ents)
+		}
+	})
+	t.Run("world-writable", func(t *testing.T) {
+		s := New(t.TempDir())
+		appendN(t, s, "SMITH", NewMail, 1, 1)
+		os.Chmod(filepath.Join(s.Root, "SMITH"), 0o777)
+		if err := s.Append(ctx, "SMITH", NewMail, msg); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("Append to a world-writable user directory = %v, want ErrUnsafe", err)
+		}
+	})
 }

@@ -17,6 +17,7 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -212,4 +213,53 @@ func mkdirOwned(dir string) error {
 		om.mode = 0o700
 	}
 	return om.apply(d)
+}
+
+// checkUserDir refuses a user directory that is a symbolic link, not a
+// directory, writable by others, or owned by another account than the
+// spool root: a directory someone else controls could hold planted links
+// or a planted journal.
+func checkUserDir(root, dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("spool: %s is not a directory (a symbolic link?): %w", dir, ErrUnsafe)
+	}
+	rfi, err := os.Stat(root)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("spool: %s is writable by others: %w", dir, ErrUnsafe)
+	}
+	if fi.Sys().(*syscall.Stat_t).Uid != rfi.Sys().(*syscall.Stat_t).Uid {
+		return fmt.Errorf("spool: %s is not owned by the owner of the spool %s: %w", dir, root, ErrUnsafe)
+	}
+	return nil
+}
+
+// readNoFollow reads the small regular file path, refusing a link.
+func readNoFollow(path string) ([]byte, error) {
+	f, err := openNoFollow(path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// truncateNoFollow truncates the regular file path to n bytes and syncs
+// it, refusing a link.
+func truncateNoFollow(path string, n int64) error {
+	f, err := openNoFollow(path, os.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(n); err != nil {
+		return err
+	}
+	return f.Sync()
 }

@@ -33,7 +33,7 @@ func (s *Spool) Purge(ctx context.Context, user string, before time.Time) (Purge
 	var res PurgeResult
 	err := s.withFolderLock(ctx, user, false, func(dir string) error {
 		path := filepath.Join(dir, Wastebasket)
-		f, err := os.Open(path)
+		f, err := openNoFollow(path, os.O_RDONLY)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}

@@ -23,7 +23,7 @@ func (s *Spool) Recover(ctx context.Context, user string) error {
 // any. The caller holds the folder lock.
 func recoverDir(dir string) error {
 	path := filepath.Join(dir, ".journal")
-	data, err := os.ReadFile(path)
+	data, err := readNoFollow(path)
 	if errors.Is(err, os.ErrNotExist) {
 		os.Remove(path + ".new")
 		return nil
@@ -53,12 +53,8 @@ func recoverDir(dir string) error {
 	case "prepare":
 		for name, n := range sizes {
 			p := filepath.Join(dir, name)
-			if err := os.Truncate(p, n); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := truncateNoFollow(p, n); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
-			}
-			if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
-				f.Sync()
-				f.Close()
 			}
 		}
 		if tmp != "" {

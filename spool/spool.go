@@ -83,7 +83,8 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 		if err := mkdirOwned(dir); err != nil {
 			return mapErr(err)
 		}
-	} else if _, err := os.Stat(dir); err != nil {
+	}
+	if err := checkUserDir(s.Root, dir); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return ErrNoMailbox
 		}
@@ -142,7 +143,7 @@ func (s *Spool) Folders(ctx context.Context, user string) ([]FolderInfo, error) 
 			if !e.Type().IsRegular() || !ValidName(e.Name()) || strings.ToUpper(e.Name()) != e.Name() {
 				continue
 			}
-			f, err := os.Open(filepath.Join(dir, e.Name()))
+			f, err := openNoFollow(filepath.Join(dir, e.Name()), os.O_RDONLY)
 			if err != nil {
 				return err
 			}
@@ -175,7 +176,7 @@ func (s *Spool) ReadFolder(ctx context.Context, user, folder string) ([][]byte, 
 	}
 	var out [][]byte
 	err = s.withFolderLock(ctx, user, false, func(string) error {
-		data, err := os.ReadFile(path)
+		data, err := readNoFollow(path)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}

@@ -172,7 +172,7 @@ func (s *Spool) UIDLMap(user string) (*UIDLMap, error) {
 	}
 	// Read through one descriptor, so that what is cached is the content
 	// of the file whose stamp is recorded.
-	f, err := os.Open(path)
+	f, err := openNoFollow(path, os.O_RDONLY)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -277,7 +277,7 @@ func (s *Spool) RecordUIDLs(ctx context.Context, user string, add map[string]str
 	err := s.withFolderLock(ctx, user, true, func(dir string) error {
 		path := filepath.Join(dir, uidlMapName)
 		merged := map[string]string{}
-		data, err := os.ReadFile(path)
+		data, err := readNoFollow(path)
 		switch {
 		case err == nil:
 			m, err := parseUIDLMap(data)

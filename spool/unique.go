@@ -112,7 +112,7 @@ func (s *Spool) AppendUnique(ctx context.Context, user, folder string, msgs []Ke
 			return err
 		}
 		if size > 0 {
-			f, err := os.Open(path)
+			f, err := openNoFollow(path, os.O_RDONLY)
 			if err != nil {
 				return err
 			}

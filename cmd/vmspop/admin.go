@@ -16,7 +16,7 @@ import (
 
 // startAdmin opens the admin socket of TCPIP$POP_ADMIN_SOCKET, if set,
 // for vmspop who and kick; the returned function closes it.
-func startAdmin(cfg *logicals.Config, log *logrus.Logger, srv *gateway.Server) (func(), error) {
+func startAdmin(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server) (func(), error) {
 	if cfg.AdminSocket == "" {
 		return func() {}, nil
 	}
@@ -27,12 +27,21 @@ func startAdmin(cfg *logicals.Config, log *logrus.Logger, srv *gateway.Server) (
 	h := admin.Handler{
 		Who: func() []admin.Session {
 			var out []admin.Session
+			srv := current()
+			if srv == nil {
+				return nil
+			}
 			for _, s := range srv.Sessions() {
 				out = append(out, admin.Session{ID: s.ID, User: s.User, Remote: s.Remote, State: s.State, Start: s.Start, Octets: s.Octets, TLS: s.TLS})
 			}
 			return out
 		},
-		Kick: srv.Kick,
+		Kick: func(user string) int {
+			if srv := current(); srv != nil {
+				return srv.Kick(user)
+			}
+			return 0
+		},
 	}
 	go admin.Serve(ln, h, log)
 	log.WithField("path", cfg.AdminSocket).Info("admin socket listening")

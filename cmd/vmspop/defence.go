@@ -20,18 +20,27 @@ import (
 	"github.com/vmspop/vmspop/penalty"
 )
 
-// defend sets the server's defences from the logicals (docs/defence.md)
-// and returns the penalty table.
-func defend(srv *gateway.Server, cfg *logicals.Config) *penalty.Table {
+// newPenaltyTable returns the login penalty table of cfg
+// (docs/defence.md). One table serves every server of a run, so that a
+// reload forgets no failure.
+func newPenaltyTable(cfg *logicals.Config) *penalty.Table {
 	pt := &penalty.Table{Cap: time.Duration(cfg.AuthPenalty) * time.Second}
 	if cfg.AuthPenalty == 0 {
 		pt.Cap = -1 // failures still counted, for the status page
+	}
+	return pt
+}
+
+// defend sets the server's defences from the logicals, with the penalty
+// table pt (nil: a new one).
+func defend(srv *gateway.Server, cfg *logicals.Config, pt *penalty.Table) {
+	if pt == nil {
+		pt = newPenaltyTable(cfg)
 	}
 	srv.Guard = pt
 	srv.MaxPerAddress = cfg.MaximumPerAddress
 	srv.LoginTimeout = time.Duration(cfg.LoginTimeout) * time.Second
 	srv.TLSHandshakeTimeout = time.Duration(cfg.TLSHandshakeTimeout) * time.Second
-	return pt
 }
 
 // plaintextMethods lists the login methods of cfg that send the password
@@ -73,39 +82,54 @@ func warnPlaintext(log *logrus.Logger, cfg *logicals.Config, addr net.Addr) {
 
 // observe starts what TCPIP$POP_METRICS_LISTEN asks for (/metrics,
 // /healthz and the status page) and the admin socket of
-// TCPIP$POP_ADMIN_SOCKET. The returned function stops them.
-func observe(cfg *logicals.Config, log *logrus.Logger, srv *gateway.Server, pt *penalty.Table) (func(), error) {
-	stopAdmin, err := startAdmin(cfg, log, srv)
+// TCPIP$POP_ADMIN_SOCKET, for whichever server current returns (a reload
+// replaces it). attach wires a server to the metrics before it serves;
+// stop stops them.
+func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server, pt *penalty.Table) (attach func(*gateway.Server), stop func(), err error) {
+	stopAdmin, err := startAdmin(cfg, log, current)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.MetricsListen == "" {
-		return stopAdmin, nil
+		return func(*gateway.Server) {}, stopAdmin, nil
 	}
 	m := metrics.New(Version, pt.Len)
-	srv.Observer = m
-	if sb, ok := srv.Backend.(*maildrop.SpoolBackend); ok {
-		sb.Spool.Events = m.SpoolEvents()
+	attach = func(srv *gateway.Server) {
+		srv.Observer = m
+		if sb, ok := srv.Backend.(*maildrop.SpoolBackend); ok {
+			sb.Spool.Events = m.SpoolEvents()
+		}
+		srv.Backend = m.WrapBackend(srv.Backend)
 	}
-	srv.Backend = m.WrapBackend(srv.Backend)
 	errs := metrics.NewErrorLog(20)
 	log.AddHook(errs)
 	h := m.Handler(metrics.Sources{
-		Sessions:  srv.Sessions,
+		Sessions: func() []gateway.SessionInfo {
+			if srv := current(); srv != nil {
+				return srv.Sessions()
+			}
+			return nil
+		},
 		Penalised: pt.Top,
-		Healthy:   func() error { return healthy(srv, cfg.Spool) },
-		Errors:    errs,
-		Version:   "vmspop " + Version,
+		Healthy: func() error {
+			srv := current()
+			if srv == nil {
+				return errors.New("not started")
+			}
+			return healthy(srv, cfg.Spool)
+		},
+		Errors:  errs,
+		Version: "vmspop " + Version,
 	})
 	ln, err := net.Listen("tcp", cfg.MetricsListen)
 	if err != nil {
 		stopAdmin()
-		return nil, fmt.Errorf("TCPIP$POP_METRICS_LISTEN: %w", err)
+		return nil, nil, fmt.Errorf("TCPIP$POP_METRICS_LISTEN: %w", err)
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	log.WithField("addr", ln.Addr().String()).Info("metrics and status page listening")
-	return func() {
+	return attach, func() {
 		stopAdmin()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -159,6 +159,9 @@ func (c *deliverCmd) run(ctx context.Context) error {
 		// keeps the message meanwhile.
 		return deliverErr(exTempFail, "configuration: %v", err)
 	}
+	if err := actAsSpoolOwner(cfg); err != nil {
+		return deliverErr(exTempFail, "%v", err)
+	}
 	db, err := delivery.OpenUAF(cfg.UAF)
 	if err != nil {
 		return deliverErr(exTempFail, "%v", err)

@@ -89,6 +89,9 @@ var lgCovered = map[string]string{
 	"LMTP_LISTEN":       "TestLogicalLMTPListen",
 	"LMTP_MAXIMUM_SIZE": "TestLogicalLMTPMaximumSize",
 	"PROXY_TRUSTED":     "TestLogicalProxyTrusted",
+	// e2e_service_test.go
+	"USER":  "TestLogicalUser",
+	"GROUP": "TestLogicalGroup",
 }
 
 // lgDocNames reads the names of the table in logicals/doc.go.
@@ -140,6 +143,12 @@ func TestLogicalEveryNameCovered(t *testing.T) {
 		}
 	}
 }
+
+// TestLogicalUser: privilege_e2e_test.go (runs as root).
+func TestLogicalUser(t *testing.T) { privServe(t, "") }
+
+// TestLogicalGroup: privilege_e2e_test.go (runs as root).
+func TestLogicalGroup(t *testing.T) { privServe(t, "nogroup") }
 
 // ---- helpers ----
 

@@ -56,6 +56,10 @@ func runImport(args []string, env func(string) (string, bool), stdin io.Reader, 
 		fmt.Fprintf(stderr, "vmspop import: %v\n", err)
 		return 1
 	}
+	if err := actAsSpoolOwner(cfg); err != nil {
+		fmt.Fprintf(stderr, "vmspop import: %v\n", err)
+		return 1
+	}
 	progress := isTerminal(stderr)
 	imp := &importer{sp: spool.New(cfg.Spool), stderr: stderr, progress: progress}
 	defer imp.close()

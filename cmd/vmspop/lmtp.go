@@ -116,9 +116,13 @@ func listenLMTP(addrs []string) ([]net.Listener, error) {
 
 // startLMTP runs the LMTP server of cfg, if any; the returned function
 // stops it, letting deliveries under way finish for at most grace.
-func startLMTP(cfg *logicals.Config, host string, store *uaf.Store, log *logrus.Logger) (func(grace time.Duration), error) {
+func startLMTP(cfg *logicals.Config, host string, log *logrus.Logger) (func(grace time.Duration), error) {
 	if len(cfg.LMTPListen) == 0 {
 		return func(time.Duration) {}, nil
+	}
+	store, err := uaf.NewStore(cfg.UAF)
+	if err != nil {
+		return nil, err
 	}
 	ls, err := listenLMTP(cfg.LMTPListen)
 	if err != nil {

@@ -8,6 +8,7 @@
 //
 //	vmspop serve [--startup FILE]     run the server (TCPIP$POP_* logicals)
 //	vmspop logicals [--startup FILE]  show the effective settings
+//	vmspop check [--startup FILE]     every problem that would stop serve
 //	vmspop uaf add|modify|show|list|remove ...   the accounts file
 //	vmspop deliver [-f SENDER] USER...   local delivery agent (stdin)
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
@@ -44,6 +45,8 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runServe(rest, env, stdout, stderr)
 	case "logicals":
 		return runLogicals(rest, env, stdout, stderr)
+	case "check":
+		return runCheck(rest, env, stdout, stderr)
 	case "uaf":
 		return runUAF(rest, env, stdin, stdout, stderr)
 	case "deliver":
@@ -63,7 +66,7 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 	case "kick":
 		return runKick(rest, env, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "vmspop", Version)
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -78,6 +81,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: vmspop COMMAND [ARGS]
   serve [--startup FILE]        run the POP3 server (configured by TCPIP$POP_* variables)
   logicals [--startup FILE]     show the effective TCPIP$POP_* settings
+  check [--startup FILE]        report every problem that would stop serve (exit 0: it would start)
   uaf add|modify|show|list|remove USER ...   manage the accounts file (TCPIP$POP_UAF)
   deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files

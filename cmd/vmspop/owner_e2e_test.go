@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vmspop/vmspop/spool"
 )
@@ -43,12 +44,11 @@ func newSpoolOwner(t *testing.T) *spoolOwner {
 	b := make([]byte, 4)
 	rand.Read(b)
 	name := "vmspopt" + hex.EncodeToString(b)
-	out, err := exec.Command(useradd, "--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
-	if err != nil {
+	if out, err := retryLocked(useradd, "--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name); err != nil {
 		t.Fatalf("useradd %s: %v\n%s", name, err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+		if out, err := retryLocked("userdel", name); err != nil {
 			t.Errorf("userdel %s: %v\n%s", name, err, out)
 		}
 	})
@@ -60,6 +60,19 @@ func newSpoolOwner(t *testing.T) *spoolOwner {
 	o.UID, _ = strconv.Atoi(u.Uid)
 	o.GID, _ = strconv.Atoi(u.Gid)
 	return o
+}
+
+// retryLocked runs useradd or userdel, again while another process (a
+// test running at the same time) holds the lock of /etc/passwd (exit 10
+// for both, "cannot lock").
+func retryLocked(name string, args ...string) ([]byte, error) {
+	for i := 0; ; i++ {
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err == nil || i == 50 || !strings.Contains(string(out), "lock") {
+			return out, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // chownTree gives root and everything under it to o.
@@ -123,7 +136,7 @@ func (o *spoolOwner) checkOwned(t *testing.T, root string) {
 }
 
 // TestOwnerKeptAfterRootUpdate is the README's Postfix set-up: the server
-// runs as root, `vmspop deliver` as the spool owner. A session's UPDATE
+// runs as root (and stays root), `vmspop deliver` as the spool owner. A session's UPDATE
 // rewrites NEWMAIL and creates MAIL and WASTEBASKET; they must stay the
 // spool owner's, or every later delivery is deferred (EX_TEMPFAIL).
 func TestOwnerKeptAfterRootUpdate(t *testing.T) {
@@ -137,7 +150,10 @@ func TestOwnerKeptAfterRootUpdate(t *testing.T) {
 	writeUAF(t, s.UAF, defaultAccounts)
 	o.chownTree(t, s.Spool)
 	o.chownTree(t, s.UAF)
-	s.start(t)
+	// TCPIP$POP_USER=root keeps the server root, as it ran before
+	// the privilege model: every file it writes must still be the spool
+	// owner's.
+	s.start(t, "TCPIP$POP_USER=root")
 
 	p := dialPOP(t, s.Addr)
 	p.login("smith", "demo")

@@ -20,6 +20,7 @@ import (
 	"github.com/vmspop/vmspop/logicals"
 	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/maildrop"
+	"github.com/vmspop/vmspop/penalty"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
@@ -86,11 +87,9 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	var cfg *logicals.Config
 	var log *logrus.Logger
 	defer recoverServe(&code, func() *logicals.Config { return cfg }, func() *logrus.Logger { return log }, env, stderr)
-	grace := shutdownGrace
+	grace, inetd := shutdownGrace, false
 	var cfgErr strings.Builder
-	cfg, warns, _, ok := loadConfig(args, "serve", env, io.MultiWriter(stderr, &cfgErr), func(fs *flag.FlagSet) {
-		fs.DurationVar(&grace, "grace", shutdownGrace, "how long open sessions may go on after SIGTERM/SIGINT before they are closed without UPDATE")
-	})
+	cfg, warns, _, ok := loadConfig(args, "serve", env, io.MultiWriter(stderr, &cfgErr), serveFlags(&grace, &inetd))
 	if !ok {
 		notifyStartFailure(env, stderr, errors.New(strings.TrimSpace(cfgErr.String())))
 		return 2
@@ -109,7 +108,16 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	defer stop()
 	watchSIGHUP(ctx, logFile, log)
 
-	err = serve(ctx, cfg, log, grace)
+	err = runService(ctx, &service{cfg: cfg, log: log, grace: grace, inetd: inetd, reload: func() (*logicals.Config, []logicals.Warning, error) {
+		var msg strings.Builder
+		var g time.Duration
+		var i bool
+		c, w, _, ok := loadConfig(args, "serve", env, &msg, serveFlags(&g, &i))
+		if !ok {
+			return nil, nil, errors.New(strings.TrimSpace(msg.String()))
+		}
+		return c, w, nil
+	}})
 	if err == nil {
 		return 0
 	}
@@ -119,19 +127,20 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	return 1
 }
 
-// serve runs the server until ctx is done.
-func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace time.Duration) error {
+// newServer builds the server cfg describes, on the spool sp, with the
+// penalty table pt (nil: a new one); service.go listens and runs it.
+func newServer(cfg *logicals.Config, log *logrus.Logger, sp *spool.Spool, pt *penalty.Table) (*gateway.Server, error) {
 	host := cfg.Hostname
 	if host == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return fmt.Errorf("host name: %w (set TCPIP$POP_HOSTNAME)", err)
+			return nil, fmt.Errorf("host name: %w (set TCPIP$POP_HOSTNAME)", err)
 		}
 		host = h
 	}
 	store, err := uaf.NewStore(cfg.UAF)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rw := &rewrite.Settings{
 		Hostname:         host,
@@ -147,16 +156,16 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 	if cfg.DECnetNodes != "" {
 		f, err := os.Open(cfg.DECnetNodes)
 		if err != nil {
-			return fmt.Errorf("TCPIP$POP_DECNET_NODES: %w", err)
+			return nil, fmt.Errorf("TCPIP$POP_DECNET_NODES: %w", err)
 		}
 		rw.Nodes, err = rewrite.ParseNodeTable(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("TCPIP$POP_DECNET_NODES %s: %w", cfg.DECnetNodes, err)
+			return nil, fmt.Errorf("TCPIP$POP_DECNET_NODES %s: %w", cfg.DECnetNodes, err)
 		}
 	}
 	if fi, err := os.Stat(cfg.Spool); err != nil || !fi.IsDir() {
-		return fmt.Errorf("TCPIP$POP_SPOOL %s is not a directory", cfg.Spool)
+		return nil, fmt.Errorf("TCPIP$POP_SPOOL %s is not a directory", cfg.Spool)
 	}
 	if cfg.FastScan {
 		// VMS estimated sizes to save a pass over the mail file; the folder
@@ -172,7 +181,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		Hostname: host,
 		Version:  "vmspop " + Version,
 		Backend: &maildrop.SpoolBackend{
-			Spool:               spool.New(cfg.Spool),
+			Spool:               sp,
 			Rewrite:             rw,
 			Folder:              folder,
 			LeaveInNewmail:      cfg.LeaveInNewmail,
@@ -196,69 +205,15 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		LoginDelay:     time.Duration(cfg.LoginDelay) * time.Second,
 		BusyPoll:       time.Duration(cfg.BusyPoll) * time.Microsecond,
 	}
-	stopObserving, err := observe(cfg, log, srv, defend(srv, cfg))
-	if err != nil {
-		return err
-	}
-	defer stopObserving()
+	defend(srv, cfg, pt)
 	if cfg.Cert != "" {
 		cr, err := newCertReloader(cfg.Cert, cfg.Key, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	ln = withProxy(ln, cfg.ProxyTrusted, proxyHeaderTimeout, log)
-	warnPlaintext(log, cfg, ln.Addr())
-	listeners := []net.Listener{ln}
-	serveFns := []func(net.Listener) error{srv.Serve}
-	if cfg.TLSListen != "" {
-		tln, err := net.Listen("tcp", cfg.TLSListen)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		listeners = append(listeners, withProxy(tln, cfg.ProxyTrusted, proxyHeaderTimeout, log))
-		serveFns = append(serveFns, srv.ServeTLS)
-	}
-	stopLMTP, err := startLMTP(cfg, host, store, log)
-	if err != nil {
-		for _, l := range listeners {
-			l.Close()
-		}
-		return err
-	}
-	defer stopLMTP(grace)
-	errc := make(chan error, len(listeners))
-	for i, l := range listeners {
-		log.WithFields(logrus.Fields{"addr": l.Addr().String(), "tls": i == 1}).Info("listening")
-		go func() {
-			defer recoverTo(errc)
-			errc <- serveFns[i](l)
-		}()
-	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: no new connections; open sessions may finish")
-		sctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			log.WithError(err).Warn("grace period over: remaining sessions closed without UPDATE")
-			srv.Close()
-		}
-		log.Info("server stopped")
-		return nil
-	case err := <-errc:
-		srv.Close()
-		if errors.Is(err, gateway.ErrServerClosed) {
-			return nil
-		}
-		return err
-	}
+	return srv, nil
 }
 
 // gatewaySecurity maps TCPIP$POP_SECURITY to the gateway's mode.

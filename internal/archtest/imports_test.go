@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"delivery":          {"mail11", "spool", "uaf"},
 	"tracelog":          {"gateway"},
 	"penalty":           {},
+	"sd":                {},
 	"lmtp":              {},
 	"scripts/lmtpload":  {},
 	"admin":             {},
@@ -40,7 +41,7 @@ var allowed = map[string][]string{
 	"internal/poptest":  {},
 	"internal/archtest": {},
 	"cmd/vmspop": {"admin", "delivery", "gateway", "lmtp", "logicals", "mail11", "maildrop", "metrics",
-		"penalty", "rewrite", "spool", "tracelog", "uaf"},
+		"penalty", "rewrite", "sd", "spool", "tracelog", "uaf"},
 	"cmd/vmspop-load": {"mail11", "spool", "uaf"},
 }
 
