@@ -41,7 +41,7 @@ func TestReload(t *testing.T) {
 	cliWriteCert(t, certFile, keyFile, "vmspop reload one", 5001)
 	tlsAddr := freePort(t)
 	lgStartArgs(t, s, []string{"--startup", startup}, lgNodes(s),
-		"TCPIP$POP_CERT="+certFile, "TCPIP$POP_KEY="+keyFile, "TCPIP$POP_TLS_LISTEN="+tlsAddr)
+		"TCPIP$POP_CERT="+certFile, "TCPIP$POP_KEY="+keyFile, "TCPIP$POP_TLS_LISTEN="+tlsAddr, "TCPIP$POP_AUTH_TLS_ONLY=-")
 
 	capa := func() []string {
 		t.Helper()

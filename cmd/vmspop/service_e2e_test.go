@@ -73,7 +73,7 @@ func TestSocketActivation(t *testing.T) {
 	plain, secure := freePort(t), freePort(t)
 	// TCPIP$POP_LISTEN names a port nobody may use: the passed sockets
 	// must be used instead.
-	env := svcEnv(s, "TCPIP_POP_LISTEN=192.0.2.1:1", "TCPIP_POP_CERT="+c.CertFile, "TCPIP_POP_KEY="+c.KeyFile)
+	env := svcEnv(s, "TCPIP_POP_LISTEN=192.0.2.1:1", "TCPIP_POP_CERT="+c.CertFile, "TCPIP_POP_KEY="+c.KeyFile, "TCPIP_POP_AUTH_TLS_ONLY=-")
 	args := append([]string{"-l", plain, "-l", secure, "--fdname=pop3:pop3s"}, svcSetEnv(env)...)
 	out := svcWait(t, exec.Command("systemd-socket-activate", append(args, vmspopBinary(t), "serve")...))
 
