@@ -1,22 +1,52 @@
-# vmspop — make run (demo server), make test (everything CI runs), make bench.
+# vmspop — make run (demo server), make test (everything CI runs), make bench,
+# make install (PREFIX, DESTDIR).
 GO       ?= go
 BIN      ?= bin/vmspop
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
 FUZZTIME ?= 8s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test vet staticcheck unit fuzz-smoke bench fuzz clean
+.PHONY: all build run test tidy vet staticcheck unit fuzz-smoke bench fuzz clean install
 
 all: build
 
+# A static binary (no cgo: os/user reads /etc/passwd itself), with the
+# revision for `vmspop version` where the toolchain cannot stamp it.
 build:
-	$(GO) build -o $(BIN) ./cmd/vmspop
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.buildRevision=$(REVISION)" -o $(BIN) ./cmd/vmspop
+	$(GO) build -o $(BIN)-load ./cmd/vmspop-load
+
+# The binary, the systemd units (ExecStart= pointing at BINDIR), the sample
+# environment file (kept if one is there), the logrotate file and the man
+# pages. See docs/service.md for the account and spool to create.
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/vmspop $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/vmspop
+	sed 's|/usr/local/bin/vmspop|$(BINDIR)/vmspop|g' dist/systemd/vmspop.service > $(DESTDIR)$(UNITDIR)/vmspop.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vmspop.service
+	install -m 0644 dist/systemd/vmspop.socket $(DESTDIR)$(UNITDIR)/vmspop.socket
+	install -m 0644 dist/vmspop.env $(DESTDIR)$(SYSCONFDIR)/vmspop/vmspop.env.sample
+	test -e $(DESTDIR)$(SYSCONFDIR)/vmspop/vmspop.env || install -m 0640 dist/vmspop.env $(DESTDIR)$(SYSCONFDIR)/vmspop/vmspop.env
+	install -m 0644 dist/logrotate/vmspop $(DESTDIR)$(SYSCONFDIR)/logrotate.d/vmspop
+	install -m 0644 dist/man/vmspop.8 dist/man/vmspop-deliver.8 $(DESTDIR)$(MANDIR)/man8/
 
 # Serves a fresh copy of the demo spool on 127.0.0.1:1110 (STLS) and
 # 127.0.0.1:1995 (implicit TLS) with demo accounts, and prints how to connect.
 run: build
 	scripts/demo.sh $(BIN)
 
-test: vet staticcheck unit fuzz-smoke
+test: tidy vet staticcheck unit fuzz-smoke
+
+# go.mod and go.sum are what `go mod tidy` makes them.
+tidy:
+	$(GO) mod tidy -diff
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -119,6 +119,11 @@ func (s *Server) methodAllowed(method string) bool {
 }
 
 // methodNeedsTLS reports whether method is restricted to TLS sessions.
+// With TLS configured and AuthTLSOnly nil, the methods that send the
+// password itself (USER/PASS, PLAIN, LOGIN) are.
 func (s *Server) methodNeedsTLS(method string) bool {
+	if s.AuthTLSOnly == nil && s.TLSConfig != nil {
+		return method == MethodUser || method == MethodPlain || method == MethodLogin
+	}
 	return methodIn(s.AuthTLSOnly, method)
 }

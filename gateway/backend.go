@@ -48,9 +48,9 @@ type CommitResult struct {
 	Left    int // messages left in NEWMAIL
 }
 
-// Backend opens maildrops. An error that matches spool.ErrLocked is
-// answered "-ERR [IN-USE] ..."; any other error is answered
-// "-ERR [SYS/TEMP] ..." and its details go to the log only.
+// Backend opens maildrops. An error that matches ErrInUse is answered
+// "-ERR [IN-USE] ..."; any other error is answered "-ERR [SYS/TEMP] ..."
+// and its details go to the log only.
 type Backend interface {
 	// OpenMaildrop locks and opens the maildrop of the canonical user.
 	OpenMaildrop(ctx context.Context, user string) (Maildrop, error)
@@ -74,11 +74,16 @@ type Authenticator interface {
 	HasSecret(user string) bool
 }
 
-// preStuffer is implemented by a reader from Maildrop.Open that can
-// dot-stuff (RFC 1939 §3) the message as it produces it, saving the
-// gateway a second pass over every line. WriteStuffedTo writes the whole
-// message, stuffed, ending with CRLF, and returns its octets before
-// stuffing.
-type preStuffer interface {
+// PreStuffer is an optional interface of the reader that Maildrop.Open
+// returns. A storage that decodes a message line by line can dot-stuff it
+// (RFC 1939 §3: a line that starts with '.' gets another '.' in front) as
+// it decodes, which saves the gateway a second pass over every line of a
+// RETR. The gateway uses it for RETR only (TOP counts lines itself).
+//
+// WriteStuffedTo writes the whole message to w, dot-stuffed, ending with
+// CRLF, and returns the number of octets of the message before stuffing
+// (MessageInfo.Size when all went well). The gateway writes the final
+// ".\r\n" itself.
+type PreStuffer interface {
 	WriteStuffedTo(w io.Writer) (int64, error)
 }

@@ -1,3 +1,8 @@
+//go:build bench
+
+// Benchmarks and the memory-sensitive session test: they run with the
+// benchmarks (make bench, go test -tags bench).
+
 package gateway_test
 
 import (

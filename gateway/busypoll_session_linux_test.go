@@ -1,3 +1,11 @@
+//go:build bench
+
+// Busy-poll session tests: whether a poll catches the next command depends
+// on scheduling, so they run with the benchmarks (make bench, go test
+// -tags bench) on a machine that is not shared. TestPollGate and
+// TestMaxFetching (busypoll_internal_test.go) and TestPollReadable stay in
+// make test: they are deterministic.
+
 package gateway_test
 
 import (

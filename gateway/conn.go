@@ -43,9 +43,6 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/sirupsen/logrus"
-
-	"github.com/vmspop/vmspop/logicals"
-	"github.com/vmspop/vmspop/spool"
 )
 
 // state is the POP3 session state (RFC 1939 §3).
@@ -60,15 +57,15 @@ const (
 
 // Session end reasons, logged as the "end" field of "session end".
 const (
-	endQuit         = "QUIT"
-	endIdle         = "idle timeout"
-	endGone         = "client gone"
-	endTwoFailures  = "two failed logins"
-	endShutdown     = "server shutdown"
-	endTooManyErrs  = "too many errors"
-	endBlocked      = "blocked client"
-	endError        = "error"
-	endTooManySessn = "too many sessions"
+	endQuit         = EndQuit
+	endIdle         = EndIdle
+	endGone         = EndGone
+	endTwoFailures  = EndTwoFailures
+	endShutdown     = EndShutdown
+	endTooManyErrs  = EndTooManyErrors
+	endBlocked      = EndBlocked
+	endError        = EndError
+	endTooManySessn = EndTooManySess
 )
 
 // bitmap is a set of message indexes.
@@ -104,6 +101,15 @@ type conn struct {
 	dropped     atomic.Bool // closed by Shutdown or Close
 	implicitTLS bool
 	tooMany     bool
+	tooManyAddr bool   // over MaxPerAddress
+	key         string // the client's address as limits count it (addrKey)
+	preCmds     int    // commands before login
+	kicked      atomic.Bool
+	id          string    // the session id of the log
+	accepted    time.Time // when the connection was accepted
+	live        live      // what Sessions reads
+	ip          string    // the client's address, without port
+	paid        bool      // this attempt has waited its login penalty
 
 	state     state
 	tls       bool
@@ -113,6 +119,7 @@ type conn struct {
 	user      string // canonical name after login
 	failures  int    // failed authorization attempts
 	errs      int    // failed commands in a row
+	replied   bool   // a reply to the current command has begun
 	cmdTime   time.Time
 
 	sel loginSel // what the login name selects (loginname.go)
@@ -145,7 +152,8 @@ func newConn(s *Server, rw net.Conn, implicitTLS bool) *conn {
 			c.maxFetching = s.maxFetching
 		}
 	}
-	c.log = s.logger().WithFields(logrus.Fields{"session": newSessionID(), "remote": rw.RemoteAddr().String()})
+	c.ip, c.id, c.accepted = clientIP(rw.RemoteAddr()), newSessionID(), time.Now()
+	c.log = s.logger().WithFields(logrus.Fields{FieldSession: c.id, FieldRemote: rw.RemoteAddr().String()})
 	return c
 }
 
@@ -161,26 +169,28 @@ func (c *conn) serve() {
 	c.start = time.Now()
 	end := endError
 	defer func() { c.finish(end) }()
+	c.srv.observe(func(o Observer) { o.SessionStart() })
 	c.log.Info("session start")
 	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
 	c.sink.w = c.nc
 	c.bw = bufio.NewWriterSize(&c.sink, writeBufferSize)
 	c.small = c.bw
+	if end = c.refuse(); end != "" {
+		return
+	}
+	end = endError
 	if c.implicitTLS {
 		if err := c.handshake(); err != nil {
 			end = c.endReason(err)
 			return
 		}
 	}
-	if c.tooMany {
-		c.log.Warn("too many sessions")
-		c.writeLine("-ERR [" + string(CodeSysTemp) + "] too many sessions, try later")
-		c.bw.Flush()
-		end = endTooManySessn
-		return
+	var line, text string
+	if x := c.srv.Extensions; x != nil {
+		text = x.Greeting
 	}
-	c.timestamp = fmt.Sprintf("<%d.%d.%d@%s>", os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix(), c.srv.host())
-	c.writeLine(c.greeting())
+	line, c.timestamp = greeting(text, c.srv.version(), c.srv.host(), localIP(c.raw), os.Getpid(), c.srv.seq.Add(1), c.srv.now().Unix())
+	c.writeLine(line)
 	end = c.loop()
 }
 
@@ -201,6 +211,7 @@ func (c *conn) loop() string {
 		c.setReadDeadline()
 		line, err := readLine(c.br, maxCommandLine)
 		c.cmdTime = time.Now()
+		c.replied = false
 		c.setBusy(true)
 		if err == errLineTooLong {
 			c.trace("C: [line over 255 octets discarded]")
@@ -217,7 +228,13 @@ func (c *conn) loop() string {
 			c.trace("C: " + redact(line))
 		}
 		var herr error
-		if perr != nil {
+		var start time.Time // DEBUG: per-command timing
+		if c.log.Logger.IsLevelEnabled(logrus.TraceLevel) {
+			start = time.Now()
+		}
+		if berr := c.budget(); berr != nil {
+			herr = berr
+		} else if perr != nil {
 			herr = &Error{Text: "unknown command"}
 			if perr == errBadCharacter {
 				herr = &Error{Text: "invalid character in command"}
@@ -226,10 +243,14 @@ func (c *conn) loop() string {
 			herr = c.handle(verb, arg)
 		}
 		end, err := c.reply(herr)
+		if !start.IsZero() {
+			c.log.WithFields(logrus.Fields{"command": verb, "ok": herr == nil, "us": time.Since(start).Microseconds()}).Trace("command done")
+		}
 		if end != "" || err != nil {
 			return c.endOr(end, err)
 		}
 		c.setFetching(perr == nil && (verb == cmdRETR || verb == cmdTOP || verb == cmdDELE))
+		c.publish()
 		if verb == cmdQUIT && perr == nil && herr == nil {
 			return endQuit
 		}
@@ -273,9 +294,13 @@ func (c *conn) reply(herr error) (string, error) {
 		return "", nil
 	}
 	var e *Error
-	if !errors.As(herr, &e) {
+	if !errors.As(herr, &e) && c.replied {
+		// A failed write, or a failure after the reply began (in the
+		// middle of a multi-line response): nothing more can be sent for
+		// this command, so the connection ends.
 		return "", herr
 	}
+	e = response(herr)
 	if e.Err != nil {
 		c.log.WithError(e.Err).Error(e.Text)
 	}
@@ -302,6 +327,9 @@ func (c *conn) finish(end string) {
 	c.setFetching(false)
 	if c.dropped.Load() && end != endQuit {
 		end = endShutdown
+		if c.kicked.Load() {
+			end = endKicked
+		}
 	}
 	// The lock goes first: a client that reconnects as soon as it reads
 	// the QUIT reply must find the maildrop free.
@@ -311,7 +339,7 @@ func (c *conn) finish(end string) {
 		}
 	}
 	switch end {
-	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn:
+	case endQuit, endTwoFailures, endTooManyErrs, endTooManySessn, endTooManyAddr, endTooManyCmds:
 		if err := c.bw.Flush(); err != nil {
 			c.log.WithError(err).Info("cannot send the last reply")
 		} else {
@@ -325,19 +353,20 @@ func (c *conn) finish(end string) {
 	c.raw.Close()
 	c.cancel()
 	f := logrus.Fields{
-		"user":        c.user,
-		"duration_ms": time.Since(c.start).Milliseconds(),
-		"listed":      c.nlisted,
-		"retrieved":   c.nretr,
-		"deleted":     c.committed.Deleted,
-		"moved":       c.committed.Moved,
-		"octets":      c.octets,
-		"end":         end,
+		FieldUser:       c.user,
+		FieldDurationMS: time.Since(c.start).Milliseconds(),
+		FieldListed:     c.nlisted,
+		FieldRetrieved:  c.nretr,
+		FieldDeleted:    c.committed.Deleted,
+		FieldMoved:      c.committed.Moved,
+		FieldOctets:     c.octets,
+		FieldEnd:        end,
 	}
 	if c.gate.polls > 0 {
 		f["polls"] = strconv.Itoa(int(c.gate.hits)) + "/" + strconv.Itoa(int(c.gate.polls)) // found the next command / tried
 	}
-	c.log.WithFields(f).Info("session end")
+	c.log.WithFields(f).Info(MsgSessionEnd)
+	c.srv.observe(func(o Observer) { o.SessionEnd(end) })
 	c.srv.removeConn(c)
 }
 
@@ -372,6 +401,11 @@ func (c *conn) endReason(err error) string {
 	case errors.Is(err, errBlocked):
 		c.log.Error("client blocked, closing connection")
 		return endBlocked
+	case errors.Is(err, errHandshakeTimeout):
+		return endTLSTimeout
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.loginTimedOut():
+		c.log.Info("login timeout, closing connection")
+		return endLoginTimeout
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.log.Info("idle timeout, closing connection")
 		return endIdle
@@ -386,8 +420,8 @@ func (c *conn) endReason(err error) string {
 
 // setReadDeadline arms the idle timer before a read.
 func (c *conn) setReadDeadline() {
-	if d := c.srv.IdleTimeout; d > 0 {
-		c.raw.SetReadDeadline(time.Now().Add(d))
+	if t := c.readDeadline(); !t.IsZero() {
+		c.raw.SetReadDeadline(t)
 	}
 }
 
@@ -395,13 +429,12 @@ func (c *conn) setReadDeadline() {
 // buffers to it.
 func (c *conn) handshake() error {
 	tc := tls.Server(c.bc, c.srv.TLSConfig)
-	d := c.srv.IdleTimeout
-	if d <= 0 {
-		d = handshakeTimeout
-	}
-	c.raw.SetReadDeadline(time.Now().Add(d))
+	c.raw.SetReadDeadline(time.Now().Add(c.srv.tlsHandshakeTimeout()))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.log.WithError(err).Warn("TLS handshake failed")
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return errHandshakeTimeout
+		}
 		return err
 	}
 	c.nc = tc
@@ -452,6 +485,7 @@ func redact(line []byte) string {
 
 // writeLine writes one response line and logs it.
 func (c *conn) writeLine(s string) error {
+	c.replied = true
 	c.trace("S: " + s)
 	c.bw.WriteString(s)
 	_, err := c.bw.WriteString("\r\n")
@@ -460,6 +494,7 @@ func (c *conn) writeLine(s string) error {
 
 // writeBytes writes one line of a multi-line response built in b.
 func (c *conn) writeBytes(b []byte) error {
+	c.replied = true
 	if c.traceEnabled() {
 		c.trace("S: " + string(b))
 	}
@@ -566,7 +601,12 @@ func (c *conn) cmdUser(arg string) error {
 	name := args[0]
 	c.haveUser = false
 	// SECURE: an unknown name is answered exactly as a known one.
-	if c.srv.Security != logicals.Secure && !c.auth().UserExists(name) {
+	if c.srv.Security != Secure {
+		if err := c.waitPenalty(name); err != nil {
+			return err
+		}
+	}
+	if c.srv.Security != Secure && !c.auth().UserExists(name) {
 		return c.authFailed(MethodUser, name, FailUnknownUser, nil, "")
 	}
 	c.pending, c.haveUser = name, true
@@ -590,7 +630,7 @@ func (c *conn) cmdPass(arg string) error {
 	}
 	name := c.pending
 	c.haveUser = false
-	canonical, err := c.auth().CheckPassword(name, arg, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.auth().CheckPassword(name, arg, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodUser, name, c.srv.classify(err), err, "")
 	}
@@ -612,7 +652,7 @@ func (c *conn) cmdAPOP(arg string) error {
 	}
 	c.haveUser = false
 	name, digest := args[0], args[1]
-	canonical, err := c.auth().CheckAPOP(name, c.timestamp, digest, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.auth().CheckAPOP(name, c.timestamp, digest, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodAPOP, name, c.srv.classify(err), err, "")
 	}
@@ -703,7 +743,7 @@ func (c *conn) authPlain(ir string) error {
 	if identity != "" && !strings.EqualFold(identity, name) {
 		return c.authFailed(MethodPlain, name, failBadIdentity, nil, sanitize(identity))
 	}
-	canonical, err := c.auth().CheckPassword(name, password, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.auth().CheckPassword(name, password, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodPlain, name, c.srv.classify(err), err, "")
 	}
@@ -731,7 +771,7 @@ func (c *conn) authCRAMMD5() error {
 		return c.authFailed(MethodCRAMMD5, "", failMalformed, nil, "malformed CRAM-MD5 response")
 	}
 	name, digest := s[:sp], s[sp+1:]
-	canonical, err := c.auth().CheckCRAMMD5(name, chal, digest, c.srv.now())
+	canonical, err := c.check(name, func() (string, error) { return c.auth().CheckCRAMMD5(name, chal, digest, c.srv.now()) })
 	if err != nil {
 		return c.authFailed(MethodCRAMMD5, name, c.srv.classify(err), err, "")
 	}
@@ -750,6 +790,7 @@ func (c *conn) challenge(text string) ([]byte, error) {
 	}
 	c.setReadDeadline()
 	line, err := readLine(c.br, maxSASLLine)
+	c.cmdTime = time.Now() // SECURE timing runs from the client's last line
 	if err == errLineTooLong {
 		c.trace("C: [line over 8192 octets discarded]")
 		return nil, c.authFailed("SASL", "", failMalformed, err, "response line too long")
@@ -779,19 +820,24 @@ func decodeBase64(b []byte) ([]byte, error) {
 // command arrived; the log always gets the FRIENDLY reason. The second
 // failed attempt on a connection closes it (manual §15.1.3).
 func (c *conn) authFailed(method, name string, cause AuthFailure, err error, detail string) error {
+	if c.ctx.Err() != nil && errors.Is(err, c.ctx.Err()) {
+		return err // the session is being closed
+	}
 	if cause == FailSystem {
 		return &Error{Code: CodeSysTemp, Text: "unable to check credentials, try later",
 			Err: fmt.Errorf("gateway: %s check for %q: %w", method, sanitize(name), err)}
 	}
+	c.attemptOver(name, false)
+	c.srv.observe(func(o Observer) { o.Login(method, LoginFailed) })
 	san := sanitize(name)
 	reason := friendlyText(cause, method, san, detail)
 	entry := c.log.WithFields(logrus.Fields{"method": method, "reason": reason})
 	if name != "" {
-		entry = entry.WithField("user", san)
+		entry = entry.WithField(FieldUser, san)
 	}
-	entry.Warn("login failed")
+	entry.Warn(MsgLoginFailed)
 	text := reason
-	if c.srv.Security == logicals.Secure && cause != failMalformed {
+	if c.srv.Security == Secure && cause != failMalformed {
 		text = fmt.Sprintf("access to user account %q denied", san)
 	}
 	if d := c.srv.failureDelay(); d > 0 {
@@ -815,22 +861,27 @@ func (c *conn) authFailed(method, name string, cause AuthFailure, err error, det
 // login finishes a successful authorization: the LOGIN-DELAY check, then
 // the maildrop is opened (and locked), and the session enters TRANSACTION.
 func (c *conn) login(method, name, canonical string) error {
+	c.attemptOver(name, true)
 	san := sanitize(name)
 	if err := c.takeAlert(method, canonical); err != nil {
+		c.srv.observe(func(o Observer) { o.Login(method, LoginRefused) })
 		return err
 	}
 	if !c.loginDelayOK(canonical) {
-		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn("login failed")
+		c.log.WithFields(logrus.Fields{"method": method, "reason": "login delay", "user": canonical}).Warn(MsgLoginFailed)
+		c.srv.observe(func(o Observer) { o.Login(method, LoginRefused) })
 		return errf(CodeLoginDelay, "minimum time between logins not reached for %q", san)
 	}
 	md, err := c.openMaildrop(canonical)
 	if err != nil {
 		if e := (*Error)(nil); errors.As(err, &e) {
+			c.srv.observe(func(o Observer) { o.Login(method, LoginRefused) })
 			return e
 		}
 		entry := c.log.WithFields(logrus.Fields{"method": method, "user": canonical}).WithError(err)
-		if errors.Is(err, spool.ErrLocked) {
-			entry.WithField("reason", "maildrop locked").Warn("login failed")
+		c.srv.observe(func(o Observer) { o.Login(method, LoginRefused) })
+		if errors.Is(err, ErrInUse) {
+			entry.WithField("reason", "maildrop locked").Warn(MsgLoginFailed)
 			return errf(CodeInUse, "maildrop for %q is locked by another session", san)
 		}
 		entry.Error("cannot open maildrop")
@@ -845,8 +896,9 @@ func (c *conn) login(method, name, canonical string) error {
 	c.retrieved = newBitmap(len(c.msgs))
 	c.user = canonical
 	c.state = stateTransaction
-	c.log = c.log.WithField("user", canonical)
+	c.log = c.log.WithField(FieldUser, canonical)
 	c.log.WithField("method", method).Info("login")
+	c.srv.observe(func(o Observer) { o.Login(method, LoginOK) })
 	n, size := c.totals()
 	return c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
 }
@@ -955,6 +1007,7 @@ func (c *conn) cmdQuit(arg string) error {
 		return &Error{Code: CodeSysTemp, Text: "some deleted messages not removed", Err: err, end: endQuit}
 	}
 	c.committed = res
+	c.srv.observe(func(o Observer) { o.Committed(res.Deleted) })
 	return c.ok(fmt.Sprintf("%s signing off (%d messages left)", c.signOff(), res.Left))
 }
 
@@ -1160,7 +1213,7 @@ func (c *conn) send(i int, lines int64) error {
 		return err
 	}
 	dw := newDotWriter(c.bw)
-	if ps, ok := rc.(preStuffer); ok && lines < 0 {
+	if ps, ok := rc.(PreStuffer); ok && lines < 0 {
 		// The maildrop stuffs as it decodes: one pass over the lines.
 		// Open's data ends with CRLF, so only the final dot is left.
 		dw.n, err = ps.WriteStuffedTo(c.bw)
@@ -1191,6 +1244,13 @@ func (c *conn) send(i int, lines int64) error {
 		}
 	}
 	c.octets += dw.n
+	if o := c.srv.Observer; o != nil {
+		verb := cmdTOP
+		if lines < 0 {
+			verb = cmdRETR
+		}
+		o.Sent(verb, dw.n)
+	}
 	if c.traceEnabled() {
 		b := append(c.scratch[:0], "S: ["...)
 		if lines < 0 {

@@ -13,6 +13,9 @@
 // TCPIP$POP_MESSAGE_MAXIMUM and the blocked-connection back-off of 2, 4, 8,
 // 16 and 32 seconds.
 //
-// The package owns no storage: a Backend opens a user's Maildrop (a locked
-// mailbox) and an Authenticator checks credentials.
+// The package owns no storage and imports no other package of vmspop: a
+// Backend opens a user's Maildrop (a locked mailbox; package maildrop
+// serves the spool) and an Authenticator checks credentials. Errors reach
+// the wire through one function (response in errors.go): *Error as it is,
+// ErrInUse as [IN-USE], anything else as [SYS/TEMP].
 package gateway

@@ -25,7 +25,8 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/vmspop/vmspop/gateway"
-	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/mail11"
+	"github.com/vmspop/vmspop/maildrop"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 )
@@ -66,7 +67,7 @@ func extSpool(t testing.TB) *spool.Spool {
 		var msgs []spool.NewMessage
 		for i, s := range subjects {
 			d := time.Date(2026, 11, 21, 9, i, 0, 0, time.UTC)
-			text := fmt.Sprintf("From:\tSMTP%%\"tester@example.net\"  %s\nTo:\t%s\nCC:\t\nSubj:\t%s\n\n", rewrite.FormatVMSDate(d), user, s)
+			text := fmt.Sprintf("From:\tSMTP%%\"tester@example.net\"  %s\nTo:\t%s\nCC:\t\nSubj:\t%s\n\n", mail11.FormatVMSDate(d), user, s)
 			if rt, ok := strings.CutPrefix(s, "real-to "); ok {
 				text += "X-Real-To: " + rt + "\n\n"
 			}
@@ -132,7 +133,7 @@ func startExtServer(t testing.TB, configure func(*gateway.Server, *extAuth, *spo
 	auth := &extAuth{fakeAuth: fa, grants: map[string]gateway.Rights{}, delays: map[string]time.Duration{}}
 	srv := &gateway.Server{
 		Hostname: "host.example",
-		Backend: &gateway.SpoolBackend{
+		Backend: &maildrop.SpoolBackend{
 			Spool:   sp,
 			Rewrite: &rewrite.Settings{Hostname: "host.example"},
 			Logger:  logger,
@@ -179,7 +180,7 @@ func TestExtensionTranscripts(t *testing.T) {
 				for k, v := range tr.options {
 					switch k {
 					case "security":
-						s.Security = logicals.Secure
+						s.Security = gateway.Secure
 					case "greeting":
 						s.Extensions.Greeting = strings.ReplaceAll(v, "_", " ")
 					case "logindelay":
@@ -274,9 +275,9 @@ func TestPerAccountLoginDelay(t *testing.T) {
 	}
 }
 
-// TestGreetingLength: a long greeting is cut so that the line, CRLF
+// TestGreetingTextLength: a long greeting is cut so that the line, CRLF
 // included, stays within 512 octets, and keeps its APOP timestamp.
-func TestGreetingLength(t *testing.T) {
+func TestGreetingTextLength(t *testing.T) {
 	env, _ := startExtServer(t, func(s *gateway.Server, _ *extAuth, _ *spool.Spool) {
 		s.Extensions.Greeting = strings.Repeat("long greeting ", 60)
 	})

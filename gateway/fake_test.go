@@ -26,11 +26,11 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/vmspop/vmspop/gateway"
-	"github.com/vmspop/vmspop/spool"
 )
 
 // Sentinel errors of the fake authenticator; they stand for the uaf ones.
 var (
+	errNoMailbox   = errors.New("fake: no mailbox")
 	errUnknownUser = errors.New("uaf: unknown user")
 	errBadPassword = errors.New("uaf: bad password")
 	errDisUser     = errors.New("uaf: account disabled")
@@ -209,11 +209,11 @@ func (b *fakeBackend) OpenMaildrop(ctx context.Context, user string) (gateway.Ma
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.inUse[user] {
-		return nil, fmt.Errorf("spool: open %s: %w", user, spool.ErrLocked)
+		return nil, fmt.Errorf("fake: open %s: %w", user, gateway.ErrInUse)
 	}
 	msgs, ok := b.boxes[user]
 	if !ok {
-		return nil, fmt.Errorf("spool: open %s: %w", user, spool.ErrNoMailbox)
+		return nil, fmt.Errorf("fake: open %s: %w", user, errNoMailbox)
 	}
 	b.inUse[user] = true
 	b.opens++

@@ -11,7 +11,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vmspop/vmspop/gateway"
-	"github.com/vmspop/vmspop/logicals"
 )
 
 // panicHook counts recovered handler panics without keeping entries.
@@ -46,7 +45,7 @@ func FuzzConn(f *testing.F) {
 	logger.AddHook(hook)
 	srv := &gateway.Server{
 		Hostname: "host.example", Backend: newFakeBackend(), Auth: newFakeAuth(), Classify: classify,
-		Logger: logger, FailureDelay: -1, IdleTimeout: time.Second, Security: logicals.Friendly,
+		Logger: logger, FailureDelay: -1, IdleTimeout: time.Second, Security: gateway.Friendly,
 		BlockedRetry: []time.Duration{time.Second}, BusyPoll: 50 * time.Microsecond,
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -208,7 +207,7 @@ func (c *conn) openMaildrop(canonical string) (Maildrop, error) {
 	}
 	sel.display = folderDisplay(owner, canonical, sel.folder)
 	if !rights.Read {
-		c.log.WithFields(logrus.Fields{"user": canonical, "folder": sel.display, "reason": "no read right"}).Warn("login failed")
+		c.log.WithFields(logrus.Fields{"user": canonical, "folder": sel.display, "reason": "no read right"}).Warn(MsgLoginFailed)
 		return nil, errf(CodeAuth, "%s has not granted %s access to %s", sanitize(ownerName(owner)), canonical, sanitize(sel.display))
 	}
 	sel.noDelete = !rights.Delete
@@ -283,16 +282,4 @@ func sanitizeLine(text string, max int) string {
 		b = b[:max]
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// greeting is the greeting line: "+OK TEXT <timestamp>", TEXT being
-// Extensions.Greeting or the default. RFC 2449 §4 bounds a response line
-// to 512 octets, CRLF included.
-func (c *conn) greeting() string {
-	text := fmt.Sprintf("POP server ready %s [%s, %s]", c.srv.version(), c.srv.host(), localIP(c.raw))
-	if x := c.srv.Extensions; x != nil && x.Greeting != "" {
-		text = x.Greeting
-	}
-	text = sanitizeLine(text, 510-len("+OK  ")-len(c.timestamp))
-	return "+OK " + text + " " + c.timestamp
 }

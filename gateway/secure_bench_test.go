@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vmspop/vmspop/gateway"
-	"github.com/vmspop/vmspop/logicals"
 	"github.com/vmspop/vmspop/uaf"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -39,7 +38,7 @@ func BenchmarkSecureFailure(b *testing.B) {
 	env := startServer(b, func(s *gateway.Server, _ *fakeBackend) {
 		s.Auth = store
 		s.Classify = uafClassify
-		s.Security = logicals.Secure
+		s.Security = gateway.Secure
 		s.FailureDelay = 0 // the default: 1 s in SECURE mode
 	})
 	for _, tc := range []struct{ name, user string }{{"unknown-user", "nosuch"}, {"wrong-password", "jones"}} {

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/vmspop/vmspop/logicals"
 )
 
 // ErrServerClosed is returned by Serve, ListenAndServe, Shutdown and Close
@@ -35,8 +33,6 @@ const (
 	DefaultMaxErrors = 10
 	// defaultSecureFailureDelay is FailureDelay's default in SECURE mode.
 	defaultSecureFailureDelay = time.Second
-	// handshakeTimeout bounds a TLS handshake when IdleTimeout is zero.
-	handshakeTimeout = time.Minute
 	// readBufferSize and writeBufferSize size a session's buffers.
 	readBufferSize  = 1024
 	writeBufferSize = 4096
@@ -82,14 +78,15 @@ type Server struct {
 	BlockedRetry []time.Duration
 	// Security selects FRIENDLY or SECURE authorization answers
 	// (TCPIP$POP_SECURITY); the zero value is FRIENDLY.
-	Security logicals.Security
+	Security Security
 	// DisUserPass refuses USER and PASS (TCPIP$POP_DISUSERPASS).
 	DisUserPass bool
 	// AuthMethods lists the allowed login methods (USER, APOP, PLAIN,
 	// CRAM-MD5); nil means all.
 	AuthMethods []string
 	// AuthTLSOnly lists the login methods refused until TLS is active;
-	// nil means none.
+	// nil means USER, PLAIN and LOGIN when TLSConfig is set (passwords never in
+	// clear where TLS is on offer), else none; an empty slice means none.
 	AuthTLSOnly []string
 	// Trace logs every command and response line at Info level
 	// (TCPIP$POP_TRACE); when false they are logged at Debug level.
@@ -127,6 +124,33 @@ type Server struct {
 	Extensions *Extensions
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Guard penalises addresses and accounts that fail to log in
+	// (TCPIP$POP_AUTH_PENALTY); nil means no penalty.
+	Guard Guard
+	// MaxAuthChecks bounds the credential checks run at once; waiting
+	// ones are served round-robin by client address. Zero means the
+	// number of CPUs.
+	MaxAuthChecks int
+
+	// MaxPerAddress is the number of sessions served at once for one
+	// client address (an IPv6 address by its /64); zero means no limit.
+	MaxPerAddress int
+	// LoginTimeout closes a connection that has not logged in this long
+	// after it connected; zero means DefaultLoginTimeout, negative none.
+	LoginTimeout time.Duration
+	// TLSHandshakeTimeout bounds a TLS handshake (implicit or STLS); zero
+	// means DefaultTLSHandshakeTimeout.
+	TLSHandshakeTimeout time.Duration
+	// MaxLoginCommands is the number of commands a client may send
+	// before it logs in; zero means DefaultMaxLoginCommands.
+	MaxLoginCommands int
+
+	// Observer receives the server's events, for metrics; nil means none.
+	Observer Observer
+
+	checkOnce sync.Once
+	checkQ    *checkQueue
+	perAddr   map[string]int // open connections by addrKey
 
 	mu          sync.Mutex
 	closed      bool
@@ -236,7 +260,7 @@ func (s *Server) newConn(rw net.Conn, implicitTLS bool) *conn {
 		s.conns = make(map[*conn]struct{})
 	}
 	c := newConn(s, rw, implicitTLS)
-	c.tooMany = s.MaxSessions > 0 && len(s.conns) >= s.MaxSessions
+	s.admit(c)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	return c
@@ -246,6 +270,7 @@ func (s *Server) newConn(rw net.Conn, implicitTLS bool) *conn {
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.release(c)
 	s.mu.Unlock()
 	s.wg.Done()
 }
@@ -404,7 +429,7 @@ func (s *Server) failureDelay() time.Duration {
 		return s.FailureDelay
 	case s.FailureDelay < 0:
 		return 0
-	case s.Security == logicals.Secure:
+	case s.Security == Secure:
 		return defaultSecureFailureDelay
 	default:
 		return 0

@@ -17,7 +17,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vmspop/vmspop/gateway"
-	"github.com/vmspop/vmspop/logicals"
 )
 
 // rawSession sends each command and collects every reply octet up to the
@@ -54,7 +53,7 @@ func readOrEOF(c *client) (string, error) {
 func TestSecureIdentical(t *testing.T) {
 	const delay = 50 * time.Millisecond
 	env := startServer(t, func(s *gateway.Server, _ *fakeBackend) {
-		s.Security = logicals.Secure
+		s.Security = gateway.Secure
 		s.FailureDelay = delay
 	})
 	start := time.Now()

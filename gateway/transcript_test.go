@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/vmspop/vmspop/gateway"
-	"github.com/vmspop/vmspop/logicals"
 )
 
 // transcript is one parsed golden file of testdata/transcripts.
@@ -90,9 +89,9 @@ func (tr *transcript) configure(t *testing.T, srv *gateway.Server, be *fakeBacke
 		case "security":
 			switch v {
 			case "SECURE":
-				srv.Security = logicals.Secure
+				srv.Security = gateway.Secure
 			case "FRIENDLY":
-				srv.Security = logicals.Friendly
+				srv.Security = gateway.Friendly
 			default:
 				t.Fatalf("bad security %q", v)
 			}

@@ -7,17 +7,23 @@
 // environment, where it may be spelt TCPIP$POP_<NAME> or TCPIP_POP_<NAME>.
 package logicals
 
-import "time"
+import (
+	"net/netip"
+	"time"
 
-// Mode says how an address form in a MAIL-11 From: field is rebuilt
-// (TCPIP$POP_DECNET_REWRITE, TCPIP$POP_QUOTED_DECNET_REWRITE).
-type Mode int
+	"github.com/vmspop/vmspop/rewrite"
+)
+
+// Mode is rewrite.Mode: how an address form in a MAIL-11 From: field is
+// rebuilt (TCPIP$POP_DECNET_REWRITE, TCPIP$POP_QUOTED_DECNET_REWRITE).
+// The logicals table maps the names GENERIC, NONE and TRANSFORM to it.
+type Mode = rewrite.Mode
 
 // The values of a rewrite logical.
 const (
-	Transform Mode = iota // translate to an SMTP address (the default)
-	Generic               // quote the whole address at the local domain
-	None                  // send unchanged
+	Transform = rewrite.Transform // translate to an SMTP address (the default)
+	Generic   = rewrite.Generic   // quote the whole address at the local domain
+	None      = rewrite.None      // send unchanged
 )
 
 // Security is the value of TCPIP$POP_SECURITY.
@@ -66,6 +72,14 @@ const DefaultLinkIdleTimeout = 10 * time.Minute
 // when it does not.
 const DefaultBusyPoll = 50
 
+// Defaults of the defence logicals (docs/defence.md).
+const (
+	DefaultAuthPenalty         = 15  // seconds
+	DefaultMaximumPerAddress   = 100 // sessions
+	DefaultLoginTimeout        = 60  // seconds
+	DefaultTLSHandshakeTimeout = 30  // seconds
+)
+
 // Config is the effective configuration of the server. The zero value is
 // not useful; use Default or Load.
 type Config struct {
@@ -80,6 +94,8 @@ type Config struct {
 	Log              string   // LOG: log file; "" means standard error
 	LogFormat        string   // LOG_FORMAT: "TEXT" (default) or "JSON"
 	Startup          string   // STARTUP: DCL startup file read before the environment
+	User             string   // USER: the spool owner account serve and the tools run as; "" = the spool's owner
+	Group            string   // GROUP: its group; "" = the account's primary group
 
 	// TLS and SASL (RFC 2595, 8314, 5034).
 	TLSListen   string   // TLS_LISTEN: implicit-TLS listener address, "" = none
@@ -118,6 +134,19 @@ type Config struct {
 	MaximumThreads      int           // MAXIMUM_THREADS: concurrent sessions, DefaultMaximumThreads
 	BusyPoll            int           // BUSY_POLL: microseconds a fetching session watches for the next command; 0 = never
 
+	// Defence and observation (docs/defence.md).
+	AuthPenalty         int    // AUTH_PENALTY: longest login penalty in seconds, 0 = none; DefaultAuthPenalty
+	MaximumPerAddress   int    // MAXIMUM_PER_ADDRESS: sessions at once from one address (IPv6: /64), 0 = no limit
+	LoginTimeout        int    // LOGIN_TIMEOUT: seconds from connect to login; DefaultLoginTimeout
+	TLSHandshakeTimeout int    // TLS_HANDSHAKE_TIMEOUT: seconds; DefaultTLSHandshakeTimeout
+	MetricsListen       string // METRICS_LISTEN: host:port of /metrics, /healthz and the status page, "" = off
+	AdminSocket         string // ADMIN_SOCKET: Unix socket for vmspop who/kick, "" = none
+
+	// LMTP delivery and PROXY protocol (logicals/lmtp.go).
+	LMTPListen      []string       // LMTP_LISTEN: Unix socket paths and host:port addresses; none = no LMTP
+	LMTPMaximumSize int64          // LMTP_MAXIMUM_SIZE: octets, default DefaultLMTPMaximumSize
+	ProxyTrusted    []netip.Prefix // PROXY_TRUSTED: networks whose POP connections must start with a PROXY header
+
 	// Sources records where each setting came from, by its full name
 	// (e.g. "TCPIP$POP_SECURITY"). Names absent from the map are defaults.
 	Sources map[string]Source
@@ -135,7 +164,13 @@ func Default() *Config {
 		LogLevel:        LogInformational,
 		LinkIdleTimeout: DefaultLinkIdleTimeout,
 		MaximumThreads:  DefaultMaximumThreads,
+		LMTPMaximumSize: DefaultLMTPMaximumSize,
 		BusyPoll:        DefaultBusyPoll,
-		Sources:         map[string]Source{},
+
+		AuthPenalty:         DefaultAuthPenalty,
+		MaximumPerAddress:   DefaultMaximumPerAddress,
+		LoginTimeout:        DefaultLoginTimeout,
+		TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,
+		Sources:             map[string]Source{},
 	}
 }

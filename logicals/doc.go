@@ -36,6 +36,9 @@
 //	EXPIRE                 none (not advertised)  NEVER or 0 to 9999 days (RFC 2449 CAPA EXPIRE)    vmspop
 //	LOGIN_DELAY            0                      0 to 86400 seconds (RFC 2449 CAPA LOGIN-DELAY)    vmspop
 //	BUSY_POLL              50                     0 to 1000 microseconds (0 = off), see below       vmspop
+//	LMTP_LISTEN            none (no LMTP)         Unix socket paths and/or host:port, commas        vmspop
+//	LMTP_MAXIMUM_SIZE      67108864               1024 to 2^40 octets (LMTP SIZE limit)             vmspop
+//	PROXY_TRUSTED          none                   networks that must send a PROXY v1/v2 header      vmspop
 //	GREETING               (built in)             greeting text (docs/extensions.md)                vmspop
 //	SMTP_RELAY             "" (XTND XMIT off)     host:port of the relay XTND XMIT submits to       vmspop
 //	CLIENT_CA              "" (no EXTERNAL)       PEM CAs of TLS client certs for SASL EXTERNAL     vmspop
@@ -50,6 +53,17 @@
 //	LOG                    none (stderr)          log file                                          vmspop
 //	LOG_FORMAT             TEXT                   TEXT | JSON                                       vmspop
 //	STARTUP                none                   DCL startup file read before the environment      vmspop
+//	USER                   none (spool's owner)   account (or uid) serve and the tools run as       vmspop
+//	GROUP                  none (USER's group)    group (or gid) of that account                    vmspop
+//	AUTH_PENALTY           15                     0 to 3600 s: longest wait after failed logins     vmspop
+//	MAXIMUM_PER_ADDRESS    100                    0 (no limit) to 100000 sessions per address       vmspop
+//	LOGIN_TIMEOUT          60                     1 to 86400 s from connect to login                vmspop
+//	TLS_HANDSHAKE_TIMEOUT  30                     1 to 3600 s for a TLS handshake                   vmspop
+//	METRICS_LISTEN         none                   host:port of /metrics, /healthz, status page      vmspop
+//	ADMIN_SOCKET           none                   Unix socket path for vmspop who and kick          vmspop
+//
+// AUTH_TLS_ONLY undefined with CERT defined means USER, PLAIN, LOGIN: plaintext
+// passwords only under TLS (docs/defence.md); "-" allows them in clear.
 //
 // A boolean ("if defined") name is true when it is defined with any value,
 // even an empty one, except 0, FALSE, NO, N and OFF in any case, which make
@@ -65,6 +79,11 @@
 // saves a wake-up per message for clients on the same host or a fast LAN.
 // It uses a CPU only while few sessions are fetching and none has a command
 // in hand (gateway/busypoll.go).
+//
+// USER, GROUP: the spool owner account. Started as root, serve opens its
+// listeners and then runs as this account for good; deliver, import and
+// folders run as it too. Undefined, it is the owner of the SPOOL directory
+// (docs/service.md).
 //
 // A bad value is never replaced by its default: Load fails and names every
 // bad value, its logical name, and what is allowed.

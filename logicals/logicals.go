@@ -128,6 +128,11 @@ func Load(lookup func(string) (string, bool), startupFile string) (*Config, []Wa
 			warns = append(warns, Warning{File: s.file, Line: s.line, Text: fmt.Sprintf("%s %q: %s", s.full, s.value, w)})
 		}
 	}
+	if _, set := c.Sources[prefix+"AUTH_TLS_ONLY"]; !set && c.Cert != "" {
+		// With a certificate, passwords in clear only under TLS
+		// (docs/defence.md); AUTH_TLS_ONLY "-" says otherwise.
+		c.AuthTLSOnly = []string{"USER", "PLAIN", "LOGIN"}
+	}
 	if len(errs) == 0 {
 		if err := c.Validate(); err != nil {
 			errs = append(errs, err)

@@ -86,11 +86,22 @@ func TestLoadGoodValues(t *testing.T) {
 		{"LISTEN", ":0", func(c *Config) { c.Listen = ":0" }},
 		{"SPOOL", "/srv/mail spool", func(c *Config) { c.Spool = "/srv/mail spool" }},
 		{"UAF", "/etc/uaf", func(c *Config) { c.UAF = "/etc/uaf" }},
+		{"AUTH_PENALTY", "0", func(c *Config) { c.AuthPenalty = 0 }},
+		{"AUTH_PENALTY", "60", func(c *Config) { c.AuthPenalty = 60 }},
+		{"MAXIMUM_PER_ADDRESS", "0", func(c *Config) { c.MaximumPerAddress = 0 }},
+		{"MAXIMUM_PER_ADDRESS", "5", func(c *Config) { c.MaximumPerAddress = 5 }},
+		{"LOGIN_TIMEOUT", "20", func(c *Config) { c.LoginTimeout = 20 }},
+		{"TLS_HANDSHAKE_TIMEOUT", "5", func(c *Config) { c.TLSHandshakeTimeout = 5 }},
+		{"METRICS_LISTEN", "127.0.0.1:9110", func(c *Config) { c.MetricsListen = "127.0.0.1:9110" }},
+		{"ADMIN_SOCKET", "/run/vmspop/admin", func(c *Config) { c.AdminSocket = "/run/vmspop/admin" }},
 		{"HOSTNAME", "pop.example.com", func(c *Config) { c.Hostname = "pop.example.com" }},
 		{"HOSTNAME", "VAXA", func(c *Config) { c.Hostname = "VAXA" }},
 		{"SUBSTITUTE_DOMAIN", "example.com.", func(c *Config) { c.SubstituteDomain = "example.com." }},
 		{"DECNET_NODES", "/etc/vmspop/nodes", func(c *Config) { c.DECnetNodes = "/etc/vmspop/nodes" }},
 		{"LOG", "/var/log/vmspop.log", func(c *Config) { c.Log = "/var/log/vmspop.log" }},
+		{"USER", "vmail", func(c *Config) { c.User = "vmail" }},
+		{"USER", " 5000 ", func(c *Config) { c.User = "5000" }},
+		{"GROUP", "mail", func(c *Config) { c.Group = "mail" }},
 	}
 	for _, tc := range tests {
 		for _, p := range []string{prefix, altPrefix} {
@@ -124,6 +135,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"MESSAGE_MAXIMUM", "99999999999999999999", `logicals: TCPIP$POP_MESSAGE_MAXIMUM "99999999999999999999": must be a number from 0 to 65535`},
 		{"SNDBUF", "511", `logicals: TCPIP$POP_SNDBUF "511": must be a number 512 or greater`},
 		{"SNDBUF", "0", `logicals: TCPIP$POP_SNDBUF "0": must be a number 512 or greater`},
+		{"USER", "v mail", `logicals: TCPIP$POP_USER "v mail": must be an account name or a numeric id`},
+		{"GROUP", "../x", `logicals: TCPIP$POP_GROUP "../x": must be an account name or a numeric id`},
 		{"MAXIMUM_THREADS", "0", `logicals: TCPIP$POP_MAXIMUM_THREADS "0": must be a number from 1 to 100000`},
 		{"MAXIMUM_THREADS", "100001", `logicals: TCPIP$POP_MAXIMUM_THREADS "100001": must be a number from 1 to 100000`},
 		{"LOGIN_DELAY", "86401", `logicals: TCPIP$POP_LOGIN_DELAY "86401": must be a number of seconds from 0 to 86400`},
@@ -146,6 +159,11 @@ func TestLoadBadValues(t *testing.T) {
 		{"AUTH_METHODS", "-", `logicals: TCPIP$POP_AUTH_METHODS "": no login method left`},
 		{"AUTH_TLS_ONLY", "-,USER", `logicals: TCPIP$POP_AUTH_TLS_ONLY "-,USER": unknown method "-": must be ALL, - (none), or a list of USER, APOP, PLAIN, CRAM-MD5, LOGIN or EXTERNAL`},
 		{"LOG_FORMAT", "XML", `logicals: TCPIP$POP_LOG_FORMAT "XML": must be TEXT or JSON`},
+		{"AUTH_PENALTY", "3601", `logicals: TCPIP$POP_AUTH_PENALTY "3601": must be a number of seconds from 0 to 3600`},
+		{"MAXIMUM_PER_ADDRESS", "-1", `logicals: TCPIP$POP_MAXIMUM_PER_ADDRESS "-1": must be a number from 0 (no limit) to 100000`},
+		{"LOGIN_TIMEOUT", "0", `logicals: TCPIP$POP_LOGIN_TIMEOUT "0": must be a number of seconds from 1 to 86400`},
+		{"TLS_HANDSHAKE_TIMEOUT", "0", `logicals: TCPIP$POP_TLS_HANDSHAKE_TIMEOUT "0": must be a number of seconds from 1 to 3600`},
+		{"METRICS_LISTEN", "9110", `logicals: TCPIP$POP_METRICS_LISTEN "9110": ` + errAddr.Error()},
 		{"LISTEN", "110", `logicals: TCPIP$POP_LISTEN "110": ` + errAddr.Error()},
 		{"LISTEN", ":pop3", `logicals: TCPIP$POP_LISTEN ":pop3": ` + errAddr.Error()},
 		{"LISTEN", ":65536", `logicals: TCPIP$POP_LISTEN ":65536": ` + errAddr.Error()},
@@ -475,5 +493,25 @@ func TestDocListsEveryName(t *testing.T) {
 		if !found {
 			t.Errorf("doc.go has no row for %s ending in its origin %q", e.name, e.origin)
 		}
+	}
+}
+
+// TestAuthTLSOnlyDefault: with a certificate and AUTH_TLS_ONLY undefined,
+// USER and PLAIN are TLS-only; "-" keeps them allowed in clear.
+func TestAuthTLSOnlyDefault(t *testing.T) {
+	base := map[string]string{"TCPIP$POP_CERT": "/c.pem", "TCPIP$POP_KEY": "/k.pem"}
+	c, _, err := Load(mapLookup(base), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.AuthTLSOnly, []string{"USER", "PLAIN", "LOGIN"}) {
+		t.Errorf("with CERT: AuthTLSOnly = %q, want USER, PLAIN, LOGIN", c.AuthTLSOnly)
+	}
+	base["TCPIP$POP_AUTH_TLS_ONLY"] = "-"
+	if c, _, err = Load(mapLookup(base), ""); err != nil || len(c.AuthTLSOnly) != 0 {
+		t.Errorf("with CERT and \"-\": AuthTLSOnly = %q, %v; want none", c.AuthTLSOnly, err)
+	}
+	if c, _, err = Load(mapLookup(map[string]string{}), ""); err != nil || len(c.AuthTLSOnly) != 0 {
+		t.Errorf("without CERT: AuthTLSOnly = %q, %v; want none", c.AuthTLSOnly, err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/vmspop/vmspop/spool"
 )
 
 // entry is one row of the table of logical names: how a value is parsed
@@ -74,6 +76,8 @@ var table = []entry{
 	enumEntry("LOG_FORMAT", "vmspop", func(c *Config) *string { return &c.LogFormat },
 		choice[string]{"TEXT", "TEXT", false}, choice[string]{"JSON", "JSON", false}),
 	stringEntry("STARTUP", false, func(c *Config) *string { return &c.Startup }),
+	accountEntry("USER", func(c *Config) *string { return &c.User }),
+	accountEntry("GROUP", func(c *Config) *string { return &c.Group }),
 	stringEntry("CERT", false, func(c *Config) *string { return &c.Cert }),
 	stringEntry("KEY", false, func(c *Config) *string { return &c.Key }),
 	authEntry("AUTH_METHODS", func(c *Config) *[]string { return &c.AuthMethods }),
@@ -84,6 +88,21 @@ var table = []entry{
 		func(c *Config) *int { return &c.LoginDelay }),
 	intEntry("BUSY_POLL", "vmspop", 0, 1000, false, "must be a number of microseconds from 0 to 1000",
 		func(c *Config) *int { return &c.BusyPoll }),
+	// Defence and observation (docs/defence.md).
+	intEntry("AUTH_PENALTY", "vmspop", 0, 3600, false, "must be a number of seconds from 0 to 3600",
+		func(c *Config) *int { return &c.AuthPenalty }),
+	intEntry("MAXIMUM_PER_ADDRESS", "vmspop", 0, 100000, false, "must be a number from 0 (no limit) to 100000",
+		func(c *Config) *int { return &c.MaximumPerAddress }),
+	intEntry("LOGIN_TIMEOUT", "vmspop", 1, 86400, false, "must be a number of seconds from 1 to 86400",
+		func(c *Config) *int { return &c.LoginTimeout }),
+	intEntry("TLS_HANDSHAKE_TIMEOUT", "vmspop", 1, 3600, false, "must be a number of seconds from 1 to 3600",
+		func(c *Config) *int { return &c.TLSHandshakeTimeout }),
+	addrEntry("METRICS_LISTEN", func(c *Config) *string { return &c.MetricsListen }),
+	stringEntry("ADMIN_SOCKET", false, func(c *Config) *string { return &c.AdminSocket }),
+	{name: "LMTP_LISTEN", origin: "vmspop", parse: parseLMTPListen, show: func(c *Config) (string, bool) { return showList(c.LMTPListen) }},
+	{name: "LMTP_MAXIMUM_SIZE", origin: "vmspop", parse: parseLMTPMaximumSize,
+		show: func(c *Config) (string, bool) { return strconv.FormatInt(c.LMTPMaximumSize, 10), true }},
+	{name: "PROXY_TRUSTED", origin: "vmspop", parse: parseProxyTrusted, show: showProxyTrusted},
 	extensionEntries[0], extensionEntries[1], extensionEntries[2], extensionEntries[3], extensionEntries[4], // extensions.go
 }
 
@@ -310,8 +329,6 @@ func splitList(v string) []string {
 	})
 }
 
-var userName = regexp.MustCompile(`^[A-Za-z0-9_$-]{1,31}$`)
-
 func parsePostmaster(c *Config, v string) (string, error) {
 	const msg = "must be one or more user names of 1 to 31 letters, digits, _, $ or -, separated by commas or spaces"
 	items := splitList(v)
@@ -320,7 +337,7 @@ func parsePostmaster(c *Config, v string) (string, error) {
 	}
 	out := make([]string, 0, len(items))
 	for _, it := range items {
-		if !userName.MatchString(it) {
+		if !spool.ValidName(it) {
 			return "", fmt.Errorf("%q is not a user name: %s", it, msg)
 		}
 		out = append(out, strings.ToUpper(it))

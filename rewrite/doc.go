@@ -5,7 +5,7 @@
 //
 // A stored message starts with the MAIL-11 header lines that VMS MAIL's
 // EXTRACT writes (From:, To:, CC:, Subj:, a TAB after each colon). The
-// package parses them (ParseMail11), rebuilds the From: address
+// package parses them (mail11.Parse), rebuilds the From: address
 // (Settings.RewriteFrom, section 15.1.6.1 and the logical names
 // TCPIP$POP_DECNET_REWRITE, TCPIP$POP_QUOTED_DECNET_REWRITE and
 // TCPIP$POP_PERSONAL_NAME) and writes the header block sent in its place

@@ -31,12 +31,18 @@ func IsSMTP(from string) bool {
 //   - SMTP%"addr" and NODE::SMTP%"addr" give addr, with the cent signs that
 //     SMTP put in place of nested double quotes turned back into quotes;
 //   - USER gives user@domain, where domain is the substitute domain or else
-//     the local host name; a leading node that names this host is dropped
-//     first, so LOCAL::USER is treated like USER;
+//     the local host name;
+//   - a leading node that names this host never changes which rule
+//     applies: LOCAL::USER and LOCAL::"user@host" follow the NODE::USER
+//     and NODE::"user@host" rules below on the whole address, the local
+//     node transforming to the domain (LOCAL::USER gives user@domain under
+//     Transform, "LOCAL::USER"@domain under Generic, LOCAL::USER under
+//     None); before other hops it is dropped (LOCAL::NODE::USER is
+//     NODE::USER), and before SMTP%"addr" too;
 //   - NODE::USER follows s.DECnet: Transform gives user@host from the node
-//     table (falling back to the Generic form, with a note, for a node it
-//     does not know), Generic gives "NODE::USER"@domain, None leaves the
-//     address as it is;
+//     table, or else from s.Resolve (falling back to the Generic form, with
+//     a note, for a node neither knows), Generic gives "NODE::USER"@domain,
+//     None leaves the address as it is;
 //   - NODE::"user@host" follows s.QuotedDECnet: Transform gives user@host,
 //     Generic "NODE::\"user@host\""@domain, None leaves it as it is;
 //   - any other form gives the whole address quoted as the local part at the
@@ -57,6 +63,14 @@ func (s *Settings) RewriteFrom(from string) (addr string, note string) {
 	if base == "" { // LOCAL:: and nothing after it
 		return s.quoted(raw)
 	}
+	localNode := false
+	if hops == 0 && base != raw && !hasPrefixFold(tail, "SMTP%") {
+		// LOCAL::USER, LOCAL::"user@host": dropping the nodes that name
+		// this host must not change the rule. The NODE::USER and
+		// NODE::"user@host" rules apply as to any node, on the whole
+		// address; Transform maps the node to the local domain.
+		hops, base, localNode = 1, raw, true
+	}
 
 	if hasPrefixFold(tail, "SMTP%") {
 		return s.smtp(tail[len("SMTP%"):], base)
@@ -72,6 +86,12 @@ func (s *Settings) RewriteFrom(from string) (addr string, note string) {
 			return s.quoted(base)
 		}
 		host := strings.ToLower(s.Nodes[strings.ToUpper(node)])
+		if localNode {
+			host = s.domain()
+		}
+		if host == "" && s.Resolve != nil {
+			host = strings.ToLower(s.Resolve(strings.ToUpper(node)))
+		}
 		if host == "" || !validHost(host) {
 			addr, note = s.quoted(base)
 			return addr, joinNote(fmt.Sprintf("no host name known for DECnet node %s; sent as %s", strings.ToUpper(node), addr), note)

@@ -75,7 +75,17 @@ func TestRewriteFrom(t *testing.T) {
 		{name: "local node is user", from: "VMS::JONES", want: "jones@acme.widgets.com"},
 		{name: "local first label lower", from: "vms::jones", want: "jones@acme.widgets.com"},
 		{name: "local name", from: "ACMEVX::JONES", want: "jones@acme.widgets.com"},
-		{name: "local name under generic", from: "ACMEVX::JONES", decnet: Generic, want: "jones@acme.widgets.com"},
+		// A leading local node never changes which rule applies.
+		{name: "local name under generic", from: "ACMEVX::JONES", decnet: Generic, want: `"ACMEVX::JONES"@acme.widgets.com`},
+		{name: "local node under none", from: "VMS::JONES", decnet: None, want: "VMS::JONES", raw: true},
+		{name: "local name under none", from: "ACMEVX::JONES", decnet: None, want: "ACMEVX::JONES", raw: true},
+		{name: "local hops under none", from: "VMS::ACMEVX::JONES", decnet: None, want: "VMS::ACMEVX::JONES", raw: true},
+		{name: "local quoted transform", from: `VMS::"user@host.example"`, want: "user@host.example"},
+		{name: "local quoted transform angle", from: `ACMEVX::"Jo <user@host.example>"`, want: "user@host.example"},
+		{name: "local quoted generic", from: `VMS::"user@host.example"`, quoted: Generic, want: `"VMS::\"user@host.example\""@acme.widgets.com`},
+		{name: "local quoted none", from: `VMS::"user@host.example"`, quoted: None, want: `VMS::"user@host.example"`, raw: true},
+		{name: "local quoted no at", from: `VMS::"ORDERS::SPECIAL"`, want: `"VMS::\"ORDERS::SPECIAL\""@acme.widgets.com`, wantNote: true},
+		{name: "local smtp", from: `VMS::SMTP%"a@b.example"`, want: "a@b.example"},
 		{name: "local hops then node", from: "VMS::ABCDEF::JONES", want: "jones@abcdef.federation.gov"},
 		{name: "local subst domain node", from: "acme.widgets.com::JONES", want: "jones@acme.widgets.com"},
 		{name: "local no subst", from: "VMS::JONES", noSubst: true, want: "jones@vms.acme.widgets.com"},
@@ -275,6 +285,54 @@ func TestFormatNameLong(t *testing.T) {
 		}
 		if _, err := mail.ParseAddress(got + " <a@b.example>"); err != nil {
 			t.Errorf("formatName(%.20q...) = %.40q...: %v", name, got, err)
+		}
+	}
+}
+
+// TestRewriteFromResolve: TRANSFORM of a node the node table does not
+// know asks Settings.Resolve (the system resolver in the server; here a
+// table standing for a hosts file).
+func TestRewriteFromResolve(t *testing.T) {
+	hosts := map[string]string{"VAXB": "vaxb.example.net", "VAXC": "VAXC.Acme.Widgets.COM", "BADHOST": "bad host", "ABCDEF": "wrong.example"}
+	var asked []string
+	s := testSettings()
+	s.Resolve = func(node string) string {
+		asked = append(asked, node)
+		return hosts[node]
+	}
+	tests := []struct {
+		from     string
+		decnet   Mode
+		want     string
+		wantNote bool
+		asks     bool // Resolve is called
+	}{
+		{from: "VAXB::JONES", want: "jones@vaxb.example.net", asks: true},
+		{from: "vaxb::jones", want: "jones@vaxb.example.net", asks: true},
+		{from: "VAXC::JONES", want: "jones@vaxc.acme.widgets.com", asks: true},
+		{from: "NOWHERE::JONES", want: `"NOWHERE::JONES"@acme.widgets.com`, wantNote: true, asks: true},
+		{from: "BADHOST::JONES", want: `"BADHOST::JONES"@acme.widgets.com`, wantNote: true, asks: true},
+		// The node table wins; local nodes and other rules never ask.
+		{from: "ABCDEF::JONES", want: "jones@abcdef.federation.gov"},
+		{from: "VMS::JONES", want: "jones@acme.widgets.com"},
+		{from: "VAXB::JONES", decnet: Generic, want: `"VAXB::JONES"@acme.widgets.com`},
+		{from: "VAXB::JONES", decnet: None, want: "VAXB::JONES"},
+		{from: `VAXB::"user@host.example"`, want: "user@host.example"},
+	}
+	for _, tt := range tests {
+		asked = nil
+		s.DECnet = tt.decnet
+		got, note := s.RewriteFrom(tt.from)
+		if got != tt.want || (note != "") != tt.wantNote {
+			t.Errorf("RewriteFrom(%q) = %q, note %q; want %q, a note: %v", tt.from, got, note, tt.want, tt.wantNote)
+		}
+		if (len(asked) > 0) != tt.asks {
+			t.Errorf("RewriteFrom(%q) asked the resolver %q; want asked: %v", tt.from, asked, tt.asks)
+		}
+		for _, n := range asked {
+			if n != strings.ToUpper(n) {
+				t.Errorf("Resolve(%q): want the upper-case node", n)
+			}
 		}
 	}
 }

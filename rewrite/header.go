@@ -9,13 +9,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/textproto"
+	"github.com/vmspop/vmspop/mail11"
 )
 
 // Params are the per-message inputs of AppendHeader that are not in the
 // MAIL-11 header.
 type Params struct {
 	UID     string    // the message UID (for X-POP3-ID); "" = no X-POP3-ID
-	Arrival time.Time // used for Date: when Mail11.Date is zero
+	Arrival time.Time // used for Date: when the MAIL-11 date is zero
 	Charset string    // "" for a 7-bit body, else "utf-8" or "iso-8859-1": add MIME-Version/Content-Type text/plain; charset=.../Content-Transfer-Encoding: 8bit
 	Foreign bool      // the body is not text (NUL bytes...): it is replaced by ForeignBody, so no MIME fields (section 15.1.4)
 }
@@ -47,16 +48,16 @@ const maxToken = 900
 // charset utf-8 when it is valid UTF-8, else iso-8859-1. A nil m is treated
 // as an empty header. Notes from RewriteFrom are dropped: AppendHeaderNote
 // returns them.
-func (s *Settings) AppendHeader(dst []byte, m *Mail11, p Params) []byte {
+func (s *Settings) AppendHeader(dst []byte, m *mail11.Header, p Params) []byte {
 	dst, _ = s.AppendHeaderNote(dst, m, p)
 	return dst
 }
 
 // AppendHeaderNote is AppendHeader that also returns RewriteFrom's note
 // for the From: field ("" when no rule fell back), for the log.
-func (s *Settings) AppendHeaderNote(dst []byte, m *Mail11, p Params) ([]byte, string) {
+func (s *Settings) AppendHeaderNote(dst []byte, m *mail11.Header, p Params) ([]byte, string) {
 	if m == nil {
-		m = &Mail11{}
+		m = &mail11.Header{}
 	}
 	t := m.Date
 	if t.Year() < 1900 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/textproto"
+	"github.com/vmspop/vmspop/mail11"
 )
 
 // checkHeader checks that out is a valid RFC 5322 header block: CRLF line
@@ -62,19 +63,19 @@ func goldenSettings() *Settings {
 }
 
 func TestAppendHeaderGolden(t *testing.T) {
-	decnet := Mail11{From: "ABCDEF::JONES", PersonalName: "Jones, Jim", Date: time.Date(1992, 7, 2, 21, 17, 8, 80_000_000, est),
+	decnet := mail11.Header{From: "ABCDEF::JONES", PersonalName: "Jones, Jim", Date: time.Date(1992, 7, 2, 21, 17, 8, 80_000_000, est),
 		FromField: `ABCDEF::JONES "Jones, Jim"  2-JUL-1992 21:17:08.08`, To: "SMITH", Subj: "Lunch on Friday?"}
-	smtp := Mail11{From: `SMTP%"james.jones@federation.gov"`, Date: time.Date(2001, 12, 12, 9, 5, 0, 0, time.UTC),
+	smtp := mail11.Header{From: `SMTP%"james.jones@federation.gov"`, Date: time.Date(2001, 12, 12, 9, 5, 0, 0, time.UTC),
 		FromField: `SMTP%"james.jones@federation.gov"  12-DEC-2001 04:05:00.00`, To: "SMITH", CC: "JONES,BROWN", Subj: "Re: budget"}
-	latin := Mail11{From: "MUELLER", PersonalName: "J\xf6rg M\xfcller", Date: time.Date(1999, 1, 5, 8, 0, 0, 0, est),
+	latin := mail11.Header{From: "MUELLER", PersonalName: "J\xf6rg M\xfcller", Date: time.Date(1999, 1, 5, 8, 0, 0, 0, est),
 		FromField: "MUELLER \"J\xf6rg M\xfcller\"  5-JAN-1999 08:00:00.00", To: "SM\xccTH", Subj: "Pr\xfcfung \xa2 5"}
-	utf := Mail11{From: "MUELLER", PersonalName: "Jörg Müller", Date: time.Date(1999, 1, 5, 8, 0, 0, 0, est),
+	utf := mail11.Header{From: "MUELLER", PersonalName: "Jörg Müller", Date: time.Date(1999, 1, 5, 8, 0, 0, 0, est),
 		FromField: `MUELLER "Jörg Müller"  5-JAN-1999 08:00:00.00`, To: "SMITH", Subj: "Prüfung"}
 	arrival := time.Date(2020, 2, 3, 4, 5, 6, 0, time.UTC)
 
 	tests := []struct {
 		name  string
-		m     *Mail11
+		m     *mail11.Header
 		p     Params
 		setup func(*Settings)
 		want  string
@@ -180,7 +181,7 @@ func TestAppendHeaderGolden(t *testing.T) {
 		},
 		{
 			name: "bad charset",
-			m:    &Mail11{From: "A", Date: arrival},
+			m:    &mail11.Header{From: "A", Date: arrival},
 			p:    Params{Charset: "x; y=z"},
 			want: "Date: Mon, 03 Feb 2020 04:05:06 +0000\r\n" + // in est below
 				"From: a@acme.widgets.com\r\n" +
@@ -194,7 +195,7 @@ func TestAppendHeaderGolden(t *testing.T) {
 		},
 		{
 			name: "no date: arrival",
-			m:    &Mail11{From: "NOWHERE::X", FromField: "NOWHERE::X"},
+			m:    &mail11.Header{From: "NOWHERE::X", FromField: "NOWHERE::X"},
 			p:    Params{Arrival: arrival},
 			want: "Date: Sun, 02 Feb 2020 23:05:06 -0500\r\n" +
 				"From: \"NOWHERE::X\"@acme.widgets.com\r\n" +
@@ -214,7 +215,7 @@ func TestAppendHeaderGolden(t *testing.T) {
 		},
 		{
 			name: "folded",
-			m: &Mail11{From: "A::B", Date: arrival, To: "JONES, SMITH, BROWN, WHITE, BLACK, GREEN, GRAY, SCARLET, MUSTARD, PLUM, PEACOCK",
+			m: &mail11.Header{From: "A::B", Date: arrival, To: "JONES, SMITH, BROWN, WHITE, BLACK, GREEN, GRAY, SCARLET, MUSTARD, PLUM, PEACOCK",
 				Subj: "A subject that is long enough to need folding because it runs well past seventy-eight columns"},
 			setup: func(s *Settings) { s.DECnet = None; s.PersonalName = true },
 			want: "Date: Sun, 02 Feb 2020 23:05:06 -0500\r\n" +
@@ -269,7 +270,7 @@ func TestAppendHeaderIDRules(t *testing.T) {
 	for _, tt := range tests {
 		s := goldenSettings()
 		s.SendIDHeaders = tt.sendIDs
-		out := s.AppendHeader(nil, &Mail11{From: tt.from}, Params{UID: "THE-UID"})
+		out := s.AppendHeader(nil, &mail11.Header{From: tt.from}, Params{UID: "THE-UID"})
 		h := checkHeader(t, out)
 		gotServer, gotID := h.Has("X-Pop3-Server"), h.Get("X-Pop3-Id") == "THE-UID"
 		if gotServer != tt.want || gotID != tt.want {
@@ -283,17 +284,17 @@ func TestAppendHeaderIDRules(t *testing.T) {
 // stored.
 func TestAppendHeaderDecodes(t *testing.T) {
 	tests := []struct {
-		m        Mail11
+		m        mail11.Header
 		wantName string
 		wantSubj string
 	}{
-		{Mail11{From: "A::B", PersonalName: "Smith, John", Subj: "plain"}, "Smith, John", "plain"},
-		{Mail11{From: "A::B", PersonalName: "J\xf6rg \"JJ\" M\xfcller", Subj: "Pr\xfcfung \xa2 ok"}, "Jörg \"JJ\" Müller", "Prüfung ¢ ok"},
-		{Mail11{From: "A::B", PersonalName: "Jörg", Subj: "Prüfung ¢ ok"}, "Jörg", "Prüfung ¢ ok"},
-		{Mail11{From: "A::B", Subj: "tab\tand\x01ctl"}, "", "tab\tand\x01ctl"},
-		{Mail11{From: "A::B", Subj: strings.Repeat("ä", 300)}, "", strings.Repeat("ä", 300)},
-		{Mail11{From: "A::B", Subj: strings.Repeat("x", 2000)}, "", strings.Repeat("x", 2000)},
-		{Mail11{From: "A::B", Subj: "a " + strings.Repeat("\xe9", 2000) + " b"}, "", "a " + strings.Repeat("é", 2000) + " b"},
+		{mail11.Header{From: "A::B", PersonalName: "Smith, John", Subj: "plain"}, "Smith, John", "plain"},
+		{mail11.Header{From: "A::B", PersonalName: "J\xf6rg \"JJ\" M\xfcller", Subj: "Pr\xfcfung \xa2 ok"}, "Jörg \"JJ\" Müller", "Prüfung ¢ ok"},
+		{mail11.Header{From: "A::B", PersonalName: "Jörg", Subj: "Prüfung ¢ ok"}, "Jörg", "Prüfung ¢ ok"},
+		{mail11.Header{From: "A::B", Subj: "tab\tand\x01ctl"}, "", "tab\tand\x01ctl"},
+		{mail11.Header{From: "A::B", Subj: strings.Repeat("ä", 300)}, "", strings.Repeat("ä", 300)},
+		{mail11.Header{From: "A::B", Subj: strings.Repeat("x", 2000)}, "", strings.Repeat("x", 2000)},
+		{mail11.Header{From: "A::B", Subj: "a " + strings.Repeat("\xe9", 2000) + " b"}, "", "a " + strings.Repeat("é", 2000) + " b"},
 	}
 	dec := new(mime.WordDecoder)
 	for _, tt := range tests {
@@ -421,7 +422,7 @@ func TestUID(t *testing.T) {
 func BenchmarkAppendHeader(b *testing.B) {
 	s := goldenSettings()
 	s.PersonalName = true
-	msgs := []Mail11{
+	msgs := []mail11.Header{
 		{From: "ABCDEF::JONES", PersonalName: "Jim Jones", Date: time.Date(1992, 7, 2, 21, 17, 8, 80_000_000, est),
 			FromField: `ABCDEF::JONES "Jim Jones"  2-JUL-1992 21:17:08.08`, To: "SMITH", Subj: "Lunch on Friday?"},
 		{From: `SMTP%"james.jones@federation.gov"`, Date: time.Date(2001, 12, 12, 9, 5, 0, 0, est),

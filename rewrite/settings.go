@@ -7,19 +7,17 @@ import (
 	"io"
 	"strings"
 	"time"
-
-	"github.com/vmspop/vmspop/logicals"
 )
 
-// Mode says how an address form is rebuilt: Transform, Generic or None
+// Mode says how an address form in a MAIL-11 From: field is rebuilt
 // (TCPIP$POP_DECNET_REWRITE, TCPIP$POP_QUOTED_DECNET_REWRITE).
-type Mode = logicals.Mode
+type Mode int
 
-// The values of a rewrite logical, re-exported for callers of this package.
+// The address rebuilding modes.
 const (
-	Transform = logicals.Transform // translate to an SMTP address (the default)
-	Generic   = logicals.Generic   // quote the whole address at the local domain
-	None      = logicals.None      // send unchanged
+	Transform Mode = iota // translate to an SMTP address (the default)
+	Generic               // quote the whole address at the local domain
+	None                  // send unchanged
 )
 
 // Settings holds what the header rebuilding depends on. It is read only: one
@@ -35,6 +33,12 @@ type Settings struct {
 	SendIDHeaders    bool           // TCPIP$POP_SEND_ID_HEADERS: X-POP3-* headers for every message
 	Server           string         // X-POP3-Server value, e.g. "host.example (vmspop V0.1)"; "" = the host name
 	Location         *time.Location // zone of VMS dates (nil = time.Local)
+
+	// Resolve, when not nil, translates a DECnet node (upper case) that is
+	// not in Nodes to a TCP/IP host name for Transform, "" when it knows
+	// none (the caller asks the system resolver; it must be safe for
+	// concurrent use and should cache).
+	Resolve func(node string) string
 }
 
 // localHost returns the lower-case local host name.

@@ -54,3 +54,8 @@ func UID(user string, arrival time.Time, sum uint32) string {
 	out = append(out, hex...)
 	return string(out)
 }
+
+// append2 appends v (0 to 99) as two decimal digits.
+func append2(b []byte, v int) []byte {
+	return append(b, byte('0'+v/10), byte('0'+v%10))
+}

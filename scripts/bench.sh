@@ -1,19 +1,23 @@
 #!/bin/sh
-# bench.sh: Go benchmarks of the hot paths; a load run of `vmspop load`
+# bench.sh: Go benchmarks of the hot paths; a load run of `vmspop-load`
 # against a locally started server (one table); then (if dovecot-pop3d is
 # installed and we are root) the side-by-side comparison with Dovecot.
 # VMSPOP_BENCH_NO_COMPARE=1 skips the comparison.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/benchlib.sh
-go test -run '^$' -bench . -benchtime 20x ./spool ./rewrite ./gateway
+go test -tags bench -run '^$' -bench . -benchtime 20x ./spool ./rewrite ./gateway ./maildrop
+# The timing- and memory-sensitive tests, kept out of make test (build tag bench).
+go test -tags bench -count=1 -run 'TestSessionMemory|TestBusyPoll|TestRetr100MBMemory|TestManySessions' ./gateway ./cmd/vmspop
 
 # Load run: populate a scratch spool, serve it on a free loopback port
 # (port 0; the address is read from the server's "listening" log line) and
-# drive it with `vmspop load run`. Read mail stays in NEWMAIL, so every
+# drive it with `vmspop-load run`. Read mail stays in NEWMAIL, so every
 # run sees the same mailboxes.
 go build -o bin/vmspop ./cmd/vmspop
+go build -o bin/vmspop-load ./cmd/vmspop-load
 bin=$PWD/bin/vmspop
+loadbin=$PWD/bin/vmspop-load
 tmp=$(mktemp -d /tmp/vmspop-bench.XXXXXX)
 pid=
 cleanup() {
@@ -26,8 +30,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 pw=bench-load
-"$bin" load populate --spool "$tmp/spool" --users 5 --messages 2000 --size 8192 --uaf "$tmp/uaf" --password "$pw"
-"$bin" load populate --spool "$tmp/spool" --users-prefix BIG --users 1 --messages 50 --size 1048576 --uaf "$tmp/uaf" --password "$pw"
+"$loadbin" populate --spool "$tmp/spool" --users 5 --messages 2000 --size 8192 --uaf "$tmp/uaf" --password "$pw"
+"$loadbin" populate --spool "$tmp/spool" --users-prefix BIG --users 1 --messages 50 --size 1048576 --uaf "$tmp/uaf" --password "$pw"
 printf 'VAXA vaxa.example.com\n' >"$tmp/nodes"
 # env -i: no TCPIP$POP_* setting of the caller reaches the server.
 env -i "PATH=$PATH" "TCPIP\$POP_LISTEN=127.0.0.1:0" "TCPIP\$POP_SPOOL=$tmp/spool" \
@@ -40,10 +44,10 @@ if [ -z "$addr" ]; then
   cat "$tmp/server.log" >&2 2>/dev/null || true
   exit 1
 fi
-echo "bench.sh: vmspop load run against $addr (LOAD001-005: 2,000 messages of ~8 KiB each;"
+echo "bench.sh: vmspop-load run against $addr (LOAD001-005: 2,000 messages of ~8 KiB each;"
 echo "BIG001: 50 of ~1 MiB). The first two rows are first logins, which build the folder indexes."
 failed=0
-load() { "$bin" load run --addr "$addr" --password "$pw" "$@" || failed=1; }
+load() { "$loadbin" run --addr "$addr" --password "$pw" "$@" || failed=1; }
 load --nusers 5 --clients 5 --sessions 1 --mode login
 load --nusers 1 --users-prefix BIG --mode login --header=false
 load --nusers 5 --clients 1 --sessions 5 --mode drain --header=false

@@ -3,7 +3,7 @@
 # command (it still sleeps between commands, as vmspop did before busy
 # polling, so on the 10,000-message drain vmspop can now beat it). It serves compare.sh's big (10,000 messages) and huge (200 x
 # 1 MiB) mailboxes with vmspop, records one session of each with
-# `vmspop load replay` (a server that sends the recorded replies with
+# `vmspop-load replay` (a server that sends the recorded replies with
 # sendfile and does no work), and drains both with compare.sh's popload,
 # alternating, RUNS times each, together with Dovecot serving the same
 # mbox files (when run as root with dovecot-pop3d, as compare.sh does)
@@ -21,7 +21,9 @@ runs=${RUNS:-5}
 [ -f "$data/big.mbox" ] && [ -f "$data/huge.mbox" ] || { echo "ceiling.sh: no $data/{big,huge}.mbox: run ../shared/bench/compare.sh first" >&2; exit 2; }
 [ -x "$pl" ] || { echo "ceiling.sh: no popload at $pl: run ../shared/bench/compare.sh first" >&2; exit 2; }
 go build -o bin/vmspop ./cmd/vmspop
+go build -o bin/vmspop-load ./cmd/vmspop-load
 bin=$PWD/bin/vmspop
+loadbin=$PWD/bin/vmspop-load
 tmp=$(mktemp -d /tmp/vmspop-ceiling.XXXXXX)
 pids=()
 cleanup() {
@@ -43,7 +45,7 @@ addr=$(serve_addr "$tmp/server.log")
 [ -n "$addr" ] || { echo "ceiling.sh: vmspop serve did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
 declare -A replay
 for u in big huge; do
-  "$bin" load replay --from "$addr" --user "$u" --password pw >"$tmp/replay-$u.txt" 2>&1 &
+  "$loadbin" replay --from "$addr" --user "$u" --password pw >"$tmp/replay-$u.txt" 2>&1 &
   pids+=($!)
   replay[$u]=$(wait_match "$tmp/replay-$u.txt" 's/^replaying .* on \(.*\)$/\1/p' 600)
   [ -n "${replay[$u]}" ] || { echo "ceiling.sh: replay of $u did not start" >&2; cat "$tmp/replay-$u.txt" >&2; exit 1; }

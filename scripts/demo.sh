@@ -18,7 +18,8 @@ if command -v openssl >/dev/null; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
-  tls=("TCPIP\$POP_CERT=$tmp/cert.pem" "TCPIP\$POP_KEY=$tmp/key.pem" "TCPIP\$POP_TLS_LISTEN=127.0.0.1:$tlsport")
+  # AUTH_TLS_ONLY "-": the demo listens on loopback, and its curl lines log in without TLS.
+  tls=("TCPIP\$POP_CERT=$tmp/cert.pem" "TCPIP\$POP_KEY=$tmp/key.pem" "TCPIP\$POP_TLS_LISTEN=127.0.0.1:$tlsport" "TCPIP\$POP_AUTH_TLS_ONLY=-")
 else
   tls=()
 fi

@@ -30,12 +30,8 @@ func (s *Spool) QueueAlert(ctx context.Context, user, text string, now time.Time
 	if text == "" || len(text) > MaxAlert || strings.ContainsAny(text, "\r\n\x00") {
 		return fmt.Errorf("spool: an alert is one line of 1 to %d octets", MaxAlert)
 	}
-	udir, err := s.UserDir(user)
+	dir, err := s.alertDir(user, true)
 	if err != nil {
-		return err
-	}
-	dir := filepath.Join(udir, alertDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return mapErr(err)
 	}
 	var rnd [4]byte
@@ -45,18 +41,52 @@ func (s *Spool) QueueAlert(ctx context.Context, user, text string, now time.Time
 		os.Remove(filepath.Join(dir, name+".new"))
 		return mapErr(err)
 	}
-	return syncDir(udir)
+	return syncDir(filepath.Dir(dir))
+}
+
+// alertDir returns the alert directory of user, made (owned like the
+// user's directory) when create is set. The user directory must pass
+// checkUserDir, and the alert directory must be a directory, not a link.
+func (s *Spool) alertDir(user string, create bool) (string, error) {
+	udir, err := s.UserDir(user)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(udir, alertDir)
+	if create {
+		if err := mkdirOwned(udir); err != nil {
+			return "", err
+		}
+	}
+	if err := checkUserDir(s.Root, udir); err != nil {
+		return "", err
+	}
+	if create {
+		if err := mkdirOwned(dir); err != nil {
+			return "", err
+		}
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("spool: %s is not a directory (a symbolic link?): %w", dir, ErrUnsafe)
+	}
+	return dir, nil
 }
 
 // TakeAlert removes the oldest pending alert of user and returns its
 // text; "" when none is pending. Two sessions never get the same alert:
 // the one whose remove succeeds has it.
 func (s *Spool) TakeAlert(ctx context.Context, user string) (string, error) {
-	udir, err := s.UserDir(user)
+	dir, err := s.alertDir(user, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(udir, alertDir)
 	for {
 		names, err := pendingAlerts(dir)
 		if err != nil || len(names) == 0 {
@@ -64,7 +94,7 @@ func (s *Spool) TakeAlert(ctx context.Context, user string) (string, error) {
 		}
 		for _, name := range names {
 			path := filepath.Join(dir, name)
-			text, err := os.ReadFile(path)
+			text, err := readNoFollow(path)
 			if errors.Is(err, os.ErrNotExist) {
 				continue // taken by another session
 			}
@@ -89,11 +119,14 @@ func (s *Spool) TakeAlert(ctx context.Context, user string) (string, error) {
 
 // PendingAlerts returns how many alerts wait for user.
 func (s *Spool) PendingAlerts(user string) (int, error) {
-	udir, err := s.UserDir(user)
+	dir, err := s.alertDir(user, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
-	names, err := pendingAlerts(filepath.Join(udir, alertDir))
+	names, err := pendingAlerts(dir)
 	return len(names), err
 }
 

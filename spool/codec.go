@@ -1,41 +1,62 @@
 package spool
 
-// Folder format (mboxrd over go-mbox)
+// Folder format: standard mboxrd (over go-mbox)
 //
-// Folders are written with github.com/emersion/go-mbox, which alone is lossy
-// in two ways (measured against v1.0.3):
+// A folder file is a sequence of messages, each a From_ line followed by
+// the message text. The rule every mbox tool follows (mutt, Dovecot,
+// procmail, Postfix local, Python's mailbox):
 //
-//   - it escapes only "From " lines and unescapes ">From " on read, so a body
-//     line ">From x" comes back as "From x";
-//   - its reader drops an empty last line only when the run of empty lines
-//     before the next From_ line is odd, and its writer always ends a
-//     message with "\n\n", so "abc\n" and "abc\n\n" both read back as
-//     "abc\r\n\r\n\r\n".
+//   - reading: a message is the text between its From_ line and the next
+//     From_ line (or the end of the file) minus exactly one separator
+//     newline: the line end of its last line (the '\n' and one CR before
+//     it), when it has one;
+//   - writing: the text is ended with a newline if it has none, and one
+//     blank line is added.
 //
-// The spool wraps it so that every message byte comes back:
+// So a message without a final newline gains one; that is the only change
+// a round trip makes. (A foreign folder whose messages have no blank line
+// before the next From_ line reads back without the final newline: POP
+// sends one anyway.)
 //
-//   - mboxrd quoting: before go-mbox sees a line, one '>' is added to every
-//     line matching ^>{0,MaxQuote}From ; after go-mbox, one '>' is removed
-//     from every line matching ^>{2,MaxQuote+1}From  (go-mbox removed the
-//     first). So on disk a folder is plain mboxrd.
-//   - trailing newlines: let m be the number of '\n' that end a message. The
-//     writer hands go-mbox the message with j trailing newlines instead, and
-//     the reader maps the number t of line ends it gets back to m:
+// Quoting is mboxrd: on write one '>' is added to every line matching
+// ^>{0,MaxQuote}From , on read one is removed from every line matching
+// ^>{1,MaxQuote+1}From . Line ends: a CR before LF (or at the very end) is
+// part of the line end; POP sends CRLF for every line end anyway. Every
+// other byte, NULs and lone CRs included, is kept.
 //
-//         message has text:   m=1 ↔ j=0, t=1   (the usual case: on disk it is
-//                             m=0 ↔ j=1, t=3    standard mboxrd, one blank
-//                             m≥2 ↔ j=2m-1, t=2m+1  line before the next From_)
-//         only newlines:      m   ↔ j=2m,  t=2m+2  (t=0 also reads as m=0)
+// github.com/emersion/go-mbox (v1.0.3) is the write path and the reference
+// reader of the differential fuzz test, wrapped where it does not follow
+// the rule:
 //
-//   - line ends: a CR before LF (or at the very end) is part of the line end;
-//     POP sends CRLF for every line end anyway. Every other byte, NULs and
-//     lone CRs included, is kept.
+//   - it escapes only "From " lines and unescapes ">From " on read, so a
+//     body line ">From x" would come back as "From x": the encoder quotes
+//     every ^>*From  line itself before go-mbox sees it, and the reference
+//     unwrapping removes the second '>' of ^>>+From  lines;
+//   - its writer always ends a message with "\n\n" after its last line:
+//     the encoder hands it the text without its final newline, so that
+//     "\n\n" is the final newline plus the blank line;
+//   - its reader drops the last of a run of empty lines before a From_
+//     line or the end of the file only when the run is odd ("abc\n\n" and
+//     "abc\n\n\n" both read as "abc\r\n\r\n"): the reference reader
+//     (ReadMessages) doubles every empty line of the input before go-mbox
+//     sees it, so that go-mbox gives every one back, and halves them after;
+//     it then drops the separator newline itself;
+//   - its reader reads a separator From_ line with a 4096-byte buffer, so
+//     the tail of a longer one is the message's first line. This quirk is
+//     kept (it is harmless, and the fast decoder follows it).
+//
+// Older vmspop versions wrote a message with m trailing newlines with
+// 2m+1 of them on disk when m ≥ 2, 3 when m = 0 and 2m+2 for a message of
+// newlines only; the usual m = 1 was written as now. Such folders read
+// by this rule give every message, with at most extra trailing newlines
+// (m ≥ 2: m extra; m = 0: two); the index version was bumped when the rule
+// changed, so no size computed by the old rule is reused.
 //
 // The fast decoder in this package (used for scans and RETR) gives for every
-// input exactly what go-mbox plus this wrapping gives; FuzzDecodeDifferential
-// proves it.
+// input exactly what the reference gives; FuzzDecodeDifferential proves it.
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -89,7 +110,6 @@ type encoder struct {
 	decided  bool      // quoting of the current line is decided
 	crs      int       // CRs held back (dropped if a line end follows)
 	nls      int       // newlines held back at the end
-	hasText  bool      // a byte other than '\n' was written
 	err      error
 	scratch  []byte
 	finished bool
@@ -126,7 +146,6 @@ func (e *encoder) Write(p []byte) (int, error) {
 			out = e.lineByte(out, '\r')
 		}
 		out = e.lineByte(out, c)
-		e.hasText = true
 	}
 	e.scratch = out[:0]
 	if _, err := e.w.Write(out); err != nil {
@@ -175,43 +194,14 @@ func (e *encoder) Close() error {
 	if !e.decided {
 		out = e.flushLine(out)
 	}
-	// Trailing CRs at the very end are a line end: dropped.
-	m := e.nls
-	j := 2 * m
-	if e.hasText {
-		switch {
-		case m == 0:
-			j = 1
-		case m == 1:
-			j = 0
-		default:
-			j = 2*m - 1
-		}
-	}
-	for ; j > 0; j-- {
+	// Trailing CRs at the very end are a line end: dropped. go-mbox ends
+	// the message with "\n\n": the final newline (added if there was
+	// none) and the blank line. So it gets one newline fewer.
+	for j := max(e.nls, 1) - 1; j > 0; j-- {
 		out = append(out, '\n')
 	}
 	_, e.err = e.w.Write(out)
 	return e.err
-}
-
-// trailingNewlines maps the number t of line ends go-mbox gave back after
-// the last text to the number of newlines that end the message.
-func trailingNewlines(t int, hasText bool) int {
-	if !hasText {
-		if t < 2 {
-			return 0
-		}
-		return t/2 - 1
-	}
-	switch {
-	case t <= 1:
-		return 1
-	case t == 3:
-		return 0
-	default:
-		return (t - 1) / 2
-	}
 }
 
 // WriteMessage appends one message to w with go-mbox, wrapped as described
@@ -232,7 +222,7 @@ func WriteMessage(w *mbox.Writer, envelope string, date time.Time, msg io.Reader
 // unwrapping: the reference decoder (simple and slow; the fast decoder must
 // agree with it byte for byte).
 func ReadMessages(r io.Reader) ([][]byte, error) {
-	mr := mbox.NewReader(r)
+	mr := mbox.NewReader(&emptyDoubler{r: bufio.NewReader(r)})
 	var msgs [][]byte
 	for {
 		m, err := mr.NextMessage()
@@ -250,11 +240,60 @@ func ReadMessages(r io.Reader) ([][]byte, error) {
 	}
 }
 
-// unwrap undoes the wrapping on one message as go-mbox returned it.
+// emptyDoubler passes an mbox stream through, doubling every line that
+// go-mbox's message reader sees as empty, so that it gives every one back
+// (see the top of this file). It follows go-mbox's reading: lines before
+// the first From_ line and that line are passed as they are; after it, a
+// line starting "From " is a separator read 4096 bytes at most (one fewer
+// when the last is a CR it keeps for the line end), its tail a line of
+// its own.
+type emptyDoubler struct {
+	r       *bufio.Reader
+	started bool   // the first From_ line was passed
+	out     []byte // bytes ready to be read
+	err     error
+}
+
+func (d *emptyDoubler) Read(p []byte) (int, error) {
+	for len(d.out) == 0 {
+		if d.err != nil {
+			return 0, d.err
+		}
+		line, err := d.r.ReadBytes('\n')
+		d.err = err
+		d.out = d.line(d.out[:0], line)
+	}
+	n := copy(p, d.out)
+	d.out = d.out[n:]
+	return n, nil
+}
+
+// line appends the whole input line l to out as go-mbox must see it.
+func (d *emptyDoubler) line(out, l []byte) []byte {
+	if !d.started {
+		d.started = bytes.HasPrefix(l, fromPrefix)
+		return append(out, l...)
+	}
+	for bytes.HasPrefix(l, fromPrefix) && len(l) > mboxChunk {
+		n := mboxChunk
+		if l[n-1] == '\r' {
+			n--
+		}
+		out, l = append(out, l[:n]...), l[n:]
+	}
+	out = append(out, l...)
+	if isEmptyLine(l) {
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// unwrap applies the folder rule to one message as go-mbox returned it
+// from the doubled stream: its lines (CRLF-terminated), each empty line
+// twice.
 func unwrap(raw []byte) []byte {
 	var out []byte
-	t := 0 // line ends since the last text
-	hasText := false
+	first, empties := true, 0
 	for len(raw) > 0 {
 		// go-mbox ends every line it returns with CRLF, except an
 		// unterminated last line that exactly fills its 4096-byte buffer.
@@ -265,34 +304,26 @@ func unwrap(raw []byte) []byte {
 			line, raw = raw, nil
 		}
 		if len(line) == 0 {
-			t++
-			continue
+			empties++
+			if empties%2 == 1 {
+				continue // the first of a pair
+			}
+		} else {
+			empties = 0
+			if isQuotedFrom(line, 2, MaxQuote+1) {
+				line = line[1:]
+			}
 		}
-		if hasText {
-			out = append(out, '\n') // the end of the previous text line
+		// The message is its lines joined by newlines: the separator
+		// newline (the last line's end) is dropped.
+		if !first {
+			out = append(out, '\n')
 		}
-		for ; t > 0; t-- {
-			out = append(out, '\n') // empty lines in between
-		}
-		if isQuotedFrom(line, 2, MaxQuote+1) {
-			line = line[1:]
-		}
+		first = false
 		out = append(out, line...)
-		hasText = true
-		t = 0
 	}
-	// out holds the text without the newline after the last line of text;
-	// t counts the empty lines after it.
-	if hasText {
-		t++ // the line end of the last text line
-	}
-	m := trailingNewlines(t, hasText)
-	if !hasText {
-		// Only empty lines: out is empty.
-		return bytes.Repeat([]byte{'\n'}, m)
-	}
-	for ; m > 0; m-- {
-		out = append(out, '\n')
+	if out == nil {
+		out = []byte{}
 	}
 	return out
 }

@@ -115,6 +115,16 @@ func checkFolder(t *testing.T, data []byte) [][]byte {
 
 type readerOnly struct{ io.Reader }
 
+// roundTripped is msg as the spool gives it back after writing it: line
+// ends normalised, and a final newline added if it has none.
+func roundTripped(msg []byte) []byte {
+	out := Normalize(msg)
+	if len(out) == 0 || out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	return out
+}
+
 var codecSeeds = [][]byte{
 	[]byte(""), []byte("\n"), []byte("\n\n"), []byte("abc"), []byte("abc\n"), []byte("abc\n\n"), []byte("abc\n\n\n"),
 	[]byte("From x\n>From y\n>>From z\n.\n..\n"), []byte("From:\tNODE::USER \"P\"  2-JUL-1992 21:17:08.08\nSubj:\thi\n\nbody\n"),
@@ -131,7 +141,7 @@ func TestRoundTrip(t *testing.T) {
 		for _, b := range codecSeeds {
 			data := writeFolder(t, a, b)
 			got := checkFolder(t, data)
-			if len(got) != 2 || !bytes.Equal(got[0], Normalize(a)) || !bytes.Equal(got[1], Normalize(b)) {
+			if len(got) != 2 || !bytes.Equal(got[0], roundTripped(a)) || !bytes.Equal(got[1], roundTripped(b)) {
 				t.Fatalf("round trip of %q, %q gave %q (disk %q)", a, b, got, data)
 			}
 			msgs, _ := Scan(context.Background(), data)
@@ -161,7 +171,7 @@ func FuzzMboxRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		data := writeFolder(t, a, b)
 		got := checkFolder(t, data)
-		if len(got) != 2 || !bytes.Equal(got[0], Normalize(a)) || !bytes.Equal(got[1], Normalize(b)) {
+		if len(got) != 2 || !bytes.Equal(got[0], roundTripped(a)) || !bytes.Equal(got[1], roundTripped(b)) {
 			t.Fatalf("round trip of %q, %q gave %q (disk %q)", a, b, got, data)
 		}
 	})
@@ -178,4 +188,129 @@ func FuzzDecodeDifferential(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkFolder(t, data)
 	})
+}
+
+// TestStandardLayout pins the folder rule to the bytes: one blank line
+// after each message's final newline, and the reading of folders that
+// other tools wrote.
+func TestStandardLayout(t *testing.T) {
+	date := "Wed Nov 25 10:00:00 2026"
+	for _, c := range []struct{ msg, disk string }{
+		{"", "\n\n"},
+		{"a", "a\n\n"},
+		{"a\n", "a\n\n"},
+		{"a\n\n", "a\n\n\n"},
+		{"a\n\n\n", "a\n\n\n\n"},
+		{"\n", "\n\n"},
+		{"\n\n", "\n\n\n"},
+		{"H: x\n\n", "H: x\n\n\n"},
+		{"From x\n>From y\n", ">From x\n>>From y\n\n"},
+	} {
+		data := writeFolder(t, []byte(c.msg))
+		want := "From sender@example.org " + date + "\n" + c.disk
+		if string(data) != want {
+			t.Errorf("%q written as %q, want %q", c.msg, data, want)
+		}
+	}
+	// Read by the rule: the text up to the next From_ line minus one
+	// newline, whoever wrote it.
+	for _, c := range []struct {
+		disk string
+		want []string
+	}{
+		{"From a\nx\nFrom b\ny\n", []string{"x", "y"}},
+		{"From a\nx\n\nFrom b\ny\n\n", []string{"x\n", "y\n"}},
+		{"From a\nx\n\n\nFrom b\ny\n\n\n\n", []string{"x\n\n", "y\n\n\n"}},
+		{"From a\nFrom b\n\nFrom c\n\n\n", []string{"", "", "\n"}},
+		{"From a\nx", []string{"x"}},
+		{"From a\r\nx\r\n\r\nFrom b\r\n", []string{"x\n", ""}},
+	} {
+		got := checkFolder(t, []byte(c.disk))
+		if len(got) != len(c.want) {
+			t.Fatalf("%q read as %q, want %q", c.disk, got, c.want)
+		}
+		for i := range got {
+			if string(got[i]) != c.want[i] {
+				t.Errorf("%q message %d read as %q, want %q", c.disk, i, got[i], c.want[i])
+			}
+		}
+	}
+}
+
+// writeLegacy writes msgs as vmspop wrote folders before they were
+// standard mboxrd: m trailing newlines became 2m-1 (m >= 2), 1 (m = 0) or
+// 0 (m = 1) before go-mbox's "\n\n", and 2m for a message of newlines
+// only.
+func writeLegacy(t testing.TB, msgs ...[]byte) []byte {
+	var buf bytes.Buffer
+	w := mbox.NewWriter(&buf)
+	for _, msg := range msgs {
+		n := Normalize(msg)
+		text := bytes.TrimRight(n, "\n")
+		m := len(n) - len(text)
+		j := 2 * m
+		if len(text) > 0 {
+			switch m {
+			case 0:
+				j = 1
+			case 1:
+				j = 0
+			default:
+				j = 2*m - 1
+			}
+		}
+		mw, err := w.CreateMessage("sender@example.org", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEncoder(mw)
+		e.Write(text)
+		e.Close()
+		mw.Write(bytes.Repeat([]byte{'\n'}, j))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestLegacyFolders: folders written by the old encoding still give every
+// message, at most with extra trailing newlines.
+func TestLegacyFolders(t *testing.T) {
+	for _, a := range codecSeeds {
+		for _, b := range codecSeeds {
+			data := writeLegacy(t, a, b)
+			got := checkFolder(t, data)
+			if len(got) != 2 {
+				t.Fatalf("legacy %q, %q: %d messages (disk %q)", a, b, len(got), data)
+			}
+			for i, want := range [][]byte{Normalize(a), Normalize(b)} {
+				want = bytes.TrimRight(want, "\n")
+				if !bytes.HasPrefix(got[i], want) || len(bytes.Trim(got[i][len(want):], "\n")) != 0 {
+					t.Fatalf("legacy %q, %q: message %d = %q, want %q and newlines (disk %q)", a, b, i, got[i], want, data)
+				}
+			}
+		}
+	}
+	// The usual message (one final newline) reads back exactly.
+	data := writeLegacy(t, []byte("Subj:\thi\n\nbody\n"))
+	if got := checkFolder(t, data); string(got[0]) != "Subj:\thi\n\nbody\n" {
+		t.Fatalf("legacy usual message read as %q", got[0])
+	}
+}
+
+// TestGoMboxDropsOddEmpties documents why the reference doubles empty
+// lines: go-mbox alone reads "x\n\n\n" and "x\n\n\n\n" alike.
+func TestGoMboxDropsOddEmpties(t *testing.T) {
+	read := func(s string) string {
+		m, err := mbox.NewReader(bytes.NewReader([]byte(s))).NextMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(m)
+		return string(b)
+	}
+	if a, b := read("From a\nx\n\n\n"), read("From a\nx\n\n\n\n"); a != b {
+		t.Fatalf("go-mbox now tells %q from %q; the doubling may no longer be needed", a, b)
+	}
 }

@@ -48,6 +48,12 @@ func crashChild(mode, root string) {
 			panic(err)
 		}
 		fmt.Println("done")
+	case "purge":
+		fmt.Println("ready")
+		if _, err := s.Purge(ctx, "SMITH", purgeBefore); err != nil {
+			panic(err)
+		}
+		fmt.Println("done")
 	case "append":
 		start, _ := strconv.Atoi(os.Getenv("VMSPOP_CRASH_START"))
 		for i := start; ; i++ {
@@ -89,7 +95,8 @@ func runChild(t *testing.T, mode, root string, killAfter time.Duration, env ...s
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The kill timer starts when the child says "ready" (commit) or at once.
+	// The kill timer starts when the child says "ready" (commit, purge) or at
+	// once (append).
 	var start time.Time
 	var timer *time.Timer
 	arm := func() {
@@ -98,7 +105,7 @@ func runChild(t *testing.T, mode, root string, killAfter time.Duration, env ...s
 			timer = time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
 		}
 	}
-	if mode != "commit" {
+	if mode == "append" {
 		arm()
 	}
 	var took time.Duration

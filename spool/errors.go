@@ -15,4 +15,7 @@ var (
 	ErrNoMailbox = errors.New("spool: no such mailbox")
 	// ErrNoSpace means the file system is full (or over quota).
 	ErrNoSpace = errors.New("spool: no space left on device")
+	// ErrUnsafe means a spool file or directory is a symbolic link, not a
+	// regular file, or has an owner or mode vmspop refuses.
+	ErrUnsafe = errors.New("spool: unsafe file")
 )

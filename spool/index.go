@@ -28,8 +28,8 @@ import (
 )
 
 const (
-	indexMagic = "VMSPOPX1"
-	checkSpan  = 4096 // bytes at each end of the covered region that are checked
+	indexMagic = "VMSPOPX2" // X1: sizes by the folder rule of before standard mboxrd
+	checkSpan  = 4096       // bytes at each end of the covered region that are checked
 )
 
 // index is a decoded index file.
@@ -184,7 +184,7 @@ func decodeIndex(b []byte) (*index, error) {
 
 // loadIndex reads the index of a folder; nil when missing or damaged.
 func loadIndex(dir, folder string) *index {
-	b, err := os.ReadFile(indexPath(dir, folder))
+	b, err := readNoFollow(indexPath(dir, folder))
 	if err != nil {
 		return nil
 	}
@@ -203,7 +203,14 @@ func writeIndex(dir, folder string, ix *index) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(ix.encode())
+	if om, oerr := ownerFor(path); oerr != nil {
+		err = oerr
+	} else {
+		err = om.apply(f)
+	}
+	if err == nil {
+		_, err = f.Write(ix.encode())
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -258,6 +265,8 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	// checked against the folder exactly as the file would be.
 	if ix := s.cachedIndex(path); ix != nil {
 		if keep, ok := ix.usable(data, size, mtime, ino, key); ok && keep == len(ix.msgs) && size == ix.size {
+			s.indexUsed(true)
+			recordScan(ctx, "memory", ix.msgs, len(ix.msgs), size, size)
 			return ix.msgs, ix.aux, nil
 		}
 	}
@@ -273,6 +282,8 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		}
 		if keep == len(ix.msgs) && size == ix.size {
 			s.cacheIndex(path, ix)
+			s.indexUsed(true)
+			recordScan(ctx, "file", msgs, len(msgs), size, size)
 			return msgs, aux, nil
 		}
 	}
@@ -284,9 +295,19 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		}
 		return nil, nil, err
 	}
+	how := "rebuilt"
+	if ok && keep > 0 {
+		how = "appended"
+	}
+	kept := 0
+	if ok {
+		kept = keep
+	}
+	recordScan(ctx, how, msgs, kept, size, from)
 	head, tl := coverCRCs(data, size)
 	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
 	*write = func() { writeIndex(dir, folder, nix) } // best effort: a missing index only costs a scan
+	s.indexUsed(false)
 	s.cacheIndex(path, nix)
 	return msgs, aux, nil
 }

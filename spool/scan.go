@@ -176,12 +176,12 @@ func describe(m *Message, t []byte) {
 		contentEnd = s
 	}
 	hasText := contentEnd > 0
-	e := k - k%2 // empty lines go-mbox gives back
-	t0 := e
-	if hasText {
-		t0 = e + 1
+	// The message's trailing newlines: the k empty lines' line ends and
+	// the last text line's, minus the separator newline.
+	mm := k
+	if !hasText {
+		mm = max(k-1, 0)
 	}
-	mm := trailingNewlines(t0, hasText)
 	m.ContentEnd = contentEnd
 
 	var sum uint32
@@ -374,6 +374,10 @@ func BodyHead(text []byte, m *Message, n int) []byte {
 		out = append(out, unquote(contentOf(text[i:le]))...)
 		out = append(out, '\r', '\n')
 		i = le
+	}
+	// The trailing empty lines: they may end a header block.
+	for k := m.ExtraNewlines; k > 0 && len(out) < n; k-- {
+		out = append(out, '\r', '\n')
 	}
 	return out
 }

@@ -58,7 +58,7 @@ func TestValidName(t *testing.T) {
 			t.Errorf("ValidName(%q) = false", n)
 		}
 	}
-	for _, n := range []string{"", "../etc", "a/b", ".", "..", "a b", strings.Repeat("X", 32), "ü", "a\x00"} {
+	for _, n := range []string{"", "../etc", "a/b", ".", "..", "a b", strings.Repeat("X", 32), "ü", "a\x00", "ſmith", "ımap"} {
 		if ValidName(n) {
 			t.Errorf("ValidName(%q) = true", n)
 		}

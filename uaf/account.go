@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vmspop/vmspop/spool"
 )
 
 // Flags are the SYSUAF login flags that the POP server honours.
@@ -92,6 +94,10 @@ type Account struct {
 	HasLoginDelay bool
 	// Grants list the users who may open this account's folders.
 	Grants []Grant
+	// VMS is the account's OpenVMS password hash ("vmspop uaf import"),
+	// used only while Hash is nil: the first good password replaces it
+	// with a bcrypt hash (vmslogin.go).
+	VMS *VMSHash
 }
 
 // Expired reports whether the account is expired at now.
@@ -120,6 +126,10 @@ func (a *Account) clone() *Account {
 		c.Secret = append([]byte(nil), a.Secret...)
 	}
 	c.Grants = append([]Grant(nil), a.Grants...)
+	if a.VMS != nil {
+		v := *a.VMS
+		c.VMS = &v
+	}
 	return &c
 }
 
@@ -144,23 +154,12 @@ func ExpiresAfter(t time.Time) time.Time {
 	return time.Date(y, m, d+1, 0, 0, 0, 0, time.Local)
 }
 
-// ValidName reports whether name is a valid user name:
-// ^[A-Za-z0-9_$-]{1,31}$. Such a name is safe to use as a file name.
-func ValidName(name string) bool {
-	if len(name) < 1 || len(name) > 31 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9',
-			c == '_', c == '$', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// ValidName reports whether name is a valid user name: spool.ValidName,
+// the one rule for user names (^[A-Za-z0-9_$-]{1,31}$, safe as a file
+// name). A name is checked before it is upper-cased or looked up: case
+// folding maps some other letters into that range (strings.ToUpper("ſ")
+// is "S").
+func ValidName(name string) bool { return spool.ValidName(name) }
 
 // The authentication errors. The Check methods of Store return them, bare
 // or wrapped; use errors.Is.

@@ -121,6 +121,12 @@ func parseLine(line string) (a *Account, msg string) {
 				return nil, fmt.Sprintf("bad flags %q", val)
 			}
 			a.Flags = fl
+		case "vms":
+			h, err := ParseVMSHash(val)
+			if err != nil {
+				return nil, fmt.Sprintf("bad vms= hash %q", val)
+			}
+			a.VMS = h
 		case "expires":
 			t, err := ParseDate(val)
 			if err != nil {
@@ -181,6 +187,9 @@ func Load(path string) (*DB, error) {
 
 // Lookup returns a copy of the account of user name (any case).
 func (db *DB) Lookup(name string) (*Account, bool) {
+	if !ValidName(name) { // before case folding
+		return nil, false
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	a, ok := db.accounts[strings.ToUpper(name)]
@@ -192,6 +201,9 @@ func (db *DB) Lookup(name string) (*Account, bool) {
 
 // lookup returns the shared account of name; the caller must not modify it.
 func (db *DB) lookup(name string) *Account {
+	if !ValidName(name) { // before case folding
+		return nil
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	return db.accounts[strings.ToUpper(name)]
@@ -290,6 +302,10 @@ func (db *DB) WriteTo(w io.Writer) (int64, error) {
 		if len(a.Grants) > 0 {
 			buf.WriteString(":grants=")
 			buf.WriteString(formatGrants(a.Grants))
+		}
+		if a.VMS != nil {
+			buf.WriteString(":vms=")
+			buf.WriteString(a.VMS.String())
 		}
 		buf.WriteByte('\n')
 	}

@@ -10,7 +10,7 @@
 // non-blank character is '#' are ignored. An account line is a list of
 // colon-separated fields:
 //
-//	NAME:HASH[:apop=SECRET][:flags=FLAGS][:expires=YYYY-MM-DD][:logindelay=DURATION][:grants=GRANTS]
+//	NAME:HASH[:apop=SECRET][:flags=FLAGS][:expires=YYYY-MM-DD][:logindelay=DURATION][:grants=GRANTS][:vms=ALG,SALT,HASH[,PWDMIX]]
 //
 // for example
 //
@@ -36,6 +36,11 @@
 //     duration such as 5m, at most 24h); it overrides TCPIP$POP_LOGIN_DELAY.
 //   - grants= lists the users who may open the account's folders
 //     (~OWNER/FOLDER#USER): USER/read or USER/read+delete, comma-separated.
+//   - vms= is an OpenVMS password hash imported from SYSUAF ("vmspop uaf
+//     import"; [VMSHash]): the Purdy algorithm (1, 2 or 3), the salt (4 hex
+//     digits), the hash (16 hex digits) and PWDMIX for a case-sensitive
+//     password. It is used only while HASH is empty: the first login with the
+//     right password writes a bcrypt HASH and drops it.
 //
 // The key=value fields may come in any order, each at most once. Anything
 // else (an unknown key, a bad name, hash, date, flag or base64 string, a

@@ -33,7 +33,7 @@ const maxPassword = 72
 type Store struct {
 	path  string
 	key   []byte // HMAC key of the credential caches
-	dummy []byte // see dummyHash; tests may lower its cost
+	dummy []byte // overrides the snapshot's dummy hash (tests)
 
 	mu  sync.Mutex
 	id  fileID
@@ -43,12 +43,15 @@ type Store struct {
 	bcrypts   atomic.Uint64
 	cacheHits atomic.Uint64
 	reloads   atomic.Uint64
+
+	vmsUpgrades, vmsUpgradeErrs atomic.Uint64 // VMS hashes replaced / failed to (vmslogin.go)
 }
 
 // snapshot is one loaded version of the file with its credential cache.
 type snapshot struct {
 	db    *DB
 	cache *credCache
+	dummy []byte // see dummyFor
 }
 
 // Stats are counters of a Store since it was created.
@@ -56,6 +59,8 @@ type Stats struct {
 	BcryptCompares uint64 // bcrypt comparisons, including against the dummy hash
 	CacheHits      uint64 // passwords accepted from the cache
 	Reloads        uint64 // successful loads of the file, the first included
+	VMSUpgrades    uint64 // VMS password hashes replaced by bcrypt at a login
+	VMSUpgradeErrs uint64 // ... that could not be (the file could not be written)
 }
 
 // NewStore loads the accounts file at path. It fails if the file is missing
@@ -65,7 +70,7 @@ func NewStore(path string) (*Store, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("uaf: random key: %w", err)
 	}
-	s := &Store{path: path, key: key, dummy: []byte(dummyHash)}
+	s := &Store{path: path, key: key}
 	if _, err := s.snapshot(); err != nil {
 		return nil, err
 	}
@@ -81,6 +86,8 @@ func (s *Store) Stats() Stats {
 		BcryptCompares: s.bcrypts.Load(),
 		CacheHits:      s.cacheHits.Load(),
 		Reloads:        s.reloads.Load(),
+		VMSUpgrades:    s.vmsUpgrades.Load(),
+		VMSUpgradeErrs: s.vmsUpgradeErrs.Load(),
 	}
 }
 
@@ -125,7 +132,7 @@ func (s *Store) snapshot() (*snapshot, error) {
 		s.cur, s.err = nil, err
 		return nil, err
 	}
-	s.cur = &snapshot{db: db, cache: newCredCache(s.key, cacheMaxEntries)}
+	s.cur = &snapshot{db: db, cache: newCredCache(s.key, cacheMaxEntries), dummy: dummyFor(db)}
 	s.err = nil
 	s.reloads.Add(1)
 	return s.cur, nil
@@ -159,8 +166,8 @@ func admit(a *Account, now time.Time) (string, error) {
 // corrupt) means the check could not be made.
 //
 // An unknown user, or one without a password, still costs one bcrypt
-// comparison (against a fixed dummy hash), so that timing does not reveal
-// which names exist. Passwords longer than 72 bytes are refused.
+// comparison (against a dummy hash at the highest cost in the file), so
+// that timing does not reveal which names exist. Passwords longer than 72 bytes are refused.
 //
 // A good password is cached for five minutes, keyed by an HMAC of the user
 // name and password under a random per-Store key, so that clients polling
@@ -175,8 +182,15 @@ func (s *Store) CheckPassword(user, password string, now time.Time) (string, err
 		return "", err
 	}
 	a := snap.db.lookup(user)
+	if a != nil && len(a.Hash) == 0 && a.VMS != nil && len(password) <= maxPassword {
+		return s.checkVMS(snap, a, password, now) // vmslogin.go
+	}
 	if a == nil || len(a.Hash) == 0 || len(password) > maxPassword {
-		s.compare(s.dummy, password)
+		d := snap.dummy
+		if s.dummy != nil {
+			d = s.dummy
+		}
+		s.compare(d, password)
 		if a == nil {
 			return "", ErrUnknownUser
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -759,4 +760,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDummyHashHighestCost: the dummy hash an unknown user costs has the
+// highest cost in the file (lower or higher than the default), so that
+// unknown names take as long as the most expensive account.
+func TestDummyHashHighestCost(t *testing.T) {
+	for _, costs := range [][]int{{bcrypt.MinCost, bcrypt.MinCost + 1}, {bcrypt.DefaultCost + 1}, nil} {
+		db := NewDB()
+		for i, c := range costs {
+			h, err := bcrypt.GenerateFromPassword([]byte("pw"), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Put(&Account{Name: fmt.Sprintf("U%d", i), Hash: h})
+		}
+		want := bcrypt.DefaultCost
+		if len(costs) > 0 {
+			want = costs[len(costs)-1]
+		}
+		if got, err := bcrypt.Cost(dummyFor(db)); err != nil || got != want {
+			t.Errorf("costs %v: dummy cost %d, %v; want %d", costs, got, err, want)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmspop/vmspop/delivery"
 	"github.com/vmspop/vmspop/logicals"
 	"github.com/vmspop/vmspop/spool"
 )
@@ -48,6 +49,10 @@ func runAlert(args []string, env func(string) (string, bool), stdout, stderr io.
 		fmt.Fprintln(stderr, "vmspop alert:", err)
 		return 2
 	}
+	if err := actAsSpoolOwner(cfg); err != nil {
+		fmt.Fprintln(stderr, "vmspop alert:", err)
+		return 1
+	}
 	sp := spool.New(cfg.Spool)
 	ctx := context.Background()
 	now := time.Now()
@@ -83,9 +88,9 @@ func mailAlert(ctx context.Context, sp *spool.Spool, cfg *logicals.Config, user,
 	fmt.Fprintf(&b, "From: POP administrator <postmaster@%s>\r\nTo: %s\r\nSubject: Alert: %s\r\nDate: %s\r\n\r\n%s\r\n",
 		host, user, text, now.Format(time.RFC1123Z), text)
 	r := bytes.NewReader(b.Bytes())
-	d, err := prepareDelivery(r, r.Size(), "postmaster@"+host, true, now)
+	d, err := delivery.Prepare(r, r.Size(), "postmaster@"+host, true, now)
 	if err != nil {
 		return err
 	}
-	return sp.Append(ctx, user, spool.NewMail, []spool.NewMessage{d.message()})
+	return sp.Append(ctx, user, spool.NewMail, []spool.NewMessage{d.NewMessage()})
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmspop/vmspop/delivery"
+	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 )
@@ -42,12 +44,15 @@ func (e *dlEnv) lookup(k string) (string, bool) {
 	return v, ok
 }
 
+// deliverArrival is the arrival time the deliver tests use.
+var deliverArrival = time.Date(2026, 11, 25, 10, 15, 32, 450_000_000, time.UTC)
+
 // deliverT runs runDeliver in-process at a fixed arrival time.
 func (e *dlEnv) deliver(t *testing.T, stdin string, args ...string) (int, string) {
 	t.Helper()
 	var stderr bytes.Buffer
 	c := &deliverCmd{env: e.lookup, stdin: strings.NewReader(stdin), stderr: &stderr,
-		now: func() time.Time { return mail11Arrival }}
+		now: func() time.Time { return deliverArrival }}
 	return c.main(args), stderr.String()
 }
 
@@ -131,7 +136,7 @@ func TestDeliverTestdata(t *testing.T) {
 		if !ok || string(body) != readRFC822(t, names[i]) {
 			t.Errorf("%s: body after the MAIL-11 header differs from the input", names[i])
 		}
-		mm, err := rewrite.ParseMail11In(head, time.UTC)
+		mm, err := mail11.ParseIn(head, time.UTC)
 		if err != nil {
 			t.Errorf("%s: ParseMail11: %v", names[i], err)
 		}
@@ -230,7 +235,7 @@ func TestDeliverExitCodes(t *testing.T) {
 
 func TestDeliverHeaderTooLong(t *testing.T) {
 	e := newDlEnv(t)
-	in := "From: a@b.example\nX-Long: " + strings.Repeat("x", deliverMaxHeader) + "\n\nbody\n"
+	in := "From: a@b.example\nX-Long: " + strings.Repeat("x", delivery.MaxHeader) + "\n\nbody\n"
 	if code, stderr := e.deliver(t, in, "SMITH"); code != 65 || !strings.Contains(stderr, "longer than") {
 		t.Fatalf("deliver = %d, %q; want 65", code, stderr)
 	}
@@ -246,7 +251,7 @@ func TestDeliverLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	lock := filepath.Join(dir, "NEWMAIL.lock")
-	if err := os.WriteFile(lock, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(lock, []byte(strconv.Itoa(os.Getppid())+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -276,7 +281,7 @@ func TestDeliverPartialFailure(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "NEWMAIL.lock"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "NEWMAIL.lock"), []byte(strconv.Itoa(os.Getppid())+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, stderr := e.deliver(t, "From: a@b.example\n\nx\n", "--lock-timeout", "100ms", "SMITH", "JONES")
@@ -417,7 +422,7 @@ func TestDeliverSIGKILL(t *testing.T) {
 	seen := map[int]int{}
 	for _, m := range msgs {
 		head, rest, _ := bytes.Cut(m, []byte("\n\n"))
-		if _, err := rewrite.ParseMail11In(head, time.UTC); err != nil {
+		if _, err := mail11.ParseIn(head, time.UTC); err != nil {
 			t.Errorf("bad MAIL-11 header: %v", err)
 		}
 		var i int

@@ -21,7 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmspop/vmspop/rewrite"
+	"github.com/vmspop/vmspop/delivery"
+	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/spool"
 )
 
@@ -156,7 +157,7 @@ func vmsMessage(from, personal, to, cc, subj string, date time.Time, body string
 	if personal != "" {
 		f += ` "` + personal + `"`
 	}
-	text := fmt.Sprintf("From:\t%s  %s\nTo:\t%s\nCC:\t%s\nSubj:\t%s\n\n%s", f, rewrite.FormatVMSDate(date), to, cc, subj, body)
+	text := fmt.Sprintf("From:\t%s  %s\nTo:\t%s\nCC:\t%s\nSubj:\t%s\n\n%s", f, mail11.FormatVMSDate(date), to, cc, subj, body)
 	return spool.NewMessage{Envelope: importEnvelope(from), Date: date, Text: strings.NewReader(text)}
 }
 
@@ -164,11 +165,11 @@ func vmsMessage(from, personal, to, cc, subj string, date time.Time, body string
 func delivered(t *testing.T, raw string, date time.Time) spool.NewMessage {
 	t.Helper()
 	r := strings.NewReader(raw)
-	d, err := prepareDelivery(r, int64(len(raw)), "", false, date)
+	d, err := delivery.Prepare(r, int64(len(raw)), "", false, date)
 	if err != nil {
-		t.Fatalf("prepareDelivery: %v", err)
+		t.Fatalf("delivery.Prepare: %v", err)
 	}
-	return d.message()
+	return d.NewMessage()
 }
 
 func longBody() string {
@@ -335,7 +336,7 @@ func TestDemoSpool(t *testing.T) {
 		}
 		for i, m := range msgs {
 			hdr, _, _ := bytes.Cut(m, []byte("\n\n"))
-			mm, err := rewrite.ParseMail11In(hdr, time.UTC)
+			mm, err := mail11.ParseIn(hdr, time.UTC)
 			if err != nil || mm.Date.IsZero() {
 				t.Errorf("%s #%d: ParseMail11: %v (date %v)", k, i+1, err, mm.Date)
 			}

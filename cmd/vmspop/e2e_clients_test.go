@@ -81,7 +81,7 @@ func cliStartTLS(t *testing.T, env ...string) (*e2eServer, *cliCert) {
 	t.Helper()
 	dir := t.TempDir()
 	c := cliWriteCert(t, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), "vmspop e2e one", 1001)
-	env = append([]string{"TCPIP$POP_CERT=" + c.CertFile, "TCPIP$POP_KEY=" + c.KeyFile, "TCPIP$POP_TLS_LISTEN=" + freePort(t)}, env...)
+	env = append([]string{"TCPIP$POP_CERT=" + c.CertFile, "TCPIP$POP_KEY=" + c.KeyFile, "TCPIP$POP_TLS_LISTEN=127.0.0.1:0"}, env...)
 	return startServer(t, env...), c
 }
 

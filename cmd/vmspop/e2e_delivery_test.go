@@ -288,7 +288,7 @@ func TestClientCurlCRAMMD5(t *testing.T) {
 func TestDemoSpoolFromAddresses(t *testing.T) {
 	requireTool(t, "python3")
 	dir := t.TempDir()
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log")}
 	copyDemoSpool(t, s.Spool)
 	writeUAF(t, s.UAF, append(defaultAccounts, e2eAccount{Name: "FIELD", Password: "demo"}))
 	s.start(t, "TCPIP$POP_DECNET_NODES=../../testdata/demo-nodes", "TCPIP$POP_SUBSTITUTE_DOMAIN=example.com", "TCPIP$POP_LEAVE_IN_NEWMAIL=1")

@@ -35,6 +35,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pires/go-proxyproto"
 	"github.com/vmspop/vmspop/spool"
 )
 
@@ -77,6 +78,20 @@ var lgCovered = map[string]string{
 	"LOG":                   "TestLogicalLog",
 	"LOG_FORMAT":            "TestLogicalLogFormat",
 	"STARTUP":               "TestLogicalStartup",
+	// e2e_defence_test.go
+	"AUTH_PENALTY":          "TestLogicalAuthPenalty",
+	"MAXIMUM_PER_ADDRESS":   "TestLogicalMaximumPerAddress",
+	"LOGIN_TIMEOUT":         "TestLogicalLoginTimeout",
+	"TLS_HANDSHAKE_TIMEOUT": "TestLogicalTLSHandshakeTimeout",
+	"METRICS_LISTEN":        "TestLogicalMetricsListen",
+	"ADMIN_SOCKET":          "TestLogicalAdminSocket",
+	// e2e_lmtp_test.go
+	"LMTP_LISTEN":       "TestLogicalLMTPListen",
+	"LMTP_MAXIMUM_SIZE": "TestLogicalLMTPMaximumSize",
+	"PROXY_TRUSTED":     "TestLogicalProxyTrusted",
+	// e2e_service_test.go
+	"USER":  "TestLogicalUser",
+	"GROUP": "TestLogicalGroup",
 	// docs/extensions.md: tested in e2e_extensions_test.go, e2e_xmit_test.go.
 	"GREETING":        "TestE2EGreetingAndLoginDelay",
 	"SMTP_RELAY":      "TestE2EXtndXmitPostfix",
@@ -110,9 +125,12 @@ func TestLogicalEveryNameCovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"e2e_extensions_test.go", "e2e_xmit_test.go"} {
-		b, _ := os.ReadFile(f)
-		self = append(self, b...)
+	for _, f := range []string{"e2e_defence_test.go", "e2e_extensions_test.go", "e2e_xmit_test.go"} {
+		more, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		self = append(self, more...)
 	}
 	doc := lgDocNames(t)
 	seen := map[string]bool{}
@@ -133,6 +151,12 @@ func TestLogicalEveryNameCovered(t *testing.T) {
 		}
 	}
 }
+
+// TestLogicalUser: privilege_e2e_test.go (runs as root).
+func TestLogicalUser(t *testing.T) { privServe(t, "") }
+
+// TestLogicalGroup: privilege_e2e_test.go (runs as root).
+func TestLogicalGroup(t *testing.T) { privServe(t, "nogroup") }
 
 // ---- helpers ----
 
@@ -449,8 +473,8 @@ func TestLogicalTraceAndLogLevel(t *testing.T) {
 		{"ERROR", []string{"TCPIP$POP_LOG_LEVEL=ERROR", "TCPIP$POP_TRACE=0"}, "", false},
 		{"ERROR+TRACE", []string{"TCPIP$POP_LOG_LEVEL=ERROR", "TCPIP$POP_TRACE=1"}, "info", true}, // TRACE is never silenced
 		{"THREAD", []string{"TCPIP$POP_LOG_LEVEL=THREAD", "TCPIP$POP_TRACE=0"}, "debug", true},
-		// DEBUG: logrus Trace level. Nothing in the product logs at that
-		// level yet, so what it shows is THREAD's output.
+		// DEBUG: logrus Trace level: THREAD's output and more
+		// (TestLogLevelDebugVsThread).
 		{"DEBUG", []string{"TCPIP$POP_LOG_LEVEL=debug", "TCPIP$POP_TRACE=0"}, "debug", true},
 	}
 	for _, tc := range tests {
@@ -1645,5 +1669,64 @@ func TestLogicalShow(t *testing.T) {
 	_, stderr, code = lgRun(t, []string{"logicals"}, "TCPIP$POP_SECURTY=SECURE")
 	if code != 0 || !strings.Contains(stderr, "TCPIP$POP_SECURTY: unknown logical name ignored (did you mean TCPIP$POP_SECURITY?)") {
 		t.Errorf("misspelt name: status %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// TestLogicalLMTPListen: LMTP on a Unix socket and a TCP port at once
+// (more in lmtp_test.go, e2e_postfix_test.go).
+func TestLogicalLMTPListen(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "lmtp")
+	tcp := freePort(t)
+	lgServer(t, lgSet("LMTP_LISTEN", sock+", "+tcp)...)
+	for _, addr := range []string{sock, tcp} {
+		c := dialLMTP(t, addr)
+		codes, err := lmtpSend(c, "a@b.example", []string{"smith@vms.example"}, "Subject: x\n\nx\n")
+		if err != nil || codes["smith@vms.example"] != 250 {
+			t.Errorf("LMTP on %s: %v %v", addr, codes, err)
+		}
+		c.Close()
+	}
+}
+
+// TestLogicalLMTPMaximumSize: the limit is announced (SIZE) and enforced.
+func TestLogicalLMTPMaximumSize(t *testing.T) {
+	t.Parallel()
+	tcp := freePort(t)
+	lgServer(t, append(lgSet("LMTP_LISTEN", tcp), lgSet("LMTP_MAXIMUM_SIZE", "2048")...)...)
+	c := dialLMTP(t, tcp)
+	defer c.Close()
+	if ok, v := c.Extension("SIZE"); !ok || v != "2048" {
+		t.Errorf("SIZE %v %q, want 2048", ok, v)
+	}
+	codes, err := lmtpSend(c, "a@b.example", []string{"smith@vms.example"}, "Subject: big\n\n"+strings.Repeat("x", 4096)+"\n")
+	if err != nil || codes["smith@vms.example"] != 552 {
+		t.Errorf("4 KiB message: %v %v, want 552", codes, err)
+	}
+}
+
+// TestLogicalProxyTrusted: a PROXY v2 header from a trusted address sets
+// the logged client address; undefined, a header is just a bad command.
+func TestLogicalProxyTrusted(t *testing.T) {
+	t.Parallel()
+	for _, trusted := range []string{"127.0.0.1/32", ""} {
+		s := lgServer(t, lgSet("PROXY_TRUSTED", trusted)...)
+		c := dialFrom(t, "127.0.0.1", s.Addr)
+		h := proxyproto.HeaderProxyFromAddrs(2, &net.TCPAddr{IP: net.ParseIP("192.0.2.44"), Port: 4444}, c.RemoteAddr())
+		if trusted == "" {
+			r := bufio.NewReader(c)
+			r.ReadString('\n')
+			h.Version = 1 // "PROXY TCP4 ...": one line, one reply
+			h.WriteTo(c)
+			if l, _ := r.ReadString('\n'); !strings.HasPrefix(l, "-ERR") {
+				t.Errorf("PROXY header without PROXY_TRUSTED answered %q, want -ERR", l)
+			}
+			continue
+		}
+		h.WriteTo(c)
+		if err := popLogin(c); err != nil {
+			t.Fatal(err)
+		}
+		waitLog(t, s.Log, "192.0.2.44:4444")
 	}
 }

@@ -1,3 +1,9 @@
+//go:build bench
+
+// Timing- and memory-sensitive end-to-end tests: they measure the server
+// process (PSS, wall time) and belong with the benchmarks (make bench, go
+// test -tags bench), not in make test on a shared machine.
+
 package main
 
 import (
@@ -8,7 +14,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,33 +24,6 @@ import (
 
 	"github.com/vmspop/vmspop/spool"
 )
-
-var (
-	plainOnce sync.Once
-	plainPath string
-	plainErr  error
-)
-
-// plainBinary builds vmspop without the race detector, whose shadow
-// memory would swamp a memory measurement.
-func plainBinary(t *testing.T) string {
-	t.Helper()
-	plainOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vmspop-plain")
-		if err != nil {
-			plainErr = err
-			return
-		}
-		plainPath = filepath.Join(dir, "vmspop")
-		if out, err := exec.Command("go", "build", "-o", plainPath, ".").CombinedOutput(); err != nil {
-			plainErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if plainErr != nil {
-		t.Fatal(plainErr)
-	}
-	return plainPath
-}
 
 // rssKiB reads a process's resident set size.
 func rssKiB(t *testing.T, pid int) int64 {

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmspop/vmspop/internal/poptest"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
 )
@@ -45,7 +46,7 @@ var sessAccounts = append(append([]e2eAccount(nil), defaultAccounts...),
 func sessNewServer(t testing.TB, accounts []e2eAccount) (*e2eServer, []string) {
 	t.Helper()
 	dir := t.TempDir()
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log")}
 	writeFixtureSpool(t, s.Spool)
 	writeUAF(t, s.UAF, accounts)
 	nodes := filepath.Join(dir, "nodes")
@@ -144,7 +145,8 @@ func sessExpand(s, timestamp string) string {
 	})
 }
 
-// sessConn is a raw line client.
+// sessConn is the shared POP3 test client (poptest.Client) as the
+// transcript tests use it: lines must end in CRLF, errors are returned.
 type sessConn struct {
 	t    testing.TB
 	conn net.Conn
@@ -153,53 +155,19 @@ type sessConn struct {
 
 func sessDial(t testing.TB, addr string) *sessConn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	t.Cleanup(func() { c.Close() })
-	return &sessConn{t: t, conn: c, r: bufio.NewReader(c)}
+	c := poptest.DialNoGreeting(t, addr) // deadline: poptest.Timeout
+	return &sessConn{t: t, conn: c.Conn, r: c.R}
 }
+
+func (c *sessConn) c() *poptest.Client { return &poptest.Client{T: c.t, Conn: c.conn, R: c.r} }
 
 // line reads one line without its CRLF.
-func (c *sessConn) line() (string, error) {
-	l, err := c.r.ReadString('\n')
-	if err != nil {
-		return l, err
-	}
-	if !strings.HasSuffix(l, "\r\n") {
-		return l, fmt.Errorf("line %q does not end in CRLF", l)
-	}
-	return strings.TrimSuffix(l, "\r\n"), nil
-}
+func (c *sessConn) line() (string, error) { return c.c().ReadLine() }
 
-func (c *sessConn) send(lines ...string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.conn, strings.Join(lines, "\r\n")+"\r\n"); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
+func (c *sessConn) send(lines ...string) { c.t.Helper(); c.c().Send(lines...) }
 
 // expectClosed waits for the server to close the connection.
-func (c *sessConn) expectClosed() error {
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	l, err := c.r.ReadString('\n')
-	if errors.Is(err, io.EOF) && l == "" {
-		return nil
-	}
-	if err == nil {
-		return fmt.Errorf("got %q, want the connection closed", l)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return errors.New("the connection is still open")
-	}
-	if errors.Is(err, syscall.ECONNRESET) {
-		return nil
-	}
-	return err
-}
+func (c *sessConn) expectClosed() error { return c.c().ExpectClosed() }
 
 // TestSessionTranscripts replays testdata/transcripts/e2e/*.txt against the
 // real binary with the fixture spool (see the README there).
@@ -609,7 +577,7 @@ func TestSessionLogRotation(t *testing.T) {
 func sessWaitExit(t *testing.T, s *e2eServer, d time.Duration) {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
+	go func() { <-s.exited; done <- nil }()
 	select {
 	case <-done:
 	case <-time.After(d):
@@ -730,7 +698,7 @@ func TestSessionAppendSurvivesUpdate(t *testing.T) {
 func TestSessionKillDuringUpdate(t *testing.T) {
 	const total = 5000
 	dir := t.TempDir()
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log")}
 	writeUAF(t, s.UAF, defaultAccounts)
 	msgs := make([]spool.NewMessage, total)
 	for i := range msgs {
@@ -790,7 +758,7 @@ func TestSessionKillDuringUpdate(t *testing.T) {
 		}
 		time.Sleep(kill)
 		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		<-s.exited
 		return 0, ndel, nretr
 	}
 	// count checks that every message is in exactly one folder and returns

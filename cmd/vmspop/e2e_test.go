@@ -14,12 +14,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vmspop/vmspop/internal/poptest"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
 	"golang.org/x/crypto/bcrypt"
@@ -120,6 +122,7 @@ type e2eServer struct {
 	Log           string
 	Dir           string
 	cmd           *exec.Cmd
+	exited        chan struct{} // closed when cmd has exited
 	stderr        *bytes.Buffer
 }
 
@@ -154,7 +157,7 @@ func freePort(t testing.TB) string {
 func startServer(t testing.TB, env ...string) *e2eServer {
 	t.Helper()
 	dir := t.TempDir()
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log")}
 	writeFixtureSpool(t, s.Spool)
 	writeUAF(t, s.UAF, defaultAccounts)
 	nodes := filepath.Join(dir, "nodes")
@@ -168,6 +171,19 @@ func (s *e2eServer) start(t testing.TB, env ...string) {
 	bin := s.Bin
 	if bin == "" {
 		bin = vmspopBinary(t)
+	}
+	// Without an address the server listens on port 0 and the test reads
+	// the address from its log; a restarted server keeps its address.
+	// At LOG_LEVEL=ERROR there is no `listening` line: then a free port is
+	// picked beforehand.
+	port0 := s.Addr == "" && !slices.ContainsFunc(env, func(e string) bool {
+		return strings.EqualFold(e, "TCPIP$POP_LOG_LEVEL=ERROR")
+	})
+	switch {
+	case port0:
+		s.Addr = "127.0.0.1:0"
+	case s.Addr == "":
+		s.Addr = freePort(t)
 	}
 	cmd := exec.Command(bin, append([]string{"serve"}, s.Args...)...)
 	// The test's own TCPIP$POP_* settings must not leak into the server.
@@ -189,11 +205,26 @@ func (s *e2eServer) start(t testing.TB, env ...string) {
 	}
 	s.stderr = new(bytes.Buffer)
 	cmd.Stderr = s.stderr
+	var logSize int64
+	if fi, err := os.Stat(s.Log); err == nil {
+		logSize = fi.Size()
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	s.cmd = cmd
+	s.exited = make(chan struct{})
+	go func() { cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() { s.stop() })
+	if port0 {
+		// The addresses come from the `listening` log lines.
+		plain, tls := poptest.Listening(t, s.Log, logSize, s.TLSAddr == "127.0.0.1:0", s.exited)
+		s.Addr = plain
+		if s.TLSAddr == "127.0.0.1:0" {
+			s.TLSAddr = tls
+		}
+		return
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c, err := net.Dial("tcp", s.Addr)
@@ -209,80 +240,62 @@ func (s *e2eServer) start(t testing.TB, env ...string) {
 }
 
 func (s *e2eServer) stop() {
-	if s.cmd == nil || s.cmd.ProcessState != nil {
+	if s.cmd == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
 	case <-time.After(10 * time.Second):
 		s.cmd.Process.Kill()
-		<-done
+		<-s.exited
 	}
 }
 
-// popClient is a minimal line-level POP3 client for scripted sessions.
+// popClient is the shared POP3 test client (poptest.Client) with the
+// method names the tests of this package use. Tests may replace conn and r
+// (after STLS, or to build one around their own connection): each method
+// works on the current ones.
 type popClient struct {
 	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
 }
 
+// dialPOP connects to addr and reads the greeting, which must be "+OK".
 func dialPOP(t testing.TB, addr string) *popClient {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	t.Cleanup(func() { c.Close() })
-	p := &popClient{t: t, conn: c, r: bufio.NewReader(c)}
-	if l := p.line(); !strings.HasPrefix(l, "+OK") {
-		t.Fatalf("greeting %q", l)
-	}
-	return p
+	c := poptest.Dial(t, addr)
+	return &popClient{t: t, conn: c.Conn, r: c.R}
 }
 
-func (p *popClient) line() string {
-	p.t.Helper()
-	l, err := p.r.ReadString('\n')
-	if err != nil {
-		p.t.Fatalf("read: %v (got %q)", err, l)
-	}
-	return strings.TrimRight(l, "\r\n")
+// dialPOPRaw connects to addr and reads nothing.
+func dialPOPRaw(t testing.TB, addr string) *popClient {
+	t.Helper()
+	c := poptest.DialNoGreeting(t, addr)
+	return &popClient{t: t, conn: c.Conn, r: c.R}
 }
+
+// c returns the shared client over p's current connection.
+func (p *popClient) c() *poptest.Client { return &poptest.Client{T: p.t, Conn: p.conn, R: p.r} }
+
+func (p *popClient) line() string { p.t.Helper(); return p.c().Line() }
 
 // cmd sends a command and returns the first response line.
 func (p *popClient) cmd(format string, args ...any) string {
 	p.t.Helper()
-	fmt.Fprintf(p.conn, format+"\r\n", args...)
-	return p.line()
+	return p.c().Cmd(format, args...)
 }
 
 // multi reads the rest of a multi-line response, dot-unstuffed.
-func (p *popClient) multi() []string {
-	p.t.Helper()
-	var out []string
-	for {
-		l := p.line()
-		if l == "." {
-			return out
-		}
-		out = append(out, strings.TrimPrefix(l, "."))
-	}
-}
+func (p *popClient) multi() []string { p.t.Helper(); return p.c().Multi() }
 
-func (p *popClient) login(user, pass string) {
-	p.t.Helper()
-	if r := p.cmd("USER %s", user); !strings.HasPrefix(r, "+OK") {
-		p.t.Fatalf("USER: %s", r)
-	}
-	if r := p.cmd("PASS %s", pass); !strings.HasPrefix(r, "+OK") {
-		p.t.Fatalf("PASS: %s", r)
-	}
-}
+func (p *popClient) login(user, pass string) { p.t.Helper(); p.c().Login(user, pass) }
 
 // folderIDs returns the Subj: of each message of a folder, in order.
 func folderSubjects(t testing.TB, root, user, folder string) []string {

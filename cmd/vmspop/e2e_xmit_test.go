@@ -23,7 +23,7 @@ type privatePostfix struct {
 // startPostfix starts a private Postfix, stopped when the test ends. It
 // skips the test, saying why, where Postfix cannot run (not installed, not
 // root).
-func startPostfix(t *testing.T) *privatePostfix {
+func startRelayPostfix(t *testing.T) *privatePostfix {
 	t.Helper()
 	if _, err := exec.LookPath("postfix"); err != nil {
 		requireTool(t, "postfix")
@@ -167,7 +167,7 @@ func (p *privatePostfix) waitSink(t *testing.T, n int) string {
 // the envelope sender, To/Cc/Bcc as recipients and no Bcc field; a
 // recipient the relay refuses comes back as -ERR with its reason.
 func TestE2EXtndXmitPostfix(t *testing.T) {
-	pf := startPostfix(t)
+	pf := startRelayPostfix(t)
 	s := startExtServer(t, "TCPIP$POP_SMTP_RELAY="+pf.Addr)
 	p := dialPOP(t, s.Addr)
 	if r := p.cmd("XTND XMIT"); !strings.HasPrefix(r, "-ERR") {

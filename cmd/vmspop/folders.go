@@ -42,6 +42,10 @@ func runFolders(args []string, env func(string) (string, bool), stdin io.Reader,
 		fmt.Fprintf(stderr, "vmspop folders: %v\n", err)
 		return 1
 	}
+	if err := actAsSpoolOwner(cfg); err != nil {
+		fmt.Fprintf(stderr, "vmspop folders: %v\n", err)
+		return 1
+	}
 	sp := spool.New(cfg.Spool)
 	list, err := sp.Folders(context.Background(), user)
 	if errors.Is(err, spool.ErrNoMailbox) {

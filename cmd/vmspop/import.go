@@ -14,11 +14,13 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 )
 
 const importUsage = `usage: vmspop import USER FILE... [--folder NEWMAIL|MAIL|NAME]
+       vmspop import --tree DIR [--jobs N]    (a whole export: DIR/USER/FOLDER.TXT)
 
 Imports the messages of files written by VMS MAIL's EXTRACT/ALL into a
 folder of USER (default NEWMAIL), keeping their dates. Every file is
@@ -34,6 +36,9 @@ const importProgressMin = 1 << 20
 // It returns 0 on success, 1 on failure (nothing imported) and 2 on a usage
 // error. env looks up environment variables.
 func runImport(args []string, env func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) int {
+	if isTreeImport(args) {
+		return runImportTree(args, env, stdout, stderr) // importtree.go
+	}
 	user, files, folder, err := parseImportArgs(args)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(stdout, importUsage)
@@ -48,6 +53,10 @@ func runImport(args []string, env func(string) (string, bool), stdin io.Reader, 
 		fmt.Fprintf(stderr, "vmspop import: warning: %s\n", w)
 	}
 	if err != nil {
+		fmt.Fprintf(stderr, "vmspop import: %v\n", err)
+		return 1
+	}
+	if err := actAsSpoolOwner(cfg); err != nil {
 		fmt.Fprintf(stderr, "vmspop import: %v\n", err)
 		return 1
 	}
@@ -149,7 +158,7 @@ func (imp *importer) run(ctx context.Context, user, folder string, files []strin
 			bar = &progressReader{r: f, w: imp.stderr, name: name, total: fi.Size(), last: -1}
 			r = bar
 		}
-		found, err := spool.ParseExtract(r, name)
+		found, err := mail11.ParseExtract(r, name)
 		if bar != nil {
 			bar.done()
 		}
@@ -161,13 +170,18 @@ func (imp *importer) run(ctx context.Context, user, folder string, files []strin
 			fmt.Fprintf(imp.stderr, "vmspop import: warning: %s: no messages\n", name)
 		}
 		for _, m := range found {
+			key, err := spool.ReaderKey(io.NewSectionReader(f, m.Offset, m.Length))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				break
+			}
 			msgs = append(msgs, spool.KeyedMessage{
 				NewMessage: spool.NewMessage{
 					Envelope: importEnvelope(m.From),
 					Date:     m.Date,
 					Text:     io.NewSectionReader(f, m.Offset, m.Length),
 				},
-				Key: m.Key,
+				Key: key,
 			})
 		}
 	}

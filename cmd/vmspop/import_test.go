@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmspop/vmspop/rewrite"
+	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/spool"
 )
 
@@ -41,7 +41,7 @@ func TestImport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		found, err := spool.ParseExtract(bytes.NewReader(data), f)
+		found, err := mail11.ParseExtract(bytes.NewReader(data), f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,8 +56,8 @@ func TestImport(t *testing.T) {
 			t.Errorf("#%d = %q, want %q", i, m, want[i])
 		}
 		head, _, _ := bytes.Cut(m, []byte("\n\n"))
-		mm, err := rewrite.ParseMail11In(head, time.Local)
-		wd, _ := rewrite.ParseVMSDate(wantDates[i], time.Local)
+		mm, err := mail11.ParseIn(head, time.Local)
+		wd, _ := mail11.ParseVMSDate(wantDates[i], time.Local)
 		if err != nil || !mm.Date.Equal(wd) {
 			t.Errorf("#%d: date %v (%v), want %v", i, mm.Date, err, wd)
 		}

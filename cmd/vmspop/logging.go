@@ -7,12 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/vmspop/vmspop/tracelog"
 
 	"github.com/vmspop/vmspop/logicals"
 )
@@ -29,7 +29,10 @@ const logFileMode = 0o640
 //	ERROR                Error         errors only (warnings are dropped)
 //	INFORMATIONAL        Info          + warnings (failed logins), session start/end, logins
 //	THREAD               Debug         + client/server interactions: the C:/S: transcript
-//	DEBUG                Trace         + full diagnostics
+//	DEBUG                Trace         + diagnostics: folder opens and updates (lock
+//	                                     waits, index use, messages scanned), each
+//	                                     header rebuilt, each command's time, DECnet
+//	                                     nodes resolved
 //
 // When TCPIP$POP_TRACE is defined the gateway writes the C:/S: transcript at
 // Info rather than Debug, so a level less verbose than Info (ERROR) is raised
@@ -54,25 +57,6 @@ func logrusLevel(level logicals.LogLevel, trace bool) (logrus.Level, error) {
 	return l, nil
 }
 
-// logFormatter returns the formatter for TCPIP$POP_LOG_FORMAT: "TEXT" (also
-// the empty string) or "JSON", in any case. Both write RFC 3339 timestamps
-// with nanoseconds, which `vmspop trace` reads back.
-func logFormatter(format string) (logrus.Formatter, error) {
-	switch strings.ToUpper(strings.TrimSpace(format)) {
-	case "", "TEXT":
-		return &logrus.TextFormatter{
-			FullTimestamp:    true,
-			TimestampFormat:  time.RFC3339Nano,
-			DisableColors:    true,
-			QuoteEmptyFields: true,
-		}, nil
-	case "JSON":
-		return &logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano}, nil
-	default:
-		return nil, fmt.Errorf("vmspop: unknown log format %q (want TEXT or JSON)", format)
-	}
-}
-
 // newLogger builds the server's logger from TCPIP$POP_LOG_LEVEL,
 // TCPIP$POP_LOG_FORMAT, TCPIP$POP_LOG and TCPIP$POP_TRACE. An empty file
 // means standard error; otherwise the file is opened for appending (created
@@ -84,7 +68,7 @@ func newLogger(level logicals.LogLevel, format, file string, trace bool) (*logru
 	if err != nil {
 		return nil, nil, err
 	}
-	fmtr, err := logFormatter(format)
+	fmtr, err := tracelog.Formatter(format)
 	if err != nil {
 		return nil, nil, err
 	}

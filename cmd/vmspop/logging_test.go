@@ -15,6 +15,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/vmspop/vmspop/tracelog"
+
 	"github.com/vmspop/vmspop/logicals"
 )
 
@@ -123,15 +125,15 @@ func TestNewLoggerFileRoundTrip(t *testing.T) {
 			if len(lines) != 1 {
 				t.Fatalf("log file has %d lines; want 1:\n%s", len(lines), data)
 			}
-			e, ok := parseLogLine([]byte(lines[0]))
+			e, ok := tracelog.ParseLine([]byte(lines[0]))
 			if !ok {
-				t.Fatalf("parseLogLine(%q) failed", lines[0])
+				t.Fatalf("tracelog.ParseLine(%q) failed", lines[0])
 			}
-			if e.msg != `S: +OK "hi" = ünï` || e.level != logrus.InfoLevel || e.fields["session"] != "0a1b2c3d4e5f" || e.time.IsZero() {
+			if e.Msg != `S: +OK "hi" = ünï` || e.Level != logrus.InfoLevel || e.Fields["session"] != "0a1b2c3d4e5f" || e.Time.IsZero() {
 				t.Errorf("parsed %+v; want the entry written", e)
 			}
-			if time.Since(e.time) > time.Minute || time.Since(e.time) < -time.Minute {
-				t.Errorf("parsed time %v is not now", e.time)
+			if time.Since(e.Time) > time.Minute || time.Since(e.Time) < -time.Minute {
+				t.Errorf("parsed time %v is not now", e.Time)
 			}
 		})
 	}
@@ -275,7 +277,7 @@ func TestReopenConcurrent(t *testing.T) {
 			if line == "" {
 				continue
 			}
-			if _, ok := parseLogLine([]byte(line)); !ok {
+			if _, ok := tracelog.ParseLine([]byte(line)); !ok {
 				t.Errorf("%s: torn line %q", f, line)
 			}
 			total++

@@ -2,16 +2,20 @@
 // (NEWMAIL, MAIL, WASTEBASKET folders of MAIL-11 messages) to PC mail
 // clients, as the TCP/IP Services for OpenVMS POP server did.
 //
+// The load tool (make bench) is a separate command, vmspop-load.
+//
 // Usage:
 //
 //	vmspop serve [--startup FILE]     run the server (TCPIP$POP_* logicals)
 //	vmspop logicals [--startup FILE]  show the effective settings
+//	vmspop check [--startup FILE]     every problem that would stop serve
 //	vmspop uaf add|modify|show|list|remove ...   the accounts file
 //	vmspop deliver [-f SENDER] USER...   local delivery agent (stdin)
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
 //	vmspop folders USER               list a user's folders
+//	vmspop purge USER|--all [--older-than DAYS]  empty WASTEBASKET
 //	vmspop trace [FILE...]            search trace logs
-//	vmspop load populate|run|replay ... the load tool (make bench)
+//	vmspop who | kick USER            live sessions; close a user's (admin socket)
 //	vmspop version
 package main
 
@@ -41,22 +45,30 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runServe(rest, env, stdout, stderr)
 	case "logicals":
 		return runLogicals(rest, env, stdout, stderr)
+	case "check":
+		return runCheck(rest, env, stdout, stderr)
 	case "uaf":
 		return runUAF(rest, env, stdin, stdout, stderr)
 	case "deliver":
 		return runDeliver(rest, env, stdin, stdout, stderr)
 	case "import":
 		return runImport(rest, env, stdin, stdout, stderr)
+	case "migrate":
+		return runMigrate(rest, env, stdout, stderr)
 	case "folders":
 		return runFolders(rest, env, stdin, stdout, stderr)
+	case "purge":
+		return runPurge(rest, env, stdout, stderr)
 	case "alert":
 		return runAlert(rest, env, stdout, stderr)
 	case "trace":
 		return runTrace(rest, stdin, stdout, stderr)
-	case "load":
-		return runLoad(rest, stdout, stderr)
+	case "who":
+		return runWho(rest, env, stdout, stderr)
+	case "kick":
+		return runKick(rest, env, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "vmspop", Version)
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -71,13 +83,17 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: vmspop COMMAND [ARGS]
   serve [--startup FILE]        run the POP3 server (configured by TCPIP$POP_* variables)
   logicals [--startup FILE]     show the effective TCPIP$POP_* settings
+  check [--startup FILE]        report every problem that would stop serve (exit 0: it would start)
   uaf add|modify|show|list|remove USER ...   manage the accounts file (TCPIP$POP_UAF)
   deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
+  import --tree DIR [--jobs N]  import a whole export (DIR/USER/FOLDER.TXT), in parallel
+  migrate uidl --from HOST:PORT --accounts FILE   keep the UIDLs of the old POP server
   folders USER                  list a user's folders, messages and sizes
+  purge USER|--all [--older-than DAYS]   empty WASTEBASKET (PURGE/RECLAIM)
   alert [--as-mail] USER TEXT   refuse USER's next login with "-ERR ALERT: TEXT" (or mail it)
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
-  load populate|run|replay ...  fill a spool with test mail; drive a server; replay a session (see load -h)
+  who | kick USER               list live sessions; close a user's sessions (TCPIP$POP_ADMIN_SOCKET)
   version                       print the version
 `)
 }

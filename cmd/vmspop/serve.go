@@ -18,6 +18,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/vmspop/vmspop/gateway"
 	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/mail11"
+	"github.com/vmspop/vmspop/maildrop"
+	"github.com/vmspop/vmspop/penalty"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
@@ -80,17 +83,21 @@ func runLogicals(args []string, env func(string) (string, bool), stdout, stderr 
 	return 0
 }
 
-func runServe(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
-	grace := shutdownGrace
-	cfg, warns, _, ok := loadConfig(args, "serve", env, stderr, func(fs *flag.FlagSet) {
-		fs.DurationVar(&grace, "grace", shutdownGrace, "how long open sessions may go on after SIGTERM/SIGINT before they are closed without UPDATE")
-	})
+func runServe(args []string, env func(string) (string, bool), stdout, stderr io.Writer) (code int) {
+	var cfg *logicals.Config
+	var log *logrus.Logger
+	defer recoverServe(&code, func() *logicals.Config { return cfg }, func() *logrus.Logger { return log }, env, stderr)
+	grace, inetd := shutdownGrace, false
+	var cfgErr strings.Builder
+	cfg, warns, _, ok := loadConfig(args, "serve", env, io.MultiWriter(stderr, &cfgErr), serveFlags(&grace, &inetd))
 	if !ok {
+		notifyStartFailure(env, stderr, errors.New(strings.TrimSpace(cfgErr.String())))
 		return 2
 	}
 	log, logFile, err := newLogger(cfg.LogLevel, cfg.LogFormat, cfg.Log, cfg.Trace)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		notifyPostmaster(cfg, stderrLogger(stderr), err)
 		return 2
 	}
 	defer logFile.Close()
@@ -101,7 +108,16 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	defer stop()
 	watchSIGHUP(ctx, logFile, log)
 
-	err = serve(ctx, cfg, log, grace)
+	err = runService(ctx, &service{cfg: cfg, log: log, grace: grace, inetd: inetd, reload: func() (*logicals.Config, []logicals.Warning, error) {
+		var msg strings.Builder
+		var g time.Duration
+		var i bool
+		c, w, _, ok := loadConfig(args, "serve", env, &msg, serveFlags(&g, &i))
+		if !ok {
+			return nil, nil, errors.New(strings.TrimSpace(msg.String()))
+		}
+		return c, w, nil
+	}})
 	if err == nil {
 		return 0
 	}
@@ -111,19 +127,20 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	return 1
 }
 
-// serve runs the server until ctx is done.
-func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace time.Duration) error {
+// newServer builds the server cfg describes, on the spool sp, with the
+// penalty table pt (nil: a new one); service.go listens and runs it.
+func newServer(cfg *logicals.Config, log *logrus.Logger, sp *spool.Spool, pt *penalty.Table) (*gateway.Server, error) {
 	host := cfg.Hostname
 	if host == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return fmt.Errorf("host name: %w (set TCPIP$POP_HOSTNAME)", err)
+			return nil, fmt.Errorf("host name: %w (set TCPIP$POP_HOSTNAME)", err)
 		}
 		host = h
 	}
 	store, err := uaf.NewStore(cfg.UAF)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rw := &rewrite.Settings{
 		Hostname:         host,
@@ -135,19 +152,20 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		SendIDHeaders:    cfg.SendIDHeaders,
 		Server:           fmt.Sprintf("%s (vmspop %s)", host, Version),
 	}
+	rw.Resolve = newNodeResolver(net.DefaultResolver.LookupCNAME, host, log).Resolve
 	if cfg.DECnetNodes != "" {
 		f, err := os.Open(cfg.DECnetNodes)
 		if err != nil {
-			return fmt.Errorf("TCPIP$POP_DECNET_NODES: %w", err)
+			return nil, fmt.Errorf("TCPIP$POP_DECNET_NODES: %w", err)
 		}
 		rw.Nodes, err = rewrite.ParseNodeTable(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("TCPIP$POP_DECNET_NODES %s: %w", cfg.DECnetNodes, err)
+			return nil, fmt.Errorf("TCPIP$POP_DECNET_NODES %s: %w", cfg.DECnetNodes, err)
 		}
 	}
 	if fi, err := os.Stat(cfg.Spool); err != nil || !fi.IsDir() {
-		return fmt.Errorf("TCPIP$POP_SPOOL %s is not a directory", cfg.Spool)
+		return nil, fmt.Errorf("TCPIP$POP_SPOOL %s is not a directory", cfg.Spool)
 	}
 	if cfg.FastScan {
 		// VMS estimated sizes to save a pass over the mail file; the folder
@@ -162,8 +180,8 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		Addr:     cfg.Listen,
 		Hostname: host,
 		Version:  "vmspop " + Version,
-		Backend: &gateway.SpoolBackend{
-			Spool:               spool.New(cfg.Spool),
+		Backend: &maildrop.SpoolBackend{
+			Spool:               sp,
 			Rewrite:             rw,
 			Folder:              folder,
 			LeaveInNewmail:      cfg.LeaveInNewmail,
@@ -175,7 +193,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		Classify:       classifyUAF,
 		Logger:         log,
 		IdleTimeout:    cfg.LinkIdleTimeout,
-		Security:       cfg.Security,
+		Security:       gatewaySecurity(cfg.Security),
 		DisUserPass:    cfg.DisUserPass,
 		AuthMethods:    cfg.AuthMethods,
 		AuthTLSOnly:    cfg.AuthTLSOnly,
@@ -187,54 +205,26 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		LoginDelay:     time.Duration(cfg.LoginDelay) * time.Second,
 		BusyPoll:       time.Duration(cfg.BusyPoll) * time.Microsecond,
 	}
+	defend(srv, cfg, pt)
 	if cfg.Cert != "" {
 		cr, err := newCertReloader(cfg.Cert, cfg.Key, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}
 	}
 	if err := configureExtensions(srv, cfg, store, log); err != nil {
-		return err
+		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
+	return srv, nil
+}
+
+// gatewaySecurity maps TCPIP$POP_SECURITY to the gateway's mode.
+func gatewaySecurity(s logicals.Security) gateway.Security {
+	if s == logicals.Secure {
+		return gateway.Secure
 	}
-	listeners := []net.Listener{ln}
-	serveFns := []func(net.Listener) error{srv.Serve}
-	if cfg.TLSListen != "" {
-		tln, err := net.Listen("tcp", cfg.TLSListen)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		listeners = append(listeners, tln)
-		serveFns = append(serveFns, srv.ServeTLS)
-	}
-	errc := make(chan error, len(listeners))
-	for i, l := range listeners {
-		log.WithFields(logrus.Fields{"addr": l.Addr().String(), "tls": i == 1}).Info("listening")
-		go func() { errc <- serveFns[i](l) }()
-	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: no new connections; open sessions may finish")
-		sctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			log.WithError(err).Warn("grace period over: remaining sessions closed without UPDATE")
-			srv.Close()
-		}
-		log.Info("server stopped")
-		return nil
-	case err := <-errc:
-		srv.Close()
-		if errors.Is(err, gateway.ErrServerClosed) {
-			return nil
-		}
-		return err
-	}
+	return gateway.Friendly
 }
 
 // classifyUAF maps the accounts file's errors to the gateway's causes.
@@ -324,7 +314,7 @@ func notifyPostmaster(cfg *logicals.Config, log *logrus.Logger, cause error) {
 	for _, user := range cfg.Postmaster {
 		text := fmt.Sprintf("From:\tTCPIP$POP \"POP server\"  %s\nTo:\t%s\nCC:\t\nSubj:\tvmspop POP server exited with an error\n\n"+
 			"The vmspop POP server stopped at %s with this error:\n\n    %v\n\nPOP clients cannot fetch mail until it is restarted.\n",
-			rewrite.FormatVMSDate(now), user, now.Format(time.RFC1123Z), cause)
+			mail11.FormatVMSDate(now), user, now.Format(time.RFC1123Z), cause)
 		msg := spool.NewMessage{Envelope: "TCPIP$POP", Date: now, Text: strings.NewReader(text)}
 		if err := sp.Append(context.Background(), user, spool.NewMail, []spool.NewMessage{msg}); err != nil {
 			log.WithError(err).WithField("user", user).Error("could not notify the postmaster")

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +32,7 @@ commands:
   show USER
   list
   remove USER
+  import FILE [--dry-run] [--set-password OUT]   accounts from VMS (docs/migration.md)
 
 The accounts file is $TCPIP$POP_UAF (or $TCPIP_POP_UAF), else --uaf FILE.
 F is a comma-separated list of DISUSER and DISMAIL; --flags "" clears them.
@@ -170,6 +170,8 @@ func (c *uafCmd) run(args []string) error {
 		return c.list(rest)
 	case "remove":
 		return c.remove(rest)
+	case "import":
+		return c.uafImport(rest) // uafimport.go
 	default:
 		return uafUsagef("unknown command %q (want add, modify, show, list or remove)", args[0])
 	}
@@ -337,25 +339,7 @@ func (c *uafCmd) addModify(cmd string, args []string) error {
 // lets change edit it, and writes it back whole (atomically, as
 // uaf.DB.WriteFile does). Nothing is written when change fails.
 func updateAccounts(path string, create bool, change func(*uaf.DB) error) error {
-	lock, err := uaf.LockFile(path, uafLockTimeout)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	db, err := uaf.Load(path)
-	if create && errors.Is(err, fs.ErrNotExist) {
-		db, err = uaf.NewDB(), nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := change(db); err != nil {
-		return err
-	}
-	if err := db.WriteFile(path); err != nil {
-		return err
-	}
-	return lock.Unlock()
+	return uaf.Update(path, create, uafLockTimeout, change)
 }
 
 // stdinTerminal returns the descriptor of stdin if it is a terminal.
@@ -481,7 +465,11 @@ func (c *uafCmd) show(args []string) error {
 	fmt.Fprintf(tw, "Username:\t%s\n", a.Name)
 	fmt.Fprintf(tw, "Flags:\t%s\n", flagsText(a))
 	fmt.Fprintf(tw, "Expires:\t%s\n", c.expiresText(a))
-	fmt.Fprintf(tw, "Password:\t%s\n", set(a.Hash))
+	if pw := set(a.Hash); len(a.Hash) == 0 && a.VMS != nil {
+		fmt.Fprintf(tw, "Password:\tVMS hash (%s), replaced at the first login\n", a.VMS.AlgorithmName())
+	} else {
+		fmt.Fprintf(tw, "Password:\t%s\n", pw)
+	}
 	fmt.Fprintf(tw, "APOP secret:\t%s\n", set(a.Secret))
 	showExt(tw, a)
 	return tw.Flush()

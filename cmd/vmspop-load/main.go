@@ -1,0 +1,7 @@
+package main
+
+import "os"
+
+func main() {
+	os.Exit(runLoad(os.Args[1:], os.Stdout, os.Stderr))
+}

@@ -1,0 +1,479 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// TestFail2banFilter runs Debian's fail2ban-regex with
+// dist/fail2ban/filter.d/vmspop.conf against the log of a real server, in
+// both log formats: every guessed password is matched, with the client's
+// address; a refusal that is not a guess (login delay) is not.
+func TestFail2banFilter(t *testing.T) {
+	f2b := requireTool(t, "fail2ban-regex")
+	filter, err := filepath.Abs("../../dist/fail2ban/filter.d/vmspop.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"TEXT", "JSON"} {
+		t.Run(format, func(t *testing.T) {
+			s := startServer(t, "TCPIP$POP_LOG_FORMAT="+format, "TCPIP$POP_AUTH_PENALTY=0", "TCPIP$POP_LOGIN_DELAY=3600")
+			p := dialPOP(t, s.Addr)
+			p.cmd("USER smith")
+			if r := p.cmd("PASS wrong"); !strings.HasPrefix(r, "-ERR") {
+				t.Fatalf("PASS wrong: %s", r)
+			}
+			p.cmd("USER nosuch")
+			p = dialPOP(t, s.Addr)
+			p.login("smith", "demo")
+			p.cmd("QUIT")
+			p = dialPOP(t, s.Addr)
+			p.cmd("USER smith")
+			if r := p.cmd("PASS demo"); !strings.Contains(r, "LOGIN-DELAY") {
+				t.Fatalf("second login: %s, want [LOGIN-DELAY]", r)
+			}
+			p.cmd("QUIT")
+			s.stop()
+			out, err := exec.Command(f2b, "-v", s.Log, filter).CombinedOutput()
+			if err != nil {
+				t.Fatalf("fail2ban-regex: %v\n%s", err, out)
+			}
+			m := regexp.MustCompile(`Lines: \d+ lines, (\d+) ignored, (\d+) matched`).FindSubmatch(out)
+			if m == nil || string(m[1]) != "1" || string(m[2]) != "2" {
+				t.Errorf("want 2 lines matched (bad password, unknown user) and 1 ignored (login delay):\n%s", out)
+			}
+			if !strings.Contains(string(out), "127.0.0.1") {
+				t.Errorf("no address 127.0.0.1 in the matches:\n%s", out)
+			}
+		})
+	}
+}
+
+// lgReadLog returns the server's log once it contains want (polled:
+// the log is written as sessions end).
+func lgReadLog(t *testing.T, s *e2eServer, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(s.Log)
+		if strings.Contains(string(b), want) || time.Now().After(deadline) {
+			return string(b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitEOF reads from nc until the server closes it and returns how long
+// that took.
+func waitEOF(t *testing.T, nc net.Conn, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	nc.SetReadDeadline(start.Add(within))
+	if _, err := io.Copy(io.Discard, nc); err != nil && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("not closed within %v: %v", within, err)
+	}
+	return time.Since(start)
+}
+
+func TestLogicalAuthPenalty(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value string
+		wait  string // the logged penalty of the second attempt; "" = none
+	}{{"1", "wait_ms=1000"}, {"0", ""}} {
+		s := lgServer(t, "TCPIP$POP_AUTH_PENALTY="+tc.value)
+		p := dialPOP(t, s.Addr)
+		p.cmd("USER smith")
+		p.cmd("PASS wrong")
+		start := time.Now()
+		p.cmd("USER smith")
+		if r := p.cmd("PASS wrong"); !strings.HasPrefix(r, "-ERR [AUTH] password supplied") {
+			t.Errorf("AUTH_PENALTY=%s: second PASS = %q", tc.value, r)
+		}
+		d := time.Since(start)
+		log := lgReadLog(t, s, "two failed logins")
+		got := lgLogLines(log, "login penalty")
+		switch {
+		case tc.wait == "" && len(got) != 0:
+			t.Errorf("AUTH_PENALTY=0: penalty logged: %q", got)
+		case tc.wait != "" && (len(got) != 1 || !strings.Contains(got[0], tc.wait) || d < time.Second):
+			t.Errorf("AUTH_PENALTY=%s: second attempt after %v, penalty lines %q; want one with %s", tc.value, d, got, tc.wait)
+		}
+	}
+}
+
+func TestLogicalMaximumPerAddress(t *testing.T) {
+	t.Parallel()
+	s := lgServer(t, "TCPIP$POP_MAXIMUM_PER_ADDRESS=1")
+	lgReadLog(t, s, "session end") // startServer's probe has gone
+	dialPOP(t, s.Addr)
+	nc, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	b, _ := io.ReadAll(nc)
+	if string(b) != "-ERR [SYS/TEMP] too many sessions from your address, try later\r\n" {
+		t.Errorf("second session from 127.0.0.1 got %q", b)
+	}
+}
+
+func TestLogicalLoginTimeout(t *testing.T) {
+	t.Parallel()
+	s := lgServer(t, "TCPIP$POP_LOGIN_TIMEOUT=1")
+	p := dialPOP(t, s.Addr)
+	p.cmd("CAPA")
+	if d := waitEOF(t, p.conn, 20*time.Second); d > 10*time.Second {
+		t.Errorf("closed after %v, want about 1 s", d)
+	}
+	if l := lgLogLines(lgReadLog(t, s, "end=\"login timeout\""), "end=\"login timeout\""); len(l) != 1 {
+		t.Errorf("no session end with login timeout in the log")
+	}
+}
+
+func TestLogicalTLSHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := lgCert(t, t.TempDir())
+	tlsAddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_TLS_HANDSHAKE_TIMEOUT=1", "TCPIP$POP_TLS_LISTEN="+tlsAddr,
+		"TCPIP$POP_CERT="+certFile, "TCPIP$POP_KEY="+keyFile)
+	nc, err := net.Dial("tcp", tlsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if d := waitEOF(t, nc, 20*time.Second); d > 10*time.Second {
+		t.Errorf("silent TLS connection closed after %v, want about 1 s", d)
+	}
+	// A real client still gets in, and may send its password under TLS.
+	tc, err := tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	p := &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+	p.line()
+	p.login("smith", "demo")
+	lgReadLog(t, s, "TLS handshake timeout")
+}
+
+// scrape fetches url and parses it with the Prometheus text parser.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	return fams
+}
+
+// metricValue returns the value of the sample of family name whose
+// labels include all of labels ("k=v"); a histogram gives its count.
+func metricValue(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	f := fams[name]
+	if f == nil {
+		return -1
+	}
+	total, found := 0.0, false
+next:
+	for _, m := range f.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for _, l := range labels {
+			k, v, _ := strings.Cut(l, "=")
+			if have[k] != v {
+				continue next
+			}
+		}
+		found = true
+		switch {
+		case m.Counter != nil:
+			total += m.Counter.GetValue()
+		case m.Gauge != nil:
+			total += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			total += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	if !found {
+		return -1
+	}
+	return total
+}
+
+func TestLogicalMetricsListen(t *testing.T) {
+	t.Parallel()
+	maddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr, "TCPIP$POP_AUTH_PENALTY=0")
+	base := "http://" + maddr
+	before := scrape(t, base+"/metrics")
+	if v := metricValue(before, "vmspop_build_info", "version=V0.1"); v != 1 {
+		t.Errorf("vmspop_build_info = %v", v)
+	}
+	// Real sessions: a failed login, then one that retrieves and deletes.
+	t0 := time.Now()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 7)}}
+	nc, err := d.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	g := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
+	g.line()
+	g.cmd("USER jones")
+	g.cmd("PASS wrong") // 127.0.0.7 stays penalised
+	nc.Close()
+	p := dialPOP(t, s.Addr)
+	p.cmd("USER smith")
+	p.cmd("PASS wrong")
+	p.login("smith", "demo")
+	t.Logf("sessions after %v", time.Since(t0))
+	if r := p.cmd("RETR 1"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("RETR 1: %s", r)
+	}
+	p.multi()
+	p.cmd("DELE 2")
+	p.cmd("QUIT")
+	p = dialPOP(t, s.Addr)
+	p.login("smith", "demo") // from the index now
+	p.cmd("QUIT")
+	lgReadLog(t, s, "end=QUIT")
+	t.Logf("QUIT after %v", time.Since(t0))
+	var after map[string]*dto.MetricFamily
+	want := []struct {
+		name   string
+		labels []string
+		min    float64
+	}{
+		{"vmspop_logins_total", []string{"method=USER", "outcome=ok"}, 2},
+		{"vmspop_logins_total", []string{"method=USER", "outcome=failed"}, 2},
+		{"vmspop_retr_total", nil, 1},
+		{"vmspop_dele_total", nil, 1},
+		{"vmspop_sent_octets_total", nil, 50},
+		{"vmspop_sessions_ended_total", []string{"reason=QUIT"}, 2},
+		{"vmspop_index_builds_total", nil, 1},
+		{"vmspop_index_hits_total", nil, 1},
+		{"vmspop_lock_wait_seconds", []string{"kind=session"}, 2},
+		{"vmspop_update_duration_seconds", nil, 2},
+		{"vmspop_penalised_addresses", nil, 1},
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		after = scrape(t, base+"/metrics")
+		bad := ""
+		for _, w := range want {
+			if v := metricValue(after, w.name, w.labels...); v < w.min {
+				bad += fmt.Sprintf("\n%s%v = %v, want at least %v", w.name, w.labels, v, w.min)
+			}
+		}
+		if bad == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the sessions:%s", bad)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := metricValue(after, "vmspop_sessions_open"); v != 0 {
+		t.Errorf("vmspop_sessions_open = %v after every session ended", v)
+	}
+	// /healthz: 200 while the spool is writable, 503 when it is gone.
+	get := func() int {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get(); c != 200 {
+		t.Errorf("/healthz = %d, want 200", c)
+	}
+	if err := os.Rename(s.Spool, s.Spool+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if c := get(); c != 503 {
+		t.Errorf("/healthz with the spool gone = %d, want 503", c)
+	}
+	os.Rename(s.Spool+".away", s.Spool)
+	if c := get(); c != 200 {
+		t.Errorf("/healthz with the spool back = %d, want 200", c)
+	}
+}
+
+// chromium runs headless Chromium with args and the given URL and returns
+// its standard output.
+func chromium(t *testing.T, args ...string) string {
+	t.Helper()
+	bin := "/usr/bin/chromium"
+	if _, err := os.Stat(bin); err != nil {
+		var lerr error
+		if bin, lerr = exec.LookPath("chromium"); lerr != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("chromium is not installed (CI installs it in .ci/run)")
+			}
+			t.Skip("chromium is not installed: the status page is not checked in a browser")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir()}
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %v: %v\n%s", args, err, errb.String())
+	}
+	return out.String()
+}
+
+// TestStatusPageBrowser loads the status page in headless Chromium while
+// a session is open: the rendered DOM shows the session's user and
+// address, the chart has a bar for the failed login, and the page asks
+// to be refreshed. VMSPOP_STATUS_SCREENSHOT=file.png also saves a
+// picture of it.
+func TestStatusPageBrowser(t *testing.T) {
+	t.Parallel()
+	maddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr)
+	p := dialPOP(t, s.Addr)
+	p.cmd("USER smith")
+	p.cmd("PASS wrong")
+	p.login("smith", "demo")
+	p.cmd("RETR 1")
+	p.multi()
+	url := "http://" + maddr + "/status"
+	dom := chromium(t, "--dump-dom", url)
+	for _, want := range []string{
+		`<td class="user">SMITH</td>`,
+		`127.0.0.1:`,
+		`<td>transaction</td>`,
+		`<rect class="f"`,
+		`<rect class="l"`,
+		`http-equiv="refresh"`,
+		`<span id="health" class="ok">OK</span>`,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("status page DOM lacks %q:\n%s", want, dom)
+		}
+	}
+	if shot := os.Getenv("VMSPOP_STATUS_SCREENSHOT"); shot != "" {
+		chromium(t, "--screenshot="+shot, "--window-size=900,900", url)
+	}
+	p.cmd("QUIT")
+}
+
+func TestLogicalAdminSocket(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "run", "admin.sock")
+	s := lgServer(t, "TCPIP$POP_ADMIN_SOCKET="+sock)
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin socket %s: %v, mode %v; want 0600", sock, err, fi.Mode().Perm())
+	}
+	if di, err := os.Stat(filepath.Dir(sock)); err != nil || di.Mode().Perm() != 0o700 {
+		t.Fatalf("admin socket directory: %v, mode %v; want 0700", err, di.Mode().Perm())
+	}
+	p := dialPOP(t, s.Addr)
+	p.login("smith", "demo")
+	p.cmd("DELE 1")
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(vmspopBinary(t), args...)
+		cmd.Env = append(os.Environ(), "TCPIP$POP_ADMIN_SOCKET="+sock, lgRace)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := run("who")
+	if code != 0 || !regexp.MustCompile(`(?m)^SMITH +127\.0\.0\.1:\d+ +transaction +no `).MatchString(out) {
+		t.Errorf("vmspop who = %d:\n%s", code, out)
+	}
+	out, code = run("kick", "smith")
+	if code != 0 || out != "SMITH: 1 session(s) closed\n" {
+		t.Errorf("vmspop kick smith = %d: %q", code, out)
+	}
+	if d := waitEOF(t, p.conn, 10*time.Second); d > 5*time.Second {
+		t.Errorf("kicked session closed after %v", d)
+	}
+	if l := lgLogLines(lgReadLog(t, s, "end=kicked"), "end=kicked"); len(l) != 1 {
+		t.Errorf("no session end with end=kicked in the log")
+	}
+	// Kicked is closed without UPDATE: DELE 1 was not applied.
+	if got := folderSubjects(t, s.Spool, "SMITH", "NEWMAIL"); len(got) != len(fixtureMessages) {
+		t.Errorf("NEWMAIL has %d messages after the kick, want all %d", len(got), len(fixtureMessages))
+	}
+	if out, code = run("kick", "smith"); code != 1 {
+		t.Errorf("kick with no session = %d: %q, want 1", code, out)
+	}
+	if out, code = run("who"); code != 0 || strings.Contains(out, "SMITH") {
+		t.Errorf("who after the kick = %d:\n%s", code, out)
+	}
+}
+
+// TestPlaintextRefusedBeforeSTLS: with a certificate and AUTH_TLS_ONLY
+// undefined, the real server refuses USER/PASS and PLAIN before STLS,
+// leaves them out of CAPA, and takes them after STLS; no plaintext
+// warning is logged.
+func TestPlaintextRefusedBeforeSTLS(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := lgCert(t, t.TempDir())
+	s := lgServer(t, "TCPIP$POP_CERT="+certFile, "TCPIP$POP_KEY="+keyFile)
+	p := dialPOP(t, s.Addr)
+	if c := lgCapa(p); lgHas(c, "USER") || !lgHas(c, "STLS") {
+		t.Errorf("CAPA before STLS = %q, want STLS and no USER", c)
+	}
+	if r := p.cmd("USER smith"); r != "-ERR [AUTH] USER requires TLS, use STLS first" {
+		t.Errorf("USER before STLS = %q", r)
+	}
+	if r := p.cmd("AUTH PLAIN AHNtaXRoAGRlbW8="); r != "-ERR [AUTH] PLAIN requires TLS, use STLS first" {
+		t.Errorf("AUTH PLAIN before STLS = %q", r)
+	}
+	if r := p.cmd("STLS"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("STLS = %q", r)
+	}
+	tc := tls.Client(p.conn, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	p = &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+	p.login("smith", "demo")
+	p.cmd("QUIT")
+	if log := lgReadLog(t, s, "end=QUIT"); strings.Contains(log, "passwords may be sent in clear") {
+		t.Errorf("plaintext warning logged with passwords only under TLS")
+	}
+}

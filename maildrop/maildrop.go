@@ -1,0 +1,614 @@
+// Package maildrop serves an OpenVMS-style spool to the POP3 gateway: it
+// implements gateway.Backend on top of spool (folders, locks, index) and
+// rewrite (MAIL-11 header to RFC 822 header, manual 15.1.6), and moves
+// mail at UPDATE as TCPIP$POP does. It translates spool.ErrLocked into
+// gateway.ErrInUse.
+package maildrop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-message/textproto"
+	"github.com/sirupsen/logrus"
+	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/mail11"
+	"github.com/vmspop/vmspop/rewrite"
+	"github.com/vmspop/vmspop/spool"
+)
+
+// SpoolBackend serves maildrops from an OpenVMS-style spool: each message's
+// RFC 822 header is rebuilt from its MAIL-11 header by Rewrite (manual
+// 15.1.6), and UPDATE moves mail as TCPIP$POP does.
+type SpoolBackend struct {
+	Spool   *spool.Spool
+	Rewrite *rewrite.Settings
+	// Folder is the folder served: spool.NewMail, or spool.Mail with
+	// TCPIP$POP_USE_MAIL_FOLDER.
+	Folder string
+	// LeaveInNewmail keeps retrieved messages in the folder
+	// (TCPIP$POP_LEAVE_IN_NEWMAIL) instead of moving them to MAIL.
+	LeaveInNewmail bool
+	// PurgeReclaim (TCPIP$POP_PURGE_RECLAIM) drops deleted messages instead
+	// of moving them to WASTEBASKET, and empties WASTEBASKET (giving its
+	// space back) at the end of each session that deleted mail.
+	PurgeReclaim bool
+	// IgnoreMail11Headers sends the RFC 822 header found at the top of the
+	// body of SMTP mail instead of the rebuilt one
+	// (TCPIP$POP_IGNORE_MAIL11_HEADERS).
+	IgnoreMail11Headers bool
+	Logger              logrus.FieldLogger // nil = discard
+
+	keyOnce sync.Once
+	key     string
+
+	mu      sync.Mutex
+	derived map[string]*derivedInfo // by user
+}
+
+var _ gateway.Backend = (*SpoolBackend)(nil)
+
+// How a message is sent.
+const (
+	sendRebuilt = iota // rebuilt header + body
+	sendForeign        // rebuilt header + a note instead of the body (15.1.4)
+	sendBody           // the body alone: it starts with its own RFC 822 header
+)
+
+type dropMessage struct {
+	size   int64
+	uid    string
+	how    uint8
+	header []byte // the rebuilt header (shared, read-only); nil for sendBody
+}
+
+// spoolDrop is one session's view of a spool folder.
+type spoolDrop struct {
+	be     *SpoolBackend
+	folder string
+	keep   bool // retrieved mail stays where it is even in NEWMAIL
+	box    *spool.Box
+	msgs   []dropMessage
+	infos  []gateway.MessageInfo
+	log    logrus.FieldLogger
+}
+
+func (be *SpoolBackend) logger() logrus.FieldLogger {
+	if be.Logger != nil {
+		return be.Logger
+	}
+	l := logrus.New()
+	l.Out = io.Discard
+	return l
+}
+
+// OpenMaildrop locks user's folder and works out the size and UID of each
+// message as sent. Both are kept in the folder's index (spool), so a login
+// to an unchanged folder reads no message.
+// A folder locked by another session is reported as gateway.ErrInUse.
+func (be *SpoolBackend) OpenMaildrop(ctx context.Context, user string) (gateway.Maildrop, error) {
+	folder := be.Folder
+	if folder == "" {
+		folder = spool.NewMail
+	}
+	return be.open(ctx, user, folder)
+}
+
+// OpenFolder opens any folder of any owner (FolderBackend; the gateway
+// has checked the rights). Only the owner's own NEWMAIL moves retrieved
+// mail to MAIL.
+func (be *SpoolBackend) OpenFolder(ctx context.Context, ref gateway.FolderRef) (gateway.Maildrop, error) {
+	folder := ref.Folder
+	if folder == "" {
+		folder = be.Folder
+	}
+	if folder == "" {
+		folder = spool.NewMail
+	}
+	if err := be.folderExists(ref.Owner, folder); err != nil {
+		return nil, err
+	}
+	md, err := be.open(ctx, ref.Owner, folder)
+	d, ok := md.(*spoolDrop)
+	if ok && !strings.EqualFold(ref.Owner, ref.User) {
+		d.keep = true // a delegate's reading moves none of the owner's mail
+	}
+	if ok && ref.View != "" {
+		return d.view(ctx, ref.ViewField, ref.View)
+	}
+	return md, err
+}
+
+// view is d showing only the messages whose field lists name, field
+// being looked for in the RFC 5322 header that delivery keeps at the top
+// of the body (unified-account views).
+func (d *spoolDrop) view(ctx context.Context, field, name string) (gateway.Maildrop, error) {
+	if field == "" {
+		field = "X-Real-To"
+	}
+	var keep []int
+	for i := range d.msgs {
+		rc, err := d.box.Body(i)
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		h, _ := textproto.ReadHeader(bufio.NewReader(io.LimitReader(rc, 64<<10)))
+		rc.Close()
+		for _, v := range h.Values(field) {
+			if gateway.ListsName(v, name) {
+				keep = append(keep, i)
+				break
+			}
+		}
+	}
+	return gateway.NewView(d, keep), nil
+}
+
+// TakeAlert takes user's oldest pending alert (AlertBackend).
+func (be *SpoolBackend) TakeAlert(ctx context.Context, user string) (string, error) {
+	return be.Spool.TakeAlert(ctx, user)
+}
+
+// folderExists returns gateway.ErrNoFolder when owner has no spool directory, or
+// no folder by that name other than the three every user has.
+func (be *SpoolBackend) folderExists(owner, folder string) error {
+	dir, err := be.Spool.UserDir(owner)
+	if err != nil || !spool.ValidName(folder) {
+		return gateway.ErrNoFolder
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return gateway.ErrNoFolder
+	}
+	switch strings.ToUpper(folder) {
+	case spool.NewMail, spool.Mail, spool.Wastebasket:
+		return nil
+	}
+	if fi, err := os.Stat(filepath.Join(dir, strings.ToUpper(folder))); err != nil || !fi.Mode().IsRegular() {
+		return gateway.ErrNoFolder
+	}
+	return nil
+}
+
+// open locks and opens folder of user.
+func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.Maildrop, error) {
+	folder = strings.ToUpper(folder)
+	d := &spoolDrop{be: be, folder: folder, log: be.logger().WithField("user", strings.ToUpper(user))}
+	var hbuf []byte
+	warned := false
+	// seen holds the UIDs before the message being visited, so that exact
+	// duplicates (same arrival time, header and size) get a suffix in
+	// folder order. The final UID goes into the index: a login from the
+	// index needs no table.
+	var seen map[string]bool
+	visit := func(i int, m *spool.Message, text []byte, prev [][]byte) ([]byte, error) {
+		if seen == nil {
+			seen = make(map[string]bool, len(prev)+1)
+			for _, a := range prev {
+				if pm, ok := decodeAux(a); ok {
+					seen[pm.uid] = true
+				}
+			}
+		}
+		m11, how, err := be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
+		if err != nil && !warned {
+			d.log.WithError(err).WithField("message", i+1).Warn("malformed MAIL-11 header")
+			warned = true
+		}
+		if how == sendRebuilt && be.IgnoreMail11Headers && rewrite.IsSMTP(m11.From) {
+			// Logged when the message is first indexed, not at every login.
+			d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).
+				Warn("IGNORE_MAIL11_HEADERS: SMTP message without an RFC 822 header block in its body; sent with the rebuilt header")
+		}
+		base := rewrite.UID(user, arrival(&m11, m), m.Sum)
+		uid := base
+		for n := 2; seen[uid]; n++ {
+			uid = base + "-" + strconv.Itoa(n)
+		}
+		seen[uid] = true
+		var size int64
+		switch how {
+		case sendBody:
+			size = m.BodySize
+		default:
+			var note string
+			hbuf, note = be.header(hbuf[:0], &m11, m, uid, how)
+			if traceOn(d.log) {
+				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From, "how": howName[how], "note": note}).Trace("header rebuilt")
+			}
+			if note != "" {
+				// Logged when the message is first indexed, not at every login.
+				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).Info("From: rebuilt by a fallback rule: " + note)
+			}
+			size = int64(len(hbuf))
+			if how == sendForeign {
+				size += int64(len(rewrite.ForeignBody(be.Rewrite.Hostname)))
+			} else {
+				size += m.BodySize
+			}
+		}
+		return encodeAux(size, how, uid, hbuf), nil
+	}
+	var st spool.Stats
+	start := time.Now()
+	box, err := be.Spool.OpenBox(spool.WithStats(ctx, &st), user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
+	traceStats(d.log, "folder open", folder, start, &st, err)
+	if errors.Is(err, spool.ErrLocked) {
+		return nil, fmt.Errorf("%w: %w", gateway.ErrInUse, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.box = box
+	if len(box.Messages) == 0 {
+		return d, nil
+	}
+	// The spool hands out the same (read-only) messages while the folder's
+	// index in memory matches it; then so is what we derived from them.
+	key := strings.ToUpper(user) + "/" + folder
+	be.mu.Lock()
+	dv := be.derived[key]
+	be.mu.Unlock()
+	if dv != nil && dv.first == &box.Messages[0] && len(dv.msgs) == len(box.Messages) {
+		d.msgs, d.infos = dv.msgs, dv.infos
+		return d.useOldUIDLs(user), nil
+	}
+	d.msgs = make([]dropMessage, len(box.Messages))
+	d.infos = make([]gateway.MessageInfo, len(box.Messages))
+	for i := range box.Messages {
+		m, ok := decodeAux(box.Aux[i])
+		if !ok {
+			box.Close()
+			return nil, fmt.Errorf("maildrop: message %d of %s has no size in the index", i+1, user)
+		}
+		d.msgs[i] = m
+		d.infos[i] = gateway.MessageInfo{Size: m.size, UID: m.uid}
+	}
+	be.mu.Lock()
+	if be.derived == nil {
+		be.derived = map[string]*derivedInfo{}
+	}
+	if len(be.derived) >= maxDerived {
+		clear(be.derived)
+	}
+	be.derived[key] = &derivedInfo{first: &box.Messages[0], msgs: d.msgs, infos: d.infos}
+	be.mu.Unlock()
+	return d.useOldUIDLs(user), nil
+}
+
+// useOldUIDLs lists the UIDLs of an older server that "vmspop migrate
+// uidl" recorded for user's messages in place of their own (spool
+// UIDLMap); a damaged map is logged and not used.
+func (d *spoolDrop) useOldUIDLs(user string) *spoolDrop {
+	um, err := d.be.Spool.UIDLMap(user)
+	if err != nil {
+		d.log.WithError(err).Warn("UIDL map not used")
+	}
+	if um.Len() == 0 {
+		return d
+	}
+	uids := make([]string, len(d.infos))
+	for i := range d.infos {
+		uids[i] = d.infos[i].UID
+	}
+	if uids = um.Apply(uids); uids != nil {
+		infos := slices.Clone(d.infos) // d.infos may be shared (derived)
+		for i := range infos {
+			infos[i].UID = uids[i]
+		}
+		d.infos = infos
+	}
+	return d
+}
+
+// maxDerived bounds the users whose derived message lists are kept.
+const maxDerived = 256
+
+// derivedInfo is what OpenMaildrop derived from a folder's index entries,
+// kept while the spool hands out the same entries. Shared read-only.
+type derivedInfo struct {
+	first *spool.Message
+	msgs  []dropMessage
+	infos []gateway.MessageInfo
+}
+
+// encodeAux packs what OpenMaildrop keeps per message in the index: the
+// size as sent, how it is sent, the UID, and the rebuilt header, so that
+// RETR need not read and rebuild it (header is ignored for sendBody).
+func encodeAux(size int64, how uint8, uid string, header []byte) []byte {
+	if how == sendBody {
+		header = nil
+	}
+	b := binary.AppendUvarint(make([]byte, 0, 16+len(uid)+len(header)), uint64(size))
+	b = append(b, how)
+	b = binary.AppendUvarint(b, uint64(len(uid)))
+	b = append(b, uid...)
+	return append(b, header...)
+}
+
+func decodeAux(b []byte) (dropMessage, bool) {
+	size, n := binary.Uvarint(b)
+	if n <= 0 || len(b) < n+1 {
+		return dropMessage{}, false
+	}
+	how := b[n]
+	b = b[n+1:]
+	ul, k := binary.Uvarint(b)
+	if k <= 0 || ul == 0 || uint64(len(b)-k) < ul {
+		return dropMessage{}, false
+	}
+	m := dropMessage{size: int64(size), how: how, uid: string(b[k : k+int(ul)])}
+	if h := b[k+int(ul):]; len(h) > 0 {
+		m.header = h[:len(h):len(h)]
+	}
+	return m, true
+}
+
+// indexKey fingerprints everything a message's size and UID depend on, so
+// that an index made under other settings is not used.
+func (be *SpoolBackend) indexKey(user string) string {
+	be.keyOnce.Do(func() {
+		h := sha256.New()
+		rw := be.Rewrite
+		loc := "Local"
+		if rw.Location != nil {
+			loc = rw.Location.String()
+		}
+		fmt.Fprintf(h, "v3|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
+			rw.DECnet, rw.QuotedDECnet, rw.PersonalName, rw.SendIDHeaders, rw.Server, loc, be.IgnoreMail11Headers)
+		nodes := make([]string, 0, len(rw.Nodes))
+		for k, v := range rw.Nodes {
+			nodes = append(nodes, k+"="+v)
+		}
+		slices.Sort(nodes)
+		fmt.Fprintf(h, "%q", nodes)
+		be.key = hex.EncodeToString(h.Sum(nil)[:16])
+	})
+	return be.key + "|" + strings.ToUpper(user)
+}
+
+// parse reads a message's MAIL-11 header and decides how it is sent.
+func (be *SpoolBackend) parse(hdr []byte, m *spool.Message, bodyHead func(int) []byte) (mail11.Header, uint8, error) {
+	m11, err := mail11.ParseIn(hdr, be.Rewrite.Location)
+	switch {
+	case m.Binary:
+		return m11, sendForeign, err
+	case be.IgnoreMail11Headers && rewrite.IsSMTP(m11.From):
+		if _, ok := rewrite.BodyHeaderLen(bodyHead(64 << 10)); ok {
+			return m11, sendBody, err
+		}
+	}
+	return m11, sendRebuilt, err
+}
+
+// header appends the rebuilt header of a message, and returns the note of
+// a From: rule that fell back.
+func (be *SpoolBackend) header(dst []byte, m11 *mail11.Header, m *spool.Message, uid string, how uint8) ([]byte, string) {
+	p := rewrite.Params{UID: uid, Arrival: arrival(m11, m), Foreign: how == sendForeign}
+	if m.EightBit {
+		p.Charset = "iso-8859-1"
+		if m.UTF8 {
+			p.Charset = "utf-8"
+		}
+	}
+	return be.Rewrite.AppendHeaderNote(dst, m11, p)
+}
+
+// arrival is the arrival date of a message: the MAIL-11 From: date, else
+// the date on its From_ line.
+func arrival(m11 *mail11.Header, m *spool.Message) time.Time {
+	if !m11.Date.IsZero() {
+		return m11.Date
+	}
+	// From_ line: "sender Wed Nov 25 10:00:00 2026"
+	if f := strings.Fields(m.Envelope); len(f) >= 6 {
+		if t, err := time.Parse(time.ANSIC, strings.Join(f[len(f)-5:], " ")); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func (d *spoolDrop) Messages() []gateway.MessageInfo { return d.infos }
+
+// Open streams message i as sent: header, then body, CRLF line ends.
+func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
+	m := &d.box.Messages[i]
+	dm := d.msgs[i]
+	if dm.how == sendBody {
+		return d.box.Body(i)
+	}
+	h := dm.header
+	if h == nil { // not in the index: rebuild it
+		hdr, err := d.box.Header(i)
+		if err != nil {
+			return nil, err
+		}
+		m11, _ := mail11.ParseIn(hdr, d.be.Rewrite.Location)
+		h, _ = d.be.header(nil, &m11, m, dm.uid, dm.how)
+	}
+	if dm.how == sendForeign {
+		// h may be shared: build the foreign text in a new slice.
+		return &sentMessage{header: append(append([]byte(nil), h...), rewrite.ForeignBody(d.be.Rewrite.Hostname)...)}, nil
+	}
+	body, err := d.box.Body(i)
+	if err != nil {
+		return nil, err
+	}
+	return &sentMessage{header: h, body: body}, nil
+}
+
+// sentMessage is a rebuilt header followed by a streamed body.
+type sentMessage struct {
+	header []byte
+	body   io.ReadCloser
+}
+
+func (m *sentMessage) Read(p []byte) (int, error) {
+	if len(m.header) > 0 {
+		n := copy(p, m.header)
+		m.header = m.header[n:]
+		return n, nil
+	}
+	if m.body == nil {
+		return 0, io.EOF
+	}
+	return m.body.Read(p)
+}
+
+// WriteTo lets io.Copy hand the body's decoded blocks straight to w.
+func (m *sentMessage) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(m.header)
+	m.header = m.header[n:]
+	if err != nil || m.body == nil {
+		return int64(n), err
+	}
+	k, err := io.Copy(w, m.body)
+	return int64(n) + k, err
+}
+
+// WriteStuffedTo writes the message dot-stuffed: the (short) header here,
+// the body by the spool's decoder as it decodes.
+func (m *sentMessage) WriteStuffedTo(w io.Writer) (int64, error) {
+	n := int64(len(m.header))
+	if _, err := w.Write(stuffLines(m.header)); err != nil {
+		return 0, err
+	}
+	m.header = nil
+	if m.body == nil {
+		return n, nil
+	}
+	if ps, ok := m.body.(gateway.PreStuffer); ok {
+		k, err := ps.WriteStuffedTo(w)
+		return n + k, err
+	}
+	body, err := io.ReadAll(m.body)
+	if err != nil {
+		return n, err
+	}
+	_, err = w.Write(stuffLines(body))
+	return n + int64(len(body)), err
+}
+
+// stuffLines returns b with a '.' added before every line that starts
+// with one; b itself when there is none (the usual case for headers).
+func stuffLines(b []byte) []byte {
+	if len(b) == 0 || b[0] != '.' && !bytes.Contains(b, []byte("\n.")) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+8)
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(line) > 0 && line[0] == '.' {
+			out = append(out, '.')
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
+func (m *sentMessage) Close() error {
+	if m.body == nil {
+		return nil
+	}
+	return m.body.Close()
+}
+
+// Commit applies UPDATE: deleted messages go to WASTEBASKET (or are purged),
+// retrieved ones to MAIL unless LeaveInNewmail; foreign messages the
+// session saw go to MAIL and are never deleted (manual 15.1.4).
+func (d *spoolDrop) Commit(ctx context.Context, u gateway.Update) (gateway.CommitResult, error) {
+	deleted := make(map[int]bool, len(u.Deleted))
+	for _, i := range u.Deleted {
+		deleted[i] = true
+	}
+	var del, move []int
+	for _, i := range u.Deleted {
+		if d.msgs[i].how == sendForeign {
+			move = append(move, i)
+		} else {
+			del = append(del, i)
+		}
+	}
+	for _, i := range u.Retrieved {
+		if !deleted[i] && (!d.be.LeaveInNewmail || d.msgs[i].how == sendForeign) {
+			move = append(move, i)
+		}
+	}
+	if d.folder != spool.NewMail || d.keep {
+		move = nil // only NEWMAIL moves retrieved mail to MAIL
+	}
+	slices.Sort(move)
+	var st spool.Stats
+	start := time.Now()
+	err := d.box.Commit(spool.WithStats(ctx, &st), del, move, d.be.PurgeReclaim)
+	traceStats(d.log, "folder update", d.folder, start, &st, err)
+	if err != nil {
+		return gateway.CommitResult{}, err
+	}
+	if d.be.PurgeReclaim && len(del) > 0 {
+		d.purgeReclaim(ctx)
+	}
+	return gateway.CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
+}
+
+func (d *spoolDrop) Close() error { return d.box.Close() }
+
+// howName names how a message is sent, for the DEBUG log.
+var howName = map[uint8]string{sendRebuilt: "rebuilt header", sendBody: "own RFC 822 header", sendForeign: "foreign"}
+
+// traceStats logs at DEBUG (logrus Trace) what a spool operation did.
+func traceStats(log logrus.FieldLogger, what, folder string, start time.Time, st *spool.Stats, err error) {
+	if !traceOn(log) {
+		return
+	}
+	f := logrus.Fields{"folder": folder, "us": time.Since(start).Microseconds(), "lock_wait_us": st.LockWait.Microseconds()}
+	if st.Index != "" {
+		f["index"], f["scanned"], f["scanned_bytes"] = st.Index, st.Scanned, st.ScannedBytes
+	}
+	if err != nil {
+		f["error"] = err.Error()
+	}
+	log.WithFields(f).Trace(what)
+}
+
+// traceOn reports whether log writes DEBUG (logrus Trace) lines.
+func traceOn(log logrus.FieldLogger) bool {
+	switch l := log.(type) {
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(logrus.TraceLevel)
+	case *logrus.Logger:
+		return l.IsLevelEnabled(logrus.TraceLevel)
+	}
+	return false
+}
+
+// purgeReclaim empties the user's WASTEBASKET after an update that
+// deleted mail (TCPIP$POP_PURGE_RECLAIM). The update itself is done: a
+// failure here is logged, not reported to the client.
+func (d *spoolDrop) purgeReclaim(ctx context.Context) {
+	res, err := d.be.Spool.Purge(ctx, d.box.User(), time.Time{})
+	if err != nil {
+		d.log.WithError(err).Warn("PURGE_RECLAIM: WASTEBASKET not emptied")
+		return
+	}
+	if res.Purged > 0 {
+		d.log.WithFields(logrus.Fields{"purged": res.Purged, "freed": res.Freed}).Info("PURGE_RECLAIM: WASTEBASKET emptied")
+	}
+}

@@ -1,0 +1,371 @@
+package spool
+
+// Opening a folder for a POP session (OpenBox): the session lock, the
+// snapshot of its messages (from the index or a scan), and reading them.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Box is a folder opened for a POP session: a snapshot of its messages at
+// login, read from the same file while the session lasts. Mail appended
+// meanwhile is not shown, and is kept at Commit.
+type Box struct {
+	s        *Spool
+	user     string
+	dir      string
+	folder   string
+	f        *os.File // the folder file, opened when first needed
+	path     string   // the folder file
+	exists   bool     // the folder file existed at login
+	size     int64
+	ino      uint64
+	sess     *sessionLock
+	mtime    int64
+	key      string
+	useIndex bool
+	// indexWritten is closed when the index written after login is on
+	// disk (nil when none is being written).
+	indexWritten chan struct{}
+	// Messages are the folder's messages at login; Aux holds, for each,
+	// what the Visitor returned (from the index when it was used).
+	Messages []Message
+	Aux      [][]byte
+}
+
+// Visitor is called for each message found when a box is opened and not
+// already described by the folder's index, with the message's disk text
+// (valid only during the call) and the aux data of the messages before it.
+// What it returns is kept in the index as the message's aux data.
+type Visitor func(i int, m *Message, text []byte, prev [][]byte) (aux []byte, err error)
+
+// OpenOptions tune OpenBox.
+type OpenOptions struct {
+	// Visit is called for each message not found in the index.
+	Visit Visitor
+	// IndexKey fingerprints whatever Visit's aux data depends on; an index
+	// made with another key is not used.
+	IndexKey string
+	// NoIndex scans the folder and neither reads nor writes its index.
+	NoIndex bool
+}
+
+// OpenBox takes the session lock of user (ErrLocked when another session
+// holds it, after waiting up to 2 s for a session that is ending) and
+// reads folder, from its index where that provably matches. The user's
+// directory is created if missing.
+func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptions) (*Box, error) {
+	dir, path, err := s.folderPath(user, folder)
+	if err != nil {
+		return nil, err
+	}
+	if err := mkdirOwned(dir); err != nil {
+		return nil, mapErr(err)
+	}
+	if err := checkUserDir(s.Root, dir); err != nil {
+		return nil, err
+	}
+	waitStart := time.Now()
+	sess, err := s.lockSession(ctx, dir, folder)
+	s.lockWaited(LockSession, waitStart)
+	if err != nil {
+		return nil, err
+	}
+	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess, key: opts.IndexKey, useIndex: !opts.NoIndex}
+	var write func()
+	err = s.withFolderLock(ctx, user, false, func(string) error {
+		f, err := openNoFollow(path, os.O_RDONLY)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b.f, b.path, b.exists = f, path, true
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		b.size = fi.Size()
+		b.mtime, b.ino = fileStamp(fi)
+		if b.size == 0 {
+			return nil
+		}
+		return withMapped(f, b.size, func(data []byte) error {
+			var err error
+			if opts.NoIndex {
+				b.Messages, b.Aux, err = scanVisit(ctx, data, opts.Visit)
+				recordScan(ctx, "none", b.Messages, 0, b.size, 0)
+				return err
+			}
+			b.Messages, b.Aux, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit, &write)
+			return err
+		})
+	})
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	// A new index is written after the login has its answer; Commit and
+	// Close wait for it.
+	if write != nil {
+		done := make(chan struct{})
+		b.indexWritten = done
+		go func() {
+			defer close(done)
+			write()
+		}()
+	}
+	// An idle session holds only its socket and its lock: the folder file
+	// is opened again when a message is first read.
+	if b.f != nil {
+		b.f.Close()
+		b.f = nil
+	}
+	return b, nil
+}
+
+// file returns the folder file as it was at login, opening it if needed.
+// Only this session's own commit replaces the file while it holds the
+// session lock, so a different file means someone else rewrote it.
+func (b *Box) file() (*os.File, error) {
+	if b.f != nil {
+		return b.f, nil
+	}
+	if !b.exists {
+		return nil, fmt.Errorf("spool: %s: no folder file", b.folder)
+	}
+	f, err := openNoFollow(b.path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, ino := fileStamp(fi); ino != b.ino || fi.Size() < b.size {
+		f.Close()
+		return nil, fmt.Errorf("spool: %s was replaced during the session", b.path)
+	}
+	b.f = f
+	return f, nil
+}
+
+// withMapped maps the first size bytes of f for fn.
+func withMapped(f *os.File, size int64, fn func(data []byte) error) error {
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("spool: mmap: %w", err)
+	}
+	defer unix.Munmap(data)
+	unix.Madvise(data, unix.MADV_SEQUENTIAL)
+	return fn(data)
+}
+
+// scanVisit scans data and visits every message.
+func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]byte, error) {
+	if visit == nil {
+		msgs, err := Scan(ctx, data)
+		return msgs, nil, err
+	}
+	return scanAndVisit(ctx, data, 0, nil, nil, visit, pipelineWorth(len(data)))
+}
+
+// pipelineMin is the folder text from which scanAndVisit scans in a
+// goroutine of its own: below it the scan is too short for the overlap to
+// pay for the goroutine and the hand-overs.
+const pipelineMin = 1 << 20
+
+// scanBatch is how many messages the scanning goroutine hands over at
+// once: small enough for the visitor to start early, even in a folder of
+// a few hundred messages, and large enough that the hand-over costs
+// nothing measurable.
+const scanBatch = 64
+
+// pipelineWorth reports whether scanAndVisit should scan n octets in a
+// goroutine of its own.
+func pipelineWorth(n int) bool { return n >= pipelineMin && runtime.GOMAXPROCS(0) >= 2 }
+
+// scanAndVisit scans data[from:], a whole number of messages of the folder
+// file data, and appends them to msgs (their offsets in data) and what
+// visit returns for each to aux (nil entries without a visitor). The caller's
+// slices are never written in place: pass msgs[:len:len] when they are
+// shared.
+//
+// A first login spends about half its time finding and measuring messages
+// and half in the visitor (MAIL-11 parsing, the rebuilt header), one
+// message after the other. With pipe (see pipelineWorth) and a visitor,
+// the scan runs in a goroutine of its own, a few batches ahead of the
+// visitor, so that the two use two CPUs (BenchmarkOpenCold measures it).
+// The visitor still sees every message in order, on the caller's
+// goroutine. The goroutine has ended when scanAndVisit returns (data may
+// be unmapped then).
+func scanAndVisit(ctx context.Context, data []byte, from int64, msgs []Message, aux [][]byte, visit Visitor, pipe bool) ([]Message, [][]byte, error) {
+	add := func(m *Message) error {
+		m.Start += from
+		m.Text += from
+		m.End += from
+		msgs = append(msgs, *m)
+		aux = append(aux, nil)
+		if visit == nil {
+			return nil
+		}
+		i := len(msgs) - 1
+		a, err := visit(i, &msgs[i], data[m.Text:m.End], aux[:i])
+		aux[i] = a
+		return err
+	}
+	tail := data[from:]
+	if visit == nil || !pipe {
+		if err := scanEach(ctx, tail, from > 0, add); err != nil {
+			return nil, nil, err
+		}
+		return msgs, aux, nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []Message, 4)
+	var scanErr error // set before batches is closed
+	go func() {
+		defer close(batches)
+		send := func(b []Message) error {
+			select {
+			case batches <- b:
+				return nil
+			case <-sctx.Done():
+				return sctx.Err()
+			}
+		}
+		batch := make([]Message, 0, scanBatch)
+		scanErr = scanEach(sctx, tail, from > 0, func(m *Message) error {
+			batch = append(batch, *m)
+			if len(batch) < scanBatch {
+				return nil
+			}
+			b := batch
+			batch = make([]Message, 0, scanBatch)
+			return send(b)
+		})
+		if scanErr == nil && len(batch) > 0 {
+			scanErr = send(batch)
+		}
+	}()
+	var err error
+	for b := range batches {
+		for i := 0; i < len(b) && err == nil; i++ {
+			err = add(&b[i])
+		}
+		if err != nil {
+			cancel()
+			for range batches { // let the goroutine end
+			}
+			return nil, nil, err
+		}
+	}
+	if scanErr != nil {
+		return nil, nil, scanErr
+	}
+	return msgs, aux, nil
+}
+
+// User returns the upper-case user name of the box.
+func (b *Box) User() string { return b.user }
+
+// blockBufs are the buffers of one body reader, pooled per spool.
+type blockBufs struct {
+	in, out []byte
+	masks   []uint64
+}
+
+func (b *Box) getBufs() *blockBufs {
+	if p, ok := b.s.bufs.Get().(*blockBufs); ok {
+		return p
+	}
+	return &blockBufs{in: make([]byte, readBufSize), out: make([]byte, 0, 2*readBufSize+64), masks: make([]uint64, readBufSize/64+1)}
+}
+
+// Header returns the decoded MAIL-11 header lines of message i (at most
+// 64 KiB of them).
+func (b *Box) Header(i int) ([]byte, error) {
+	m := &b.Messages[i]
+	n := min(m.HeaderEnd, 64<<10)
+	raw := make([]byte, n)
+	f, err := b.file()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.ReadAt(raw, m.Text); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	var out []byte
+	for i := 0; i < len(raw); {
+		le := lineEnd(raw, i)
+		out = append(out, unquote(contentOf(raw[i:le]))...)
+		out = append(out, '\n')
+		i = le
+	}
+	return out, nil
+}
+
+// Body returns a reader of the body of message i as sent: CRLF line ends,
+// ending with CRLF. Close it to return its buffer.
+func (b *Box) Body(i int) (io.ReadCloser, error) {
+	f, err := b.file()
+	if err != nil {
+		return nil, err
+	}
+	m := &b.Messages[i]
+	bufs := b.getBufs()
+	base := m.Text
+	r := newBodyReader(f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)
+	r.masks = bufs.masks
+	return &pooledBody{bodyReader: r, b: b, bufs: bufs}, nil
+}
+
+type pooledBody struct {
+	*bodyReader
+	b    *Box
+	bufs *blockBufs
+}
+
+func (p *pooledBody) Close() error {
+	if p.bufs != nil {
+		if cap(p.out) <= 4*readBufSize { // keep what a block grew to, within reason
+			p.bufs.out = p.out[:0]
+		}
+		p.b.s.bufs.Put(p.bufs)
+		p.bufs = nil
+	}
+	return nil
+}
+
+// waitIndex waits for the index written after login.
+func (b *Box) waitIndex() {
+	if b.indexWritten != nil {
+		<-b.indexWritten
+	}
+}
+
+// Close releases the session lock. Nothing is changed.
+func (b *Box) Close() error {
+	b.waitIndex()
+	if b.f != nil {
+		b.f.Close()
+		b.f = nil
+	}
+	if b.sess != nil {
+		b.sess.unlock()
+		b.sess = nil
+	}
+	return nil
+}

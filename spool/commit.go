@@ -1,0 +1,289 @@
+package spool
+
+// UPDATE (Box.Commit): moving and deleting messages in one journalled,
+// fsynced update, and the journal that makes it atomic.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Commit applies a session's UPDATE: messages in del leave the folder (to
+// WASTEBASKET, or dropped when purge is set), messages in move go to MAIL,
+// every other message stays, and so does mail appended since the snapshot.
+// It is atomic: after a crash at any instant, the next operation on the
+// user's folders finishes or undoes it, so that every message is in exactly
+// one folder.
+func (b *Box) Commit(ctx context.Context, del, move []int, purge bool) error {
+	b.waitIndex() // its file must not land after the one Commit carries over
+	if len(del) == 0 && len(move) == 0 || !b.exists {
+		return nil
+	}
+	if _, err := b.file(); err != nil {
+		return err
+	}
+	gone := make(map[int]bool, len(del)+len(move))
+	for _, i := range del {
+		gone[i] = true
+	}
+	for _, i := range move {
+		gone[i] = true
+	}
+	return b.s.withFolderLock(ctx, b.user, false, func(dir string) error {
+		path := filepath.Join(dir, b.folder)
+		fi, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Ino != b.ino || fi.Size() < b.size {
+			return fmt.Errorf("spool: %s was replaced during the session; nothing changed", path)
+		}
+		j := &journal{dir: dir, sizes: map[string]int64{}}
+		targets := map[string][]int{}
+		if b.folder != Mail {
+			targets[Mail] = move
+		} else {
+			for _, i := range move {
+				delete(gone, i) // moving MAIL to MAIL: it stays
+			}
+		}
+		if !purge && b.folder != Wastebasket {
+			targets[Wastebasket] = del
+		}
+		for name, idx := range targets {
+			if len(idx) == 0 {
+				continue
+			}
+			n, err := fileSize(filepath.Join(dir, name))
+			if err != nil {
+				return err
+			}
+			j.sizes[name] = n
+		}
+		j.tmp = b.folder + ".tmp"
+		j.target = b.folder
+		if err := j.write("prepare"); err != nil {
+			return err
+		}
+		fail := func(err error) error {
+			// Undo now rather than at the next access.
+			if rerr := recoverDir(dir); rerr != nil {
+				return errors.Join(mapErr(err), rerr)
+			}
+			return mapErr(err)
+		}
+		for name, idx := range targets {
+			if len(idx) == 0 {
+				continue
+			}
+			if err := b.appendCopies(filepath.Join(dir, name), j.sizes[name], idx); err != nil {
+				return fail(err)
+			}
+		}
+		padded, err := b.writeRemaining(filepath.Join(dir, j.tmp), gone, fi.Size())
+		if err != nil {
+			return fail(err)
+		}
+		var carried *index
+		if b.useIndex && !padded {
+			carried = b.carryIndex(filepath.Join(dir, j.tmp), gone)
+		}
+		if err := j.write("commit"); err != nil {
+			return fail(err)
+		}
+		if err := recoverDir(dir); err != nil { // rolls forward: rename, then remove the journal
+			return err
+		}
+		if carried != nil {
+			writeIndex(dir, b.folder, carried) // best effort
+		}
+		return nil
+	})
+}
+
+// carryIndex builds the index of the new folder file tmp from the entries
+// of the messages it kept, so that the next login need not scan it. Mail
+// appended during the session follows them and is scanned incrementally.
+func (b *Box) carryIndex(tmp string, gone map[int]bool) *index {
+	f, err := os.Open(tmp)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	ix := &index{key: b.key}
+	ix.mtime, ix.ino = fileStamp(fi)
+	var off int64
+	for i, m := range b.Messages {
+		if gone[i] {
+			continue
+		}
+		shift := off - m.Start
+		m.Start += shift
+		m.Text += shift
+		m.End += shift
+		m.Envelope = ""
+		ix.msgs = append(ix.msgs, m)
+		if i < len(b.Aux) {
+			ix.aux = append(ix.aux, b.Aux[i])
+		} else {
+			ix.aux = append(ix.aux, nil)
+		}
+		off = m.End
+	}
+	ix.size = off
+	head := make([]byte, min(off, checkSpan))
+	tail := make([]byte, min(off, checkSpan))
+	if _, err := f.ReadAt(head, 0); err != nil && off > 0 {
+		return nil
+	}
+	if _, err := f.ReadAt(tail, off-int64(len(tail))); err != nil && off > 0 {
+		return nil
+	}
+	ix.headCRC = crc32.Checksum(head, castagnoli)
+	ix.tailCRC = crc32.Checksum(tail, castagnoli)
+	return ix
+}
+
+// copyMessage writes message i to w as it stands on disk, ending with a
+// line end so that the next From_ line starts a line (padded).
+func (b *Box) copyMessage(w io.Writer, i int) (padded bool, err error) {
+	m := &b.Messages[i]
+	if _, err := io.Copy(w, io.NewSectionReader(b.f, m.Start, m.End-m.Start)); err != nil {
+		return false, err
+	}
+	if m.End > m.Start {
+		var last [1]byte
+		if _, err := b.f.ReadAt(last[:], m.End-1); err != nil {
+			return false, err
+		}
+		if last[0] != '\n' {
+			_, err := w.Write([]byte{'\n'})
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+// appendCopies appends messages idx to the folder file path, which held
+// size bytes when the journal was written.
+func (b *Box) appendCopies(path string, size int64, idx []int) error {
+	return appendTo(path, size, func(w io.Writer) error {
+		for _, i := range idx {
+			if _, err := b.copyMessage(w, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeRemaining writes the new folder file: the messages not gone, then
+// whatever was appended after the snapshot (up to cur bytes). padded says
+// whether a message had to be given a final newline.
+func (b *Box) writeRemaining(tmp string, gone map[int]bool, cur int64) (padded bool, err error) {
+	f, err := createReplacing(tmp, filepath.Join(filepath.Dir(tmp), b.folder))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 256<<10)
+	for i := range b.Messages {
+		if !gone[i] {
+			p, err := b.copyMessage(w, i)
+			if err != nil {
+				return false, err
+			}
+			padded = padded || p
+		}
+	}
+	if cur > b.size {
+		if _, err := io.Copy(w, io.NewSectionReader(b.f, b.size, cur-b.size)); err != nil {
+			return false, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return false, err
+	}
+	return padded, f.Sync()
+}
+
+// journal records an update in progress in <dir>/.journal:
+//
+//	vmspop-journal 1
+//	state prepare|commit
+//	size FOLDER BYTES      (size of an appended-to folder before the update)
+//	rename TMP TARGET      (the new folder file)
+//
+// prepare: on recovery, truncate each folder to its size and remove TMP
+// (undo). commit: rename TMP over TARGET if TMP exists (finish). Then the
+// journal is removed.
+type journal struct {
+	dir         string
+	sizes       map[string]int64
+	tmp, target string
+}
+
+func (j *journal) write(state string) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "vmspop-journal 1\nstate %s\n", state)
+	for name, n := range j.sizes {
+		fmt.Fprintf(&b, "size %s %d\n", name, n)
+	}
+	if j.tmp != "" {
+		fmt.Fprintf(&b, "rename %s %s\n", j.tmp, j.target)
+	}
+	return writeFileSync(filepath.Join(j.dir, ".journal"), b.Bytes())
+}
+
+func (j *journal) remove() error {
+	if err := os.Remove(filepath.Join(j.dir, ".journal")); err != nil {
+		return err
+	}
+	return syncDir(j.dir)
+}
+
+// writeFileSync writes a small file atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".new"
+	f, err := createReplacing(tmp, path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,642 @@
+package tracelog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/logs fixtures and goldens")
+
+// logsDir holds the trace fixtures, at the module root.
+const logsDir = "../testdata/logs"
+
+// fxEvent is one scripted log entry of the fixture logs.
+type fxEvent struct {
+	at     time.Duration // after fxBase
+	level  logrus.Level
+	msg    string
+	fields logrus.Fields
+}
+
+var fxBase = time.Date(2026, 11, 25, 17, 20, 0, 0, time.UTC)
+
+// fxSession returns a helper that builds entries of one session.
+func fxSession(id, remote string) func(at time.Duration, level logrus.Level, msg string, kv ...any) fxEvent {
+	return func(at time.Duration, level logrus.Level, msg string, kv ...any) fxEvent {
+		f := logrus.Fields{"session": id, "remote": remote}
+		for i := 0; i+1 < len(kv); i += 2 {
+			f[kv[0+i].(string)] = kv[i+1]
+		}
+		return fxEvent{at, level, msg, f}
+	}
+}
+
+// fxEvents is the scripted server log: five sessions, two of them
+// interleaved, framed by server start and shutdown entries.
+func fxEvents() []fxEvent {
+	const D, I, W, E = logrus.DebugLevel, logrus.InfoLevel, logrus.WarnLevel, logrus.ErrorLevel
+	ms := time.Millisecond
+	s1 := fxSession("0a1b2c3d4e5f", "127.0.0.1:40312")
+	s2 := fxSession("1b2c3d4e5f60", "10.0.0.7:51000")
+	s3 := fxSession("2c3d4e5f6071", "192.168.1.20:3333")
+	s4 := fxSession("3d4e5f607182", "[::1]:40000")
+	s5 := fxSession("4e5f60718293", "127.0.0.10:40999")
+	odd := `jönes "x=y"`
+	return []fxEvent{
+		{0, I, "server start", logrus.Fields{"listen": ":110", "version": "0.1.0"}},
+		s1(100*ms, I, "session start"),
+		s1(101*ms, D, "S: +OK vmspop POP3 server ready <1234.5678@vms.example.com>"),
+		s1(200*ms, D, "C: USER smith"),
+		s2(250*ms, I, "session start"),
+		s2(251*ms, D, "S: +OK vmspop POP3 server ready <1235.5678@vms.example.com>"),
+		s1(300*ms, D, "S: +OK password required"),
+		s1(400*ms, D, "C: PASS ***"),
+		s1(450*ms, I, "login", "user", "SMITH", "method", "USER"),
+		s1(451*ms, D, "S: +OK SMITH has 3 messages (10,240 octets)", "user", "SMITH"),
+		s2(500*ms, D, "C: USER "+odd),
+		s2(501*ms, D, "S: +OK password required"),
+		s2(600*ms, D, "C: PASS ***"),
+		s2(2600*ms, W, "login failed", "user", odd, "method", "USER", "reason", "no such user"),
+		s2(2601*ms, D, "S: -ERR [AUTH] access denied"),
+		s1(700*ms+2*time.Second, D, "C: STAT", "user", "SMITH"),
+		s1(701*ms+2*time.Second, D, "S: +OK 3 10240", "user", "SMITH"),
+		s1(800*ms+2*time.Second, D, "C: RETR 3", "user", "SMITH"),
+		s1(801*ms+2*time.Second, D, "S: +OK 10240 octets", "user", "SMITH"),
+		s1(802*ms+2*time.Second, D, "S: [RETR 3: 10,240 octets]", "user", "SMITH"),
+		s1(900*ms+2*time.Second, D, "C: DELE 3", "user", "SMITH"),
+		s1(901*ms+2*time.Second, D, "S: +OK message 3 deleted", "user", "SMITH"),
+		s2(3000*ms, D, "C: USER JONES"),
+		s2(3001*ms, D, "S: +OK password required"),
+		s2(3100*ms, D, "C: PASS ***"),
+		s2(4300*ms, W, "login failed", "user", "JONES", "method", "USER", "reason", "bad password"),
+		s2(4301*ms, D, `S: -ERR [AUTH] access denied = "no"`, "user", "JONES"),
+		s2(4350*ms, I, "session end", "user", "JONES", "duration_ms", int64(4100), "listed", 0, "retrieved", 0,
+			"deleted", 0, "moved", 0, "octets", int64(0), "end", "two failed logins"),
+		s1(1000*ms+2*time.Second, D, "C: QUIT", "user", "SMITH"),
+		s1(1001*ms+2*time.Second, D, "S: +OK SMITH POP3 server signing off (1 message deleted)", "user", "SMITH"),
+		s1(1002*ms+2*time.Second, I, "session end", "user", "SMITH", "duration_ms", int64(2902), "listed", 3,
+			"retrieved", 1, "deleted", 1, "moved", 1, "octets", int64(10240), "end", "QUIT"),
+
+		s3(60*time.Second, I, "session start"),
+		s3(60*time.Second+ms, D, "S: +OK vmspop POP3 server ready <1236.5678@vms.example.com>"),
+		s3(61*time.Second, D, "C: APOP JONES ***"),
+		s3(61*time.Second+50*ms, I, "login", "user", "JONES", "method", "APOP"),
+		s3(61*time.Second+51*ms, D, "S: +OK JONES has 0 messages (0 octets)", "user", "JONES"),
+		s3(62*time.Second, D, "C: LIST", "user", "JONES"),
+		s3(62*time.Second+ms, D, "S: +OK 0 messages (0 octets)", "user", "JONES"),
+		s3(62*time.Second+2*ms, D, "S: .", "user", "JONES"),
+		s3(662*time.Second, D, "S: -ERR [SYS/TEMP] autologout; idle for too long", "user", "JONES"),
+		s3(662*time.Second+ms, I, "session end", "user", "JONES", "duration_ms", int64(602001), "listed", 0,
+			"retrieved", 0, "deleted", 0, "moved", 0, "octets", int64(0), "end", "idle timeout"),
+
+		s4(2*time.Hour, I, "session start"),
+		s4(2*time.Hour+ms, D, "S: +OK vmspop POP3 server ready <1237.5678@vms.example.com>"),
+		s4(2*time.Hour+100*ms, D, "C: USER smith"),
+		s4(2*time.Hour+101*ms, D, "S: +OK password required"),
+		s4(2*time.Hour+200*ms, D, "C: PASS ***"),
+		s4(2*time.Hour+250*ms, I, "login", "user", "SMITH", "method", "USER"),
+		s4(2*time.Hour+251*ms, D, "S: +OK SMITH has 1 message (512 octets)", "user", "SMITH"),
+		s4(2*time.Hour+300*ms, D, "C: RETR 1", "user", "SMITH"),
+		s4(2*time.Hour+301*ms, E, "open message failed", "user", "SMITH", "error", "spool: read NEWMAIL.mbox: permission denied"),
+		s4(2*time.Hour+302*ms, D, "S: -ERR [SYS/TEMP] internal error", "user", "SMITH"),
+		s4(2*time.Hour+303*ms, I, "session end", "user", "SMITH", "duration_ms", int64(303), "listed", 1,
+			"retrieved", 0, "deleted", 0, "moved", 0, "octets", int64(0), "end", "error"),
+
+		s5(3*time.Hour, I, "session start"),
+		s5(3*time.Hour+ms, D, "S: +OK vmspop POP3 server ready <1238.5678@vms.example.com>"),
+		s5(3*time.Hour+10*ms, D, "C: CAPA"),
+		s5(3*time.Hour+11*ms, D, "S: +OK capability list follows"),
+		{3*time.Hour + 20*ms, I, "server shutdown", logrus.Fields{"sessions": 1}},
+	}
+}
+
+// fxRender formats the script with the server's own formatter.
+func fxRender(t *testing.T, format string) []byte {
+	t.Helper()
+	fm, err := Formatter(format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	log := logrus.New()
+	log.SetOutput(&buf)
+	log.SetFormatter(fm)
+	log.SetLevel(logrus.TraceLevel)
+	for _, ev := range fxEvents() {
+		log.WithFields(ev.fields).WithTime(fxBase.Add(ev.at)).Log(ev.level, ev.msg)
+	}
+	return buf.Bytes()
+}
+
+// fxGarbage is server.log with lines that are not logrus output mixed in.
+var fxGarbageLines = []string{
+	"panic: runtime error: index out of range [3] with length 3",
+	"",
+	"goroutine 1 [running]:",
+	"\tmain.main()",
+	`time="2026-11-25T17:20:00Z" level=info msg="unterminated`,
+	`key=value other=thing`,
+	`level=chatty msg="not a logrus level"`,
+	`{"level":"info","msg":"truncated json`,
+	`[1, 2, 3]`,
+	"\x00\x01\x02 binary \xff\xfe",
+	"   ",
+}
+
+// fxGarbageSkipped is how many of fxGarbageLines count as skipped (blank
+// lines do not).
+const fxGarbageSkipped = 9
+
+func fxGarbage(t *testing.T) []byte {
+	lines := strings.SplitAfter(string(fxRender(t, "TEXT")), "\n")
+	var out strings.Builder
+	for i, l := range lines {
+		out.WriteString(l)
+		if i < len(fxGarbageLines) {
+			out.WriteString(fxGarbageLines[i] + "\n")
+		}
+	}
+	return []byte(out.String())
+}
+
+// TestFixturesUpToDate checks that the log files in testdata/logs are what
+// this logrus version writes for the script (and rewrites them with -update).
+func TestFixturesUpToDate(t *testing.T) {
+	fixtures := map[string][]byte{
+		"server.log":  fxRender(t, "TEXT"),
+		"server.json": fxRender(t, "JSON"),
+		"garbage.log": fxGarbage(t),
+	}
+	for name, want := range fixtures {
+		path := filepath.Join(logsDir, name)
+		if *update {
+			if err := os.MkdirAll(logsDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from what logrus writes for the script; run go test -update", path)
+		}
+	}
+}
+
+// runTraceT runs the tool with times read in UTC.
+func runTraceT(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(args, bytes.NewReader(stdin), &out, &errOut, time.UTC)
+	return out.String(), errOut.String(), code
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join(logsDir, name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// TestTraceGolden runs each filter over the text and the JSON log of the
+// same sessions; both must give the golden output.
+func TestTraceGolden(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		golden   string // "" means no output
+		wantCode int
+	}{
+		{"all", nil, "all.golden", 0},
+		{"session prefix", []string{"--session", "0a1b"}, "session-0a1b.golden", 0},
+		{"session any case", []string{"--session=0A1B2C3D4E5F"}, "session-0a1b.golden", 0},
+		{"session none", []string{"--session", "ffff"}, "", 1},
+		{"user jones", []string{"--user", "jones"}, "user-jones.golden", 0},
+		{"user odd name", []string{"--user", `JÖNES "x=y"`}, "user-odd.golden", 0},
+		{"user smith", []string{"-user", "Smith"}, "user-smith.golden", 0},
+		{"client ip", []string{"--client", "127.0.0.1"}, "session-0a1b.golden", 0},
+		{"client ip:port prefix", []string{"--client", "127.0.0.1:"}, "session-0a1b.golden", 0},
+		{"client cidr", []string{"--client", "127.0.0.0/8"}, "client-loopback4.golden", 0},
+		{"client ipv6", []string{"--client", "::1"}, "client-ipv6.golden", 0},
+		{"client ipv6 bracket", []string{"--client", "[::1]"}, "client-ipv6.golden", 0},
+		{"client ipv6 port text", []string{"--client", "[::1]:40000"}, "client-ipv6.golden", 0},
+		{"client none", []string{"--client", "10.9.9.9"}, "", 1},
+		{"since", []string{"--since", "2026-11-25 17:21:00"}, "since-1721.golden", 0},
+		{"until vms", []string{"--until", "25-nov-2026 17:20:30.00"}, "until-1720.golden", 0},
+		{"window overlaps idle session", []string{"--since", "2026-11-25T17:25:00Z", "--until", "2026-11-25T18:25:00+01:00"}, "window.golden", 0},
+		{"failed", []string{"--failed"}, "failed.golden", 0},
+		{"failed user", []string{"--failed", "--user", "jones"}, "failed-jones.golden", 0},
+		{"summary", []string{"--summary"}, "summary.golden", 0},
+		{"failed summary", []string{"--failed", "--summary"}, "summary-failed.golden", 0},
+		{"since after all", []string{"--since", "2027-01-01"}, "", 1},
+	}
+	for _, tt := range tests {
+		for _, file := range []string{"server.log", "server.json"} {
+			t.Run(tt.name+"/"+file, func(t *testing.T) {
+				// The file name goes first so that flags after it are parsed too.
+				args := append([]string{filepath.Join(logsDir, file)}, tt.args...)
+				out, errOut, code := runTraceT(t, nil, args...)
+				if code != tt.wantCode {
+					t.Fatalf("trace %q = exit %d; want %d (stderr %q)", args, code, tt.wantCode, errOut)
+				}
+				if strings.Contains(errOut, "skipped") {
+					t.Errorf("stderr reports skipped lines for a clean log: %q", errOut)
+				}
+				if tt.golden == "" {
+					if out != "" {
+						t.Errorf("trace %q printed %q; want nothing", args, out)
+					}
+					return
+				}
+				if file == "server.json" && *update {
+					return // the text run wrote the golden
+				}
+				checkGolden(t, tt.golden, out)
+			})
+		}
+	}
+}
+
+func TestTraceGarbageSkipped(t *testing.T) {
+	out, errOut, code := runTraceT(t, nil, filepath.Join(logsDir, "garbage.log"))
+	if code != 0 {
+		t.Fatalf("exit %d; want 0 (stderr %q)", code, errOut)
+	}
+	checkGolden(t, "all.golden", out)
+	if want := fmt.Sprintf("skipped %d line(s)", fxGarbageSkipped); !strings.Contains(errOut, want) {
+		t.Errorf("stderr = %q; want it to contain %q", errOut, want)
+	}
+}
+
+func TestTraceStdin(t *testing.T) {
+	for _, file := range []string{"server.json", "server.log"} {
+		data, err := os.ReadFile(filepath.Join(logsDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"--failed"}, {"--failed", "-"}} {
+			out, errOut, code := runTraceT(t, data, args...)
+			if code != 0 {
+				t.Fatalf("%s on stdin, %q: exit %d (stderr %q)", file, args, code, errOut)
+			}
+			checkGolden(t, "failed.golden", out)
+		}
+	}
+}
+
+func gzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestTraceRotated splits the text log into a rotated set (the oldest part
+// gzip-compressed, one compressed part without a .gz name) that cuts through
+// sessions, and names the files in glob order, newest first.
+func TestTraceRotated(t *testing.T) {
+	for _, format := range []string{"TEXT", "JSON"} {
+		t.Run(format, func(t *testing.T) {
+			lines := strings.SplitAfter(string(fxRender(t, format)), "\n")
+			third := len(lines) / 3
+			dir := t.TempDir()
+			parts := []struct {
+				name string
+				data []byte
+			}{
+				{"server.log.2.gz", gzipBytes(t, []byte(strings.Join(lines[:third], "")))},
+				{"server.log.1", gzipBytes(t, []byte(strings.Join(lines[third:2*third], "")))},
+				{"server.log", []byte(strings.Join(lines[2*third:], ""))},
+			}
+			for _, p := range parts {
+				if err := os.WriteFile(filepath.Join(dir, p.name), p.data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			files, err := filepath.Glob(filepath.Join(dir, "server.log*"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) != 3 || filepath.Base(files[0]) != "server.log" {
+				t.Fatalf("glob order %q; want server.log first", files)
+			}
+			out, errOut, code := runTraceT(t, nil, files...)
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, errOut)
+			}
+			checkGolden(t, "all.golden", out)
+			out, _, _ = runTraceT(t, nil, append([]string{"--summary"}, files...)...)
+			checkGolden(t, "summary.golden", out)
+		})
+	}
+}
+
+func TestTraceErrors(t *testing.T) {
+	log := filepath.Join(logsDir, "server.log")
+	badGzip := filepath.Join(t.TempDir(), "bad.gz")
+	if err := os.WriteFile(badGzip, []byte("\x1f\x8bnot really gzip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"unknown flag", []string{"--bogus", log}, 2, "flag provided but not defined"},
+		{"missing file", []string{filepath.Join(t.TempDir(), "nope.log")}, 2, "no such file"},
+		{"bad gzip", []string{badGzip}, 2, "bad.gz"},
+		{"bad since", []string{"--since", "yesterday", log}, 2, `bad time "yesterday"`},
+		{"bad until", []string{"--until", "31-FOO-2026", log}, 2, "bad time"},
+		{"until before since", []string{"--since", "2026-11-26", "--until", "2026-11-25", log}, 2, "is before"},
+		{"empty client", []string{"--client", " ", log}, 2, "empty --client"},
+		{"flag missing value", []string{log, "--user"}, 2, "flag needs an argument"},
+		{"help", []string{"-h"}, 0, "usage: vmspop trace"},
+		{"no match", []string{"--user", "nobody", log}, 1, "no matching session"},
+		{"no match summary", []string{"--summary", "--user", "nobody", log}, 1, "no matching session"},
+		{"empty input", nil, 1, "no matching session"},
+	}
+	for _, tt := range tests {
+		out, errOut, code := runTraceT(t, nil, tt.args...)
+		if code != tt.wantCode || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("%s: trace %q = exit %d, stderr %q; want %d and %q", tt.name, tt.args, code, errOut, tt.wantCode, tt.wantErr)
+		}
+		if tt.wantCode != 0 && out != "" {
+			t.Errorf("%s: printed %q on stdout; want nothing", tt.name, out)
+		}
+	}
+}
+
+func TestIsTranscript(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want bool
+	}{
+		{"C: USER smith", true}, {"S: +OK", true}, {"C: ", true}, {"C:", true}, {"S:", true},
+		{"C:USER", false}, {"c: USER", false}, {"session start", false}, {"", false}, {" C: x", false},
+	}
+	for _, tt := range tests {
+		if got := isTranscript(tt.msg); got != tt.want {
+			t.Errorf("isTranscript(%q) = %v; want %v", tt.msg, got, tt.want)
+		}
+	}
+}
+
+func TestTraceDoubleDash(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(logsDir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "--failed")
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// After "--", "--failed" is a file name, not the flag.
+	out, errOut, code := runTraceT(t, nil, "--summary", "--", name)
+	if code != 0 {
+		t.Fatalf("exit %d (stderr %q)", code, errOut)
+	}
+	checkGolden(t, "summary.golden", out)
+}
+
+func TestTraceLongLineSkipped(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(logsDir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := `time="2026-11-25T17:20:00Z" level=info msg="` + strings.Repeat("x", maxLogLine+10) + "\"\n"
+	in := append([]byte(long), data...)
+	out, errOut, code := runTraceT(t, in)
+	if code != 0 || !strings.Contains(errOut, "skipped 1 line(s)") {
+		t.Fatalf("exit %d, stderr %q; want 0 and one skipped line", code, errOut)
+	}
+	checkGolden(t, "all.golden", out)
+}
+
+func TestParseTraceTime(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{"2026-11-25T17:20:00Z", fxBase, false},
+		{"2026-11-25T18:20:00.5+01:00", fxBase.Add(500 * time.Millisecond), false},
+		{"2026-11-25 17:20:00", fxBase, false},
+		{"2026-11-25T17:20:00", fxBase, false},
+		{"2026-11-25 17:20", fxBase, false},
+		{"2026-11-25", fxBase.Truncate(24 * time.Hour), false},
+		{"25-NOV-2026 17:20:00.45", fxBase.Add(450 * time.Millisecond), false},
+		{" 5-Nov-2026 17:20:00", fxBase.AddDate(0, 0, -20), false},
+		{"25-nov-2026 17:20", fxBase, false},
+		{"25-NOV-2026", fxBase.Truncate(24 * time.Hour), false},
+		{"", time.Time{}, true},
+		{"now", time.Time{}, true},
+		{"2026-13-01", time.Time{}, true},
+		{"32-NOV-2026", time.Time{}, true},
+	}
+	for _, tt := range tests {
+		got, err := parseTraceTime(tt.in, time.UTC)
+		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
+			t.Errorf("parseTraceTime(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestClientFilter(t *testing.T) {
+	tests := []struct {
+		filter, remote string
+		want           bool
+	}{
+		{"127.0.0.1", "127.0.0.1:40312", true},
+		{"127.0.0.1", "127.0.0.10:40312", false},
+		{"127.0.0.1", "[::ffff:127.0.0.1]:1", true},
+		{"127.0.0.1:", "127.0.0.1:40312", true},
+		{"127.0.0.1:4", "127.0.0.1:40312", true},
+		{"127.0.0.1:5", "127.0.0.1:40312", false},
+		{"10.0.0.0/8", "10.1.2.3:110", true},
+		{"10.0.0.0/8", "11.1.2.3:110", false},
+		{"::1", "[::1]:40000", true},
+		{"[::1]", "[::1]:40000", true},
+		{"::1", "127.0.0.1:40000", false},
+		{"fe80::1", "[fe80::1%eth0]:995", true},
+		{"127.0.0.1", "garbage", false},
+		{"127.0.0.1", "", false},
+	}
+	for _, tt := range tests {
+		cf, err := parseClientFilter(tt.filter)
+		if err != nil {
+			t.Fatalf("parseClientFilter(%q) = %v", tt.filter, err)
+		}
+		if got := cf.match(tt.remote); got != tt.want {
+			t.Errorf("client filter %q on %q = %v; want %v", tt.filter, tt.remote, got, tt.want)
+		}
+	}
+}
+
+func TestParseLogfmt(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []keyValue
+		wantErr bool
+	}{
+		{`a=1 b=two`, []keyValue{{"a", "1"}, {"b", "two"}}, false},
+		{`msg="C: USER smith" user=SMITH`, []keyValue{{"msg", "C: USER smith"}, {"user", "SMITH"}}, false},
+		{`msg="a \"q\" = b\\c\n" x=""`, []keyValue{{"msg", "a \"q\" = b\\c\n"}, {"x", ""}}, false},
+		{`msg="\xff\u00fc"`, []keyValue{{"msg", "\xffü"}}, false},
+		{`msg="ünï"  b=c `, []keyValue{{"msg", "ünï"}, {"b", "c"}}, false},
+		{`fields.level=1`, []keyValue{{"fields.level", "1"}}, false},
+		{`a=`, []keyValue{{"a", ""}}, false},
+		{`a=b=c`, []keyValue{{"a", "b=c"}}, false},
+		{``, nil, true},
+		{`   `, nil, true},
+		{`hello world`, nil, true},
+		{`=x`, nil, true},
+		{`a="unterminated`, nil, true},
+		{`a="x"y`, nil, true},
+		{`a="\q"`, nil, true},
+		{`a=1 "b"=2`, nil, true},
+		{`a=1 b`, nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parseLogfmt(tt.in)
+		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("parseLogfmt(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestParseLogLine(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantOK  bool
+		level   logrus.Level
+		msg     string
+		session string
+	}{
+		{`time="2026-11-25T17:20:00.1Z" level=warning msg="login failed" session=0a1b2c3d4e5f`, true, logrus.WarnLevel, "login failed", "0a1b2c3d4e5f"},
+		{`{"level":"error","msg":"x","session":"abc","time":"2026-11-25T17:20:00Z","n":12}`, true, logrus.ErrorLevel, "x", "abc"},
+		{`  {"level":"debug","msg":"S: +OK"}` + "\r\n", true, logrus.DebugLevel, "S: +OK", ""},
+		{`level=info`, true, logrus.InfoLevel, "", ""},
+		{`time="2026-11-25T17:20:00Z" msg=hi`, false, 0, "", ""},
+		{`level=verbose msg=hi`, false, 0, "", ""},
+		{`{"level":7}`, false, 0, "", ""},
+		{`{"msg":"no level"}`, false, 0, "", ""},
+		{`{bad json`, false, 0, "", ""},
+		{`just text`, false, 0, "", ""},
+	}
+	for _, tt := range tests {
+		e, ok := parseLogLine([]byte(tt.in))
+		if ok != tt.wantOK || (ok && (e.level != tt.level || e.msg != tt.msg || e.fields["session"] != tt.session)) {
+			t.Errorf("parseLogLine(%q) = %+v, %v; want level %v msg %q session %q, ok %v", tt.in, e, ok, tt.level, tt.msg, tt.session, tt.wantOK)
+		}
+	}
+	e, _ := parseLogLine([]byte(`{"level":"info","n":12,"f":1.5e3,"b":true,"z":null,"o":{"a":1}}`))
+	want := map[string]string{"n": "12", "f": "1.5e3", "b": "true", "z": "null", "o": `{"a":1}`}
+	if !reflect.DeepEqual(e.fields, want) {
+		t.Errorf("JSON non-string fields = %q; want %q", e.fields, want)
+	}
+}
+
+// formatWithLogrus writes one entry with the server's text formatter.
+func formatWithLogrus(t testing.TB, msg string, fields logrus.Fields) string {
+	fm, err := Formatter("TEXT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	var buf bytes.Buffer
+	log.SetOutput(&buf)
+	log.SetFormatter(fm)
+	log.WithFields(fields).WithTime(fxBase).Info(msg)
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// checkLogrusRoundTrip formats msg and value with real logrus and checks
+// that the parser gives them back unchanged.
+func checkLogrusRoundTrip(t testing.TB, msg, value string) {
+	line := formatWithLogrus(t, msg, logrus.Fields{"v": value, "n": 42, "user": "SMITH"})
+	if strings.Contains(line, "\n") {
+		t.Fatalf("logrus wrote a multi-line entry for %q/%q", msg, value)
+	}
+	e, ok := parseLogLine([]byte(line))
+	if !ok {
+		t.Fatalf("parseLogLine(%q) failed", line)
+	}
+	if msg != "" && e.msg != msg {
+		t.Errorf("msg %q came back as %q from %q", msg, e.msg, line)
+	}
+	if e.fields["v"] != value || e.fields["n"] != "42" || e.fields["user"] != "SMITH" || e.level != logrus.InfoLevel || !e.time.Equal(fxBase) {
+		t.Errorf("value %q came back as %+v from %q", value, e, line)
+	}
+}
+
+func TestLogfmtLogrusRoundTrip(t *testing.T) {
+	values := []string{
+		"", "plain", "with space", `"quoted"`, "a=b", "key=value other=x", "ünïcödé ✉", "tab\there",
+		"new\nline", `back\slash`, "\xff\xfeinvalid utf-8", "C: PASS ***", "S: [RETR 3: 10,240 octets]",
+		"trailing space ", " leading", "=", `"`, `\"`, "\x00nul", "\u2028",
+	}
+	for _, v := range values {
+		checkLogrusRoundTrip(t, v, v)
+	}
+}
+
+func FuzzParseLogfmt(f *testing.F) {
+	for _, s := range []string{
+		`time="2026-11-25T17:20:00.1Z" level=info msg="C: USER smith" remote="127.0.0.1:1" session=0a1b2c3d4e5f`,
+		`a=1 b="x y" c=""`, `msg="\xff\u00fc\"="`, "hello", "",
+	} {
+		f.Add(s, "v")
+	}
+	f.Fuzz(func(t *testing.T, line, value string) {
+		// Arbitrary input: no panic, and a success yields pairs that are
+		// consistent with the line.
+		kvs, err := parseLogfmt(line)
+		if err == nil {
+			if len(kvs) == 0 {
+				t.Fatalf("parseLogfmt(%q) = no pairs and no error", line)
+			}
+			for _, kv := range kvs {
+				if kv.key == "" || strings.ContainsAny(kv.key, ` ="`) || !strings.Contains(line, kv.key+"=") {
+					t.Fatalf("parseLogfmt(%q) gave bad key %q", line, kv.key)
+				}
+			}
+		}
+		_, _ = parseLogLine([]byte(line))
+		// Whatever logrus writes must parse back to the same values.
+		checkLogrusRoundTrip(t, line, value)
+	})
+}
