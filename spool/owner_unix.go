@@ -160,27 +160,6 @@ func openNoFollow(path string, flag int) (*os.File, error) {
 	return f, nil
 }
 
-// writeNewFile writes data to path (a lock's temporary file), replacing
-// what is there, owned like a new file in its directory.
-func writeNewFile(path string, data []byte) error {
-	om, err := newFileOwner(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	f, err := createWith(path, om)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
-}
-
 // mkdirOwned makes the user directory dir, if missing, with the owner and
 // group of its parent (the spool root) and mode 0700 (0770 when the root
 // is group-writable).
