@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -62,5 +63,31 @@ func TestSessionLockPerFolder(t *testing.T) {
 	defer cancel()
 	if _, err := s.OpenBox(cctx, "BOSS", NewMail, OpenOptions{NoIndex: true}); err != ErrLocked {
 		t.Errorf("second NEWMAIL session: %v, want ErrLocked", err)
+	}
+}
+
+// TestAlertsRefuseLinks: an alert directory planted as a symbolic link is
+// neither written through nor read through.
+func TestAlertsRefuseLinks(t *testing.T) {
+	s := New(t.TempDir())
+	ctx := context.Background()
+	elsewhere := t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "00000000000000000001-beef"), []byte("planted"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(s.Root, "SMITH"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(s.Root, "SMITH", alertDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.QueueAlert(ctx, "SMITH", "hello", time.Now()); !errors.Is(err, ErrUnsafe) {
+		t.Errorf("QueueAlert through a link: %v, want ErrUnsafe", err)
+	}
+	if got, err := s.TakeAlert(ctx, "SMITH"); !errors.Is(err, ErrUnsafe) || got != "" {
+		t.Errorf("TakeAlert through a link = %q, %v; want ErrUnsafe", got, err)
+	}
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 1 {
+		t.Errorf("the link's target has %d files, want the planted one only", len(ents))
 	}
 }
