@@ -110,6 +110,7 @@ type Config struct {
 	FastScan            bool          // FAST_SCAN defined
 	MaximumThreads      int           // MAXIMUM_THREADS: concurrent sessions, DefaultMaximumThreads
 	BusyPoll            int           // BUSY_POLL: microseconds a fetching session watches for the next command; 0 = never
+	RPOP                RPOP          // RPOP_*: the remote POP poller (rpop.go)
 
 	// Sources records where each setting came from, by its full name
 	// (e.g. "TCPIP$POP_SECURITY"). Names absent from the map are defaults.
@@ -129,6 +130,7 @@ func Default() *Config {
 		LinkIdleTimeout: DefaultLinkIdleTimeout,
 		MaximumThreads:  DefaultMaximumThreads,
 		BusyPoll:        DefaultBusyPoll,
+		RPOP:            defaultRPOP(),
 		Sources:         map[string]Source{},
 	}
 }

@@ -30,7 +30,7 @@ const (
 )
 
 // table lists every logical name, in no particular order; Show sorts.
-var table = []entry{
+var table = append([]entry{
 	// Table 15-2.
 	enumEntry("SECURITY", "Table 15-2", func(c *Config) *Security { return &c.Security },
 		choice[Security]{"FRIENDLY", Friendly, false}, choice[Security]{"SECURE", Secure, false}),
@@ -84,7 +84,7 @@ var table = []entry{
 		func(c *Config) *int { return &c.LoginDelay }),
 	intEntry("BUSY_POLL", "vmspop", 0, 1000, false, "must be a number of microseconds from 0 to 1000",
 		func(c *Config) *int { return &c.BusyPoll }),
-}
+}, rpopEntries...)
 
 // lookupEntry finds the entry for a name given without its prefix.
 func lookupEntry(short string) (entry, bool) {

@@ -8,6 +8,7 @@
 //	vmspop logicals [--startup FILE]  show the effective settings
 //	vmspop uaf add|modify|show|list|remove ...   the accounts file
 //	vmspop deliver [-f SENDER] USER...   local delivery agent (stdin)
+//	vmspop rpop add|list|poll|run ...   remote POP3 accounts (docs/rpop.md)
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
 //	vmspop folders USER               list a user's folders
 //	vmspop trace [FILE...]            search trace logs
@@ -45,6 +46,8 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runUAF(rest, env, stdin, stdout, stderr)
 	case "deliver":
 		return runDeliver(rest, env, stdin, stdout, stderr)
+	case "rpop":
+		return runRPOP(rest, env, stdin, stdout, stderr)
 	case "import":
 		return runImport(rest, env, stdin, stdout, stderr)
 	case "folders":
@@ -71,6 +74,7 @@ func usage(w io.Writer) {
   logicals [--startup FILE]     show the effective TCPIP$POP_* settings
   uaf add|modify|show|list|remove USER ...   manage the accounts file (TCPIP$POP_UAF)
   deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
+  rpop add|modify|remove|list|show|poll|run ...   poll remote POP3 accounts into NEWMAIL (docs/rpop.md)
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
   folders USER                  list a user's folders, messages and sizes
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs

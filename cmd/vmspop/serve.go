@@ -209,6 +209,7 @@ func serve(ctx context.Context, cfg *logicals.Config, log *logrus.Logger, grace 
 		listeners = append(listeners, tln)
 		serveFns = append(serveFns, srv.ServeTLS)
 	}
+	defer startRPOP(ctx, cfg, log, listeners)() // TCPIP$POP_RPOP_PROCESSES > 0: the remote POP poller
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		log.WithFields(logrus.Fields{"addr": l.Addr().String(), "tls": i == 1}).Info("listening")
