@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmspop/vmspop/spool"
+)
+
+// rpopSite is a local vmspop site (spool, no accounts file: any valid name
+// is a user) whose records poll remotes.
+type rpopSite struct {
+	Dir, Spool string
+	Env        []string
+}
+
+func newRPOPSite(t testing.TB, env ...string) *rpopSite {
+	t.Helper()
+	dir := t.TempDir()
+	s := &rpopSite{Dir: dir, Spool: filepath.Join(dir, "spool")}
+	os.MkdirAll(s.Spool, 0o755)
+	var environ []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TCPIP$POP_") && !strings.HasPrefix(kv, "TCPIP_POP_") {
+			environ = append(environ, kv)
+		}
+	}
+	s.Env = append(environ, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+filepath.Join(dir, "uaf"),
+		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG="+filepath.Join(dir, "rpop.log"),
+		"TCPIP$POP_RPOP_TIMEOUT=0 00:00:20", "GORACE=atexit_sleep_ms=0")
+	s.Env = append(s.Env, env...)
+	return s
+}
+
+// run runs "vmspop ARGS" with stdin and returns its status and output.
+func (s *rpopSite) run(t testing.TB, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(vmspopBinary(t), args...)
+	cmd.Env = s.Env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	rc := exitCode(t, cmd)
+	return rc, out.String(), errb.String()
+}
+
+// add adds a record and returns its id.
+func (s *rpopSite) add(t testing.TB, user, password string, args ...string) string {
+	t.Helper()
+	rc, out, errs := s.run(t, password+"\n", append([]string{"rpop", "add", user, "--password-stdin"}, args...)...)
+	if rc != 0 {
+		t.Fatalf("rpop add %v: %d %s", args, rc, errs)
+	}
+	return strings.TrimSpace(out)
+}
+
+func (s *rpopSite) poll(t testing.TB, user string) (int, string) {
+	t.Helper()
+	rc, _, errs := s.run(t, "", "rpop", "poll", user)
+	return rc, errs
+}
+
+// stored returns user's NEWMAIL messages.
+func (s *rpopSite) stored(t testing.TB, user string) [][]byte {
+	t.Helper()
+	msgs, err := spool.New(s.Spool).ReadFolder(context.Background(), user, spool.NewMail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// testMessage is message i of a set: awkward body lines, a unique
+// Message-ID.
+func testMessage(set string, i int, to string) string {
+	return fmt.Sprintf("Return-Path: <sender%d@example.org>\nFrom: Sender %d <sender%d@example.org>\nTo: %s\nSubject: %s %d\nMessage-ID: <%s-%d@example.org>\n\n"+
+		"Body of %s %d.\n.\n..\n.leading dot\n>From quoted\n\n%s\nlast line\n",
+		i, i, i, to, set, i, set, i, set, i, strings.Repeat("x", 200+i%50))
+}
+
+var msgIDRE = regexp.MustCompile(`(?m)^Message-ID: <([^>]+)>$`)
+
+// checkOnce asserts that each of want (keyed by Message-ID) is stored
+// exactly once in user's NEWMAIL, with its body byte for byte, in MAIL-11
+// form (a SMTP%"sender" From: line).
+func (s *rpopSite) checkOnce(t testing.TB, user string, want []string) {
+	t.Helper()
+	bodies := map[string]string{}
+	for _, w := range want {
+		id := msgIDRE.FindStringSubmatch(w)[1]
+		_, body, _ := strings.Cut(w, "\n\n")
+		bodies[id] = body
+	}
+	seen := map[string]int{}
+	for _, m := range s.stored(t, user) {
+		text := string(m)
+		if !strings.HasPrefix(text, "From:\tSMTP%\"") {
+			t.Errorf("%s: stored message is not in MAIL-11 form: %.80q", user, text)
+		}
+		mid := msgIDRE.FindStringSubmatch(text)
+		if mid == nil {
+			t.Errorf("%s: stored message without Message-ID: %.200q", user, text)
+			continue
+		}
+		seen[mid[1]]++
+		_, orig, ok := strings.Cut(text, "\nX-RPOP-ID: ")
+		if !ok {
+			t.Errorf("%s: %s has no X-RPOP-ID", user, mid[1])
+			continue
+		}
+		_, body, _ := strings.Cut(orig, "\n\n")
+		if wb, ok := bodies[mid[1]]; ok && body != wb {
+			t.Errorf("%s: %s body differs:\n got %q\nwant %q", user, mid[1], body, wb)
+		}
+	}
+	for id := range bodies {
+		if seen[id] != 1 {
+			t.Errorf("%s: %s stored %d times; want once", user, id, seen[id])
+		}
+	}
+	for id, n := range seen {
+		if _, ok := bodies[id]; !ok {
+			t.Errorf("%s: unexpected message %s stored %d times", user, id, n)
+		}
+	}
+}
+
+func genMessages(set string, n int, to string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = testMessage(set, i, to)
+	}
+	return out
+}
+
+// TestRPOPDovecot polls a real Dovecot over plain POP3, STLS and implicit
+// TLS, with and without APOP and Leave.
+func TestRPOPDovecot(t *testing.T) {
+	d := startDovecot(t)
+	site := newRPOPSite(t)
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"plain", nil},
+		{"plainapop", []string{"--apop"}},
+		{"stls", []string{"--stls", "--ca", d.CA}},
+		{"stlsleave", []string{"--stls", "--ca", d.CA, "--leave", "--apop"}},
+		{"tls", []string{"--tls", "--ca", d.CA}},
+		{"tlsleaveapop", []string{"--tls", "--ca", d.CA, "--leave", "--apop"}},
+		{"stlsoffered", []string{"--stls-if-offered", "--ca", d.CA}},
+	}
+	// Dovecot's passwd-file may miss a change made within the second of
+	// its last read: every user exists before the first login.
+	all := map[string][]string{}
+	for _, tc := range cases {
+		all[tc.name] = genMessages(tc.name, 7, tc.name+"@remote.example")
+		d.addUser(t, tc.name, "pw-"+tc.name, all[tc.name])
+	}
+	time.Sleep(1100 * time.Millisecond) // see above: the passwd file's mtime must be in the past
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			user := strings.ToUpper(tc.name)
+			msgs := all[tc.name]
+			host := d.Plain
+			if slicesContains(tc.args, "--tls") {
+				host = d.TLS
+			}
+			id := site.add(t, user, "pw-"+tc.name, append([]string{"--host", host, "--account", tc.name}, tc.args...)...)
+			if rc, errs := site.poll(t, user); rc != 0 {
+				t.Fatalf("poll: %d %s", rc, errs)
+			}
+			site.checkOnce(t, user, msgs)
+			leave := slicesContains(tc.args, "--leave")
+			if n := d.inboxCount(t, tc.name); leave && n != len(msgs) || !leave && n != 0 {
+				t.Errorf("remote holds %d messages after the poll (leave %v)", n, leave)
+			}
+			// A second poll stores nothing new.
+			if rc, errs := site.poll(t, user); rc != 0 {
+				t.Fatalf("second poll: %d %s", rc, errs)
+			}
+			site.checkOnce(t, user, msgs)
+			_, out, _ := site.run(t, "", "rpop", "list", user)
+			if !strings.Contains(out, id) || !strings.Contains(out, "ok, 0 messages") {
+				t.Errorf("list after the second poll:\n%s", out)
+			}
+		})
+	}
+}
+
+func slicesContains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
