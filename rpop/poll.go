@@ -37,12 +37,14 @@ type Delivery struct {
 	Size int64
 }
 
-// Sink stores messages. Deliver must append the message crash-safely (all
-// or nothing) to each user's NEWMAIL and return only once it is on disk.
+// Sink stores messages. Deliver must append the messages crash-safely to
+// each of their users' NEWMAIL (all or nothing per user) and return only
+// once they are on disk; the Deliveries' readers are valid only during the
+// call.
 // Delivered reports which of keys are already stored for user (in any
 // folder), after finishing any update a crash interrupted.
 type Sink interface {
-	Deliver(ctx context.Context, d *Delivery) error
+	Deliver(ctx context.Context, ds []*Delivery) error
 	Delivered(ctx context.Context, user string, keys []string) (map[string]bool, error)
 }
 
@@ -291,6 +293,63 @@ func poll(ctx context.Context, rec *Record, st *state, sink Sink, opts *Options)
 	}
 	defer f.close()
 	var skipped []string
+	var batch []*Delivery
+	var batchMsgs []msgInfo
+	// flush stores a batch: intents logged (one fsync), messages appended
+	// (one append per user), then DELE or "seen" (one fsync).
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		var lines []string
+		var todo []*Delivery
+		for i, d := range batch {
+			if in, ok := st.Pending[d.Key]; ok {
+				var users []string
+				for _, u := range d.Users {
+					if !(slices.Contains(in.Users, u) && stored[u][d.Key]) {
+						users = append(users, u)
+					}
+				}
+				d.Users = users
+			} else {
+				lines = append(lines, fmt.Sprintf("pending %s %s %s", d.Key, uidlField(batchMsgs[i].UIDL), strings.Join(d.Users, ",")))
+			}
+			if len(d.Users) > 0 {
+				todo = append(todo, d)
+			}
+		}
+		if err := st.logs(lines); err != nil {
+			return err
+		}
+		if len(todo) > 0 {
+			if err := sink.Deliver(ctx, todo); err != nil {
+				return fmt.Errorf("rpop: storing: %w", err)
+			}
+		}
+		for _, d := range todo {
+			res.Messages++
+			res.Octets += d.Size
+		}
+		if rec.Leave {
+			lines = lines[:0]
+			for i, d := range batch {
+				lines = append(lines, "seen "+batchMsgs[i].UIDL+" "+d.Key)
+			}
+			if err := st.logs(lines); err != nil {
+				return err
+			}
+		} else {
+			for _, m := range batchMsgs {
+				cmd := fmt.Sprintf("DELE %d", m.N)
+				if _, err := c.cmd(cmd, cmd); err != nil {
+					return err
+				}
+			}
+		}
+		batch, batchMsgs = batch[:0], batchMsgs[:0]
+		return f.reset()
+	}
 	for _, m := range msgs {
 		if err := ctx.Err(); err != nil {
 			return Result{Messages: res.Messages, Octets: res.Octets, Err: err}
@@ -306,34 +365,15 @@ func poll(ctx context.Context, rec *Record, st *state, sink Sink, opts *Options)
 		if err != nil {
 			return Result{Messages: res.Messages, Octets: res.Octets, Err: err}
 		}
-		users := d.Users
-		if in, ok := st.Pending[d.Key]; ok {
-			users = nil
-			for _, u := range d.Users {
-				if !(slices.Contains(in.Users, u) && stored[u][d.Key]) {
-					users = append(users, u)
-				}
+		batch, batchMsgs = append(batch, d), append(batchMsgs, m)
+		if len(batch) >= batchMax || f.end >= batchBytes {
+			if err := flush(); err != nil {
+				return Result{Messages: res.Messages, Octets: res.Octets, Err: err}
 			}
-		} else if err := st.log(fmt.Sprintf("pending %s %s %s", d.Key, uidlField(m.UIDL), strings.Join(d.Users, ","))); err != nil {
-			return Result{Messages: res.Messages, Octets: res.Octets, Err: err}
 		}
-		if len(users) > 0 {
-			d.Users = users
-			if err := sink.Deliver(ctx, d); err != nil {
-				return Result{Messages: res.Messages, Octets: res.Octets, Err: fmt.Errorf("rpop: storing: %w", err)}
-			}
-			res.Messages++
-			res.Octets += d.Size
-		}
-		if rec.Leave {
-			err = st.log("seen " + m.UIDL + " " + d.Key)
-		} else {
-			cmd := fmt.Sprintf("DELE %d", m.N)
-			_, err = c.cmd(cmd, cmd)
-		}
-		if err != nil {
-			return Result{Messages: res.Messages, Octets: res.Octets, Err: err}
-		}
+	}
+	if err := flush(); err != nil {
+		return Result{Messages: res.Messages, Octets: res.Octets, Err: err}
 	}
 	if err := c.quit(); err != nil {
 		return Result{Messages: res.Messages, Octets: res.Octets, Err: err}
@@ -375,12 +415,22 @@ func (st *state) logs(lines []string) error {
 	return nil
 }
 
-// fetcher fetches messages into one reused unlinked temporary file.
+// Batches: at most batchMax messages or batchBytes octets are fetched
+// before they are stored, so that the fsyncs of the state log and of the
+// folder append are shared.
+const (
+	batchMax   = 64
+	batchBytes = 8 << 20
+)
+
+// fetcher fetches a batch of messages into one reused unlinked temporary
+// file.
 type fetcher struct {
 	rec  *Record
 	opts *Options
 	f    *os.File
 	bw   *bufio.Writer
+	end  int64 // octets of the file in use
 	amap map[string]string
 }
 
@@ -402,12 +452,21 @@ func (f *fetcher) open() error {
 
 func (f *fetcher) close() { f.f.Close() }
 
-// fetch retrieves message m and prepares its delivery.
-func (f *fetcher) fetch(c *client, m msgInfo) (*Delivery, error) {
+// reset empties the file for the next batch.
+func (f *fetcher) reset() error {
+	f.end = 0
 	if err := f.f.Truncate(0); err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := f.f.Seek(0, io.SeekStart); err != nil {
+	_, err := f.f.Seek(0, io.SeekStart)
+	return err
+}
+
+// fetch retrieves message m to the end of the file and prepares its
+// delivery. A message over the size limit leaves nothing behind.
+func (f *fetcher) fetch(c *client, m msgInfo) (*Delivery, error) {
+	start := f.end
+	if _, err := f.f.Seek(start, io.SeekStart); err != nil {
 		return nil, err
 	}
 	f.bw.Reset(f.f)
@@ -420,13 +479,14 @@ func (f *fetcher) fetch(c *client, m msgInfo) (*Delivery, error) {
 	if err := f.bw.Flush(); err != nil {
 		return nil, err
 	}
+	f.end += n
 	key := keyOf(h)
 	d := &Delivery{Key: key, Users: []string{f.rec.User}}
 	prefix := []byte(KeyField + ": " + key + "\n")
-	body := io.ReaderAt(f.f)
+	body := io.NewSectionReader(f.f, start, n)
 	bodyOff := int64(0)
 	if f.rec.Unified != "" {
-		hdr, off, err := readHeader(f.f, n)
+		hdr, off, err := readHeader(body, n)
 		if err != nil {
 			// Not a message we can route: the postmaster gets it as is.
 			d.Users = f.postmasters()

@@ -49,15 +49,27 @@ type rpopSink struct {
 	now func() time.Time
 }
 
-// Deliver appends d to each user's NEWMAIL in MAIL-11 form.
-func (s *rpopSink) Deliver(ctx context.Context, d *rpop.Delivery) error {
-	del, err := prepareDelivery(d.Msg, d.Size, d.Sender, d.SenderSet, s.now())
-	if err != nil {
-		return err
+// Deliver appends the messages to their users' NEWMAIL in MAIL-11 form,
+// one append (one journal, one fsync) per user.
+func (s *rpopSink) Deliver(ctx context.Context, ds []*rpop.Delivery) error {
+	byUser := map[string][]spool.NewMessage{}
+	var users []string
+	now := s.now()
+	for _, d := range ds {
+		del, err := prepareDelivery(d.Msg, d.Size, d.Sender, d.SenderSet, now)
+		if err != nil {
+			return err
+		}
+		for _, u := range d.Users {
+			if _, ok := byUser[u]; !ok {
+				users = append(users, u)
+			}
+			byUser[u] = append(byUser[u], del.message())
+		}
 	}
 	var failed []error
-	for _, u := range d.Users {
-		if err := s.sp.Append(ctx, u, spool.NewMail, []spool.NewMessage{del.message()}); err != nil {
+	for _, u := range users {
+		if err := s.sp.Append(ctx, u, spool.NewMail, byUser[u]); err != nil {
 			failed = append(failed, fmt.Errorf("%s: %w", u, err))
 		}
 	}

@@ -20,6 +20,7 @@ import (
 type rpopSite struct {
 	Dir, Spool string
 	Env        []string
+	Bin        string // "" = vmspopBinary (race-enabled)
 }
 
 func newRPOPSite(t testing.TB, env ...string) *rpopSite {
@@ -43,7 +44,7 @@ func newRPOPSite(t testing.TB, env ...string) *rpopSite {
 // run runs "vmspop ARGS" with stdin and returns its status and output.
 func (s *rpopSite) run(t testing.TB, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(vmspopBinary(t), args...)
+	cmd := exec.Command(s.bin(t), args...)
 	cmd.Env = s.Env
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -111,6 +112,10 @@ func (s *rpopSite) checkOnce(t testing.TB, user string, want []string) {
 			continue
 		}
 		seen[mid[1]]++
+		if seen[mid[1]] == 2 {
+			k, _, _ := strings.Cut(text[strings.Index(text, "X-RPOP-ID"):], "\n")
+			t.Logf("%s: second copy of %s has %s", user, mid[1], k)
+		}
 		_, orig, ok := strings.Cut(text, "\nX-RPOP-ID: ")
 		if !ok {
 			t.Errorf("%s: %s has no X-RPOP-ID", user, mid[1])
@@ -203,4 +208,11 @@ func slicesContains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func (s *rpopSite) bin(t testing.TB) string {
+	if s.Bin != "" {
+		return s.Bin
+	}
+	return vmspopBinary(t)
 }
