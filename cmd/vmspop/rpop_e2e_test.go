@@ -216,3 +216,86 @@ func (s *rpopSite) bin(t testing.TB) string {
 	}
 	return vmspopBinary(t)
 }
+
+// TestRPOPUnifiedDovecot drains a domain-wide Dovecot mailbox and
+// distributes it: X-Real-To recipients, the To/Cc fallback, the
+// postmaster fallback, Return-Path as the envelope sender.
+func TestRPOPUnifiedDovecot(t *testing.T) {
+	d := startDovecot(t)
+	site := newRPOPSite(t, "TCPIP$POP_SUBSTITUTE_DOMAIN=vms.example", "TCPIP$POP_POSTMASTER=POSTMASTER")
+	for _, u := range []string{"ALICE", "BOB", "POSTMASTER"} {
+		os.MkdirAll(filepath.Join(site.Spool, u), 0o700)
+	}
+	msgs := []string{
+		"Return-Path: <s1@far.example>\nX-Real-To: alice@vms.example\nX-Real-To: bob@vms.example\nFrom: S1 <s1@far.example>\nTo: team@lists.example\nSubject: both\nMessage-ID: <u1@far.example>\n\nfor alice and bob\n.\n",
+		"Return-Path: <s2@far.example>\nFrom: s2@far.example\nTo: bob@vms.example, stranger@other.example\nSubject: to bob\nMessage-ID: <u2@far.example>\n\nfor bob only\n",
+		"Return-Path: <s3@far.example>\nX-Real-To: nobody@vms.example\nFrom: s3@far.example\nSubject: lost\nMessage-ID: <u3@far.example>\n\nfor the postmaster\n",
+	}
+	d.addUser(t, "domain", "dpw", msgs)
+	time.Sleep(1100 * time.Millisecond) // Dovecot's passwd-file change detection (see TestRPOPDovecot)
+	site.add(t, "POSTMASTER", "dpw", "--host", d.Plain, "--account", "domain", "--unified", "X-Real-To")
+	if rc, errs := site.poll(t, "POSTMASTER"); rc != 0 {
+		t.Fatalf("poll: %d %s", rc, errs)
+	}
+	site.checkOnce(t, "ALICE", msgs[:1])
+	site.checkOnce(t, "BOB", msgs[:2])
+	site.checkOnce(t, "POSTMASTER", msgs[2:])
+	for _, u := range []string{"ALICE", "BOB", "POSTMASTER"} {
+		for _, m := range site.stored(t, u) {
+			text := string(m)
+			if strings.Contains(text, "\nX-Real-To:") || strings.Contains(text, "\nReturn-Path:") {
+				t.Errorf("%s: special field or Return-Path left in %.300q", u, text)
+			}
+			if !regexp.MustCompile(`^From:\tSMTP%"s[123]@far\.example"`).MatchString(text) {
+				t.Errorf("%s: envelope sender not from Return-Path: %.80q", u, text)
+			}
+		}
+	}
+	if n := d.inboxCount(t, "domain"); n != 0 {
+		t.Errorf("domain-wide mailbox holds %d messages after the poll", n)
+	}
+}
+
+// TestRPOPFromVmspop polls a second vmspop (the fixture spool's SMITH).
+func TestRPOPFromVmspop(t *testing.T) {
+	remote := startServer(t)
+	site := newRPOPSite(t)
+	site.add(t, "LOCAL", "demo", "--host", remote.Addr, "--account", "SMITH", "--apop")
+	// APOP with the account's APOP secret: the password given is "demo",
+	// the secret "apop-demo", so APOP fails and says so.
+	rc, errs := site.poll(t, "LOCAL")
+	if rc == 0 || !strings.Contains(errs, "APOP") {
+		t.Fatalf("APOP with the wrong secret: rc %d, %s", rc, errs)
+	}
+	site.run(t, "", "rpop", "remove", strings.Fields(mustList(t, site))[0])
+	site.add(t, "LOCAL", "demo", "--host", remote.Addr, "--account", "SMITH")
+	if rc, errs := site.poll(t, "LOCAL"); rc != 0 {
+		t.Fatalf("poll: %d %s", rc, errs)
+	}
+	got := site.stored(t, "LOCAL")
+	if len(got) != len(fixtureMessages) {
+		t.Fatalf("stored %d messages; want %d", len(got), len(fixtureMessages))
+	}
+	_, want, _ := strings.Cut(fixtureMessages[0].text, "\n\n")
+	if _, orig, _ := strings.Cut(string(got[0]), "\nX-RPOP-ID: "); !strings.HasSuffix(orig, "\n\n"+want) {
+		t.Errorf("first message's body changed: %q; want it to end in %q", orig, want)
+	}
+	left, err := spool.New(remote.Spool).ReadFolder(context.Background(), "SMITH", spool.NewMail)
+	if err != nil || len(left) != 0 {
+		t.Errorf("remote NEWMAIL holds %d messages (%v); want 0", len(left), err)
+	}
+	if rc, errs := site.poll(t, "LOCAL"); rc != 0 || len(site.stored(t, "LOCAL")) != len(fixtureMessages) {
+		t.Errorf("second poll: %d %s, %d stored", rc, errs, len(site.stored(t, "LOCAL")))
+	}
+}
+
+// mustList returns "rpop list" without its heading line.
+func mustList(t testing.TB, s *rpopSite) string {
+	t.Helper()
+	rc, out, errs := s.run(t, "", "rpop", "list")
+	if rc != 0 {
+		t.Fatalf("rpop list: %d %s", rc, errs)
+	}
+	_, rest, _ := strings.Cut(out, "\n")
+	return rest
+}
