@@ -460,6 +460,13 @@ func rpopAdd(cfg *logicals.Config, file *rpop.File, user string, f *recordFlags,
 		return fmt.Errorf("invalid user name %q", user)
 	}
 	r := rpop.Record{ID: rpop.NewID(), User: strings.ToUpper(user)}
+	if db, err := uaf.Load(cfg.UAF); err == nil {
+		if _, ok := db.Lookup(r.User); !ok {
+			return fmt.Errorf("no such user %s in %s", r.User, cfg.UAF)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if err := f.apply(&r, stdin, true); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -147,8 +148,15 @@ service pop3-login {
 	}
 	os.WriteFile(filepath.Join(dir, "passwd"), nil, 0o644)
 	d.cmd = exec.Command(bin, "-F", "-c", filepath.Join(dir, "dovecot.conf"))
-	var out bytes.Buffer
-	d.cmd.Stdout, d.cmd.Stderr = &out, &out
+	// A file, not a pipe: Dovecot's children inherit it, and a pipe would
+	// keep cmd.Wait waiting for them.
+	outFile, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	d.cmd.Stdout, d.cmd.Stderr = outFile, outFile
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -157,15 +165,17 @@ service pop3-login {
 			log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
 			t.Logf("dovecot.log (last 3000 octets):\n%s", log[max(0, len(log)-3000):])
 		}
-		d.cmd.Process.Signal(os.Interrupt)
+		// SIGTERM stops the master and its children; anything left of
+		// the process group after 10 s is killed.
+		d.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { d.cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			d.cmd.Process.Kill()
-			<-done
 		}
+		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
 	})
 	for _, a := range []string{d.Plain, d.TLS} {
 		deadline := time.Now().Add(20 * time.Second)
@@ -177,7 +187,8 @@ service pop3-login {
 			}
 			if time.Now().After(deadline) {
 				log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
-				t.Fatalf("dovecot did not listen on %s: %v\n%s\n%s", a, err, out.String(), log)
+				out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
+				t.Fatalf("dovecot did not listen on %s: %v\n%s\n%s", a, err, out, log)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -299,3 +299,46 @@ func mustList(t testing.TB, s *rpopSite) string {
 	_, rest, _ := strings.Cut(out, "\n")
 	return rest
 }
+
+// TestRPOPInServe: with TCPIP$POP_RPOP_PROCESSES set, serve polls the
+// records on their period, logs one line per poll, and refuses a record
+// whose remote is serve itself.
+func TestRPOPInServe(t *testing.T) {
+	d := startDovecot(t)
+	msgs := genMessages("served", 5, "served@remote.example")
+	d.addUser(t, "served", "spw", msgs)
+	time.Sleep(1100 * time.Millisecond) // Dovecot's passwd-file change detection (see TestRPOPDovecot)
+	srv := startServer(t, "TCPIP$POP_RPOP_PROCESSES=2", "TCPIP$POP_LOG_LEVEL=INFO")
+	site := &rpopSite{Dir: srv.Dir, Spool: srv.Spool}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TCPIP$POP_") && !strings.HasPrefix(kv, "TCPIP_POP_") {
+			site.Env = append(site.Env, kv)
+		}
+	}
+	site.Env = append(site.Env, "TCPIP$POP_SPOOL="+srv.Spool, "TCPIP$POP_UAF="+srv.UAF, "GORACE=atexit_sleep_ms=0")
+	good := site.add(t, "JONES", "spw", "--host", d.Plain, "--account", "served", "--period", "1s")
+	self := site.add(t, "JONES", "demo", "--host", srv.Addr, "--account", "SMITH", "--period", "1s")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out := mustList(t, site)
+		if strings.Contains(out, "is this server") && len(site.stored(t, "JONES")) == len(msgs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(srv.Log)
+			t.Fatalf("serve did not poll: list\n%s\nlog:\n%s", out, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	site.checkOnce(t, "JONES", msgs)
+	log, _ := os.ReadFile(srv.Log)
+	if !regexp.MustCompile(`rpop poll.*messages=5`).Match(log) && !regexp.MustCompile(`"messages":5.*rpop poll|rpop poll.*"messages":5`).Match(log) {
+		t.Errorf("no poll log line with messages=5 in:\n%s", log)
+	}
+	if !strings.Contains(string(log), self) || !strings.Contains(string(log), good) {
+		t.Errorf("poll log lines do not name the records:\n%s", log)
+	}
+	if n := d.inboxCount(t, "served"); n != 0 {
+		t.Errorf("remote holds %d messages", n)
+	}
+}
