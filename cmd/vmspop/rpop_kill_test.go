@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -15,10 +16,10 @@ import (
 // round, while it drains a Dovecot mailbox of 500 messages, with and
 // without Leave; a last poll runs to the end. Every message must then be
 // in NEWMAIL exactly once (body byte for byte) and, without Leave, gone
-// from the remote. Rounds: RPOP_KILL_ROUNDS (default 30; the 100
-// takes about a minute more).
+// from the remote. Rounds: RPOP_KILL_ROUNDS (default 20, about 40 s; the
+// issue's 100 took 233 s on a loaded 2-core machine).
 func TestRPOPKill(t *testing.T) {
-	rounds := 30
+	rounds := 20
 	if v, err := strconv.Atoi(os.Getenv("RPOP_KILL_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
@@ -48,7 +49,7 @@ func TestRPOPKill(t *testing.T) {
 			// copy of the mailbox: kills land anywhere in [0, 1.3 x that].
 			full := site.timePoll(t, d, user, m.name, msgs[m.name])
 			t.Logf("a full poll of %d messages takes %v", n, full)
-			killed := 0
+			killed := 0 // polls that died of the signal, not of their own end
 			for r := 0; r < rounds; r++ {
 				cmd := exec.Command(site.Bin, "rpop", "poll", user)
 				cmd.Env = site.Env
@@ -56,10 +57,11 @@ func TestRPOPKill(t *testing.T) {
 					t.Fatal(err)
 				}
 				time.Sleep(time.Duration(rand.Int64N(int64(full) * 13 / 10)))
-				if cmd.Process.Kill() == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 					killed++
 				}
-				cmd.Wait()
 			}
 			if rc, errs := site.poll(t, user); rc != 0 {
 				t.Fatalf("last poll: %d %s", rc, errs)
