@@ -57,12 +57,22 @@ func (p *Poller) Run(ctx context.Context) error {
 	next := map[string]time.Time{}     // record id -> next poll
 	hostDown := map[string]time.Time{} // host -> delayed until
 	running := map[string]bool{}
+	var prev []Record
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	lastErr := ""
 	for {
 		recs, err := p.File.Load()
-		if err != nil {
+		if err != nil && err.Error() != lastErr {
+			// Once per new error, not once per tick; the records read
+			// last stay in force meanwhile.
 			p.Logger.WithError(err).Error("rpop: reading the records")
+		}
+		if err != nil {
+			lastErr = err.Error()
+			recs = prev
+		} else {
+			lastErr, prev = "", recs
 		}
 		now := time.Now()
 		perUser := map[string]int{}
