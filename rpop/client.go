@@ -48,7 +48,7 @@ type client struct {
 }
 
 func newClient(conn net.Conn, timeout time.Duration) *client {
-	return &client{conn: conn, r: bufio.NewReaderSize(conn, 32<<10), timeout: timeout}
+	return &client{conn: conn, r: bufio.NewReaderSize(conn, maxMsgLine+2), timeout: timeout}
 }
 
 // readLine reads one line without its CRLF, refusing lines over max.
@@ -166,7 +166,7 @@ func (c *client) startTLS(ctx context.Context, cfg *tls.Config) error {
 		return fmt.Errorf("rpop: STLS handshake: %w", err)
 	}
 	c.conn = tc
-	c.r = bufio.NewReaderSize(tc, 32<<10)
+	c.r = bufio.NewReaderSize(tc, maxMsgLine+2)
 	return nil
 }
 
@@ -308,10 +308,4 @@ var nl = []byte{'\n'}
 func (c *client) quit() error {
 	_, err := c.cmd("QUIT", "QUIT")
 	return err
-}
-
-// hasTimestamp reports whether a greeting offers APOP.
-func hasTimestamp(greeting string) bool {
-	c := client{greeting: greeting}
-	return c.apopTimestamp() != ""
 }

@@ -28,13 +28,12 @@ import (
 )
 
 type dovecot struct {
-	Dir       string
-	Plain     string // 127.0.0.1:port, STLS offered
-	TLS       string // 127.0.0.1:port, implicit TLS
-	CA        string // PEM file of its self-signed certificate
-	uid, gid  int
-	cmd       *exec.Cmd
-	passwdBuf bytes.Buffer
+	Dir      string
+	Plain    string // 127.0.0.1:port, STLS offered
+	TLS      string // 127.0.0.1:port, implicit TLS
+	CA       string // PEM file of its self-signed certificate
+	uid, gid int
+	cmd      *exec.Cmd
 }
 
 // writeSelfSigned writes a self-signed certificate for 127.0.0.1 and
