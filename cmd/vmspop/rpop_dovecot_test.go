@@ -130,6 +130,9 @@ userdb {
   driver = passwd-file
   args = username_format=%%u %[1]s/passwd
 }
+protocol pop3 {
+  mail_max_userip_connections = 1000
+}
 service pop3-login {
   inet_listener pop3 {
     address = 127.0.0.1
