@@ -602,6 +602,10 @@ func rpopPollRun(cfg *logicals.Config, file *rpop.File, sub, user string, stderr
 			continue
 		}
 		n++
+		if r.Disabled {
+			fmt.Fprintf(stderr, "%s (%s@%s): disabled, not polled\n", r.ID, r.Account, r.Host)
+			continue
+		}
 		res := rpop.Poll(ctx, r, file.StateDir(), p.Sink, &opts, log)
 		if res.Err != nil {
 			fmt.Fprintf(stderr, "vmspop rpop poll: %s (%s@%s): %v\n", r.ID, r.Account, r.Host, res.Err)

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,10 +36,10 @@ func newRPOPSite(t testing.TB, env ...string) *rpopSite {
 			environ = append(environ, kv)
 		}
 	}
-	s.Env = append(environ, "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+filepath.Join(dir, "uaf"),
+	// The first definition of a name wins: env before the defaults.
+	s.Env = append(append(environ, env...), "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+filepath.Join(dir, "uaf"),
 		"TCPIP$POP_HOSTNAME=vms.example", "TCPIP$POP_LOG="+filepath.Join(dir, "rpop.log"),
 		"TCPIP$POP_RPOP_TIMEOUT=0 00:00:20", "GORACE=atexit_sleep_ms=0")
-	s.Env = append(s.Env, env...)
 	return s
 }
 
@@ -340,5 +342,113 @@ func TestRPOPInServe(t *testing.T) {
 	}
 	if n := d.inboxCount(t, "served"); n != 0 {
 		t.Errorf("remote holds %d messages", n)
+	}
+}
+
+// TestRPOPLogicals: the TCPIP$POP_RPOP_* names, end to end with "vmspop
+// rpop run" and "rpop poll" against Dovecot, a closed port and a server
+// that never speaks.
+func TestRPOPLogicals(t *testing.T) {
+	d := startDovecot(t)
+	small := genMessages("lgsmall", 3, "x@remote.example")
+	bigs := []string{testMessage("lgbig", 0, "x@remote.example"),
+		"From: a@b.example\nSubject: big\nMessage-ID: <lgbig-big@example.org>\n\n" + strings.Repeat("big line\n", 1000)}
+	d.addUser(t, "lggood", "pw", small)
+	d.addUser(t, "lgbig", "pw", bigs)
+	time.Sleep(1100 * time.Millisecond) // Dovecot's passwd-file change detection (see TestRPOPDovecot)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // never greets
+		}
+	}()
+	t.Cleanup(func() { silent.Close() })
+	down := freePort(t) // nothing listens there
+	records := filepath.Join(t.TempDir(), "records.json")
+	site := newRPOPSite(t, "TCPIP$POP_RPOP_FILE="+records, "TCPIP$POP_RPOP_USE_APOP=0",
+		"TCPIP$POP_RPOP_MESSAGE_SIZE_LIMIT=4096", "TCPIP$POP_RPOP_SOURCE_ADDRESS=127.0.0.2",
+		"TCPIP$POP_RPOP_DELAY_FAILED_HOSTS=0 01:00:00", "TCPIP$POP_RPOP_DELAY_FAILED_ACCOUNTS=0 01:00:00",
+		"TCPIP$POP_RPOP_TIMEOUT=0 00:00:03", "TCPIP$POP_RPOP_PROCESSES=2", "TCPIP$POP_LOG_LEVEL=INFO")
+	good := site.add(t, "LGGOOD", "pw", "--host", d.Plain, "--account", "lggood", "--apop", "--period", "1s")
+	big := site.add(t, "LGBIG", "pw", "--host", d.Plain, "--account", "lgbig", "--period", "1s")
+	dead := site.add(t, "LGDOWN", "pw", "--host", down, "--account", "x", "--period", "1s")
+	mute := site.add(t, "LGMUTE", "pw", "--host", silent.Addr().String(), "--account", "x", "--period", "1s")
+	if _, err := os.Stat(records); err != nil {
+		t.Fatalf("TCPIP$POP_RPOP_FILE: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(site.Dir, "rpop")); err == nil {
+		t.Fatal("records written next to the accounts file despite TCPIP$POP_RPOP_FILE")
+	}
+
+	cmd := exec.Command(site.bin(t), "rpop", "run")
+	cmd.Env = site.Env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	logPath := filepath.Join(site.Dir, "rpop.log")
+	polls := func(id string) []string {
+		b, _ := os.ReadFile(logPath)
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, `msg="rpop poll"`) && strings.Contains(l, "rpop="+id) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for len(polls(good)) < 3 || len(polls(mute)) < 1 {
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("rpop run did not poll enough:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	site.checkOnce(t, "LGGOOD", small)
+	site.checkOnce(t, "LGBIG", bigs[:1])
+	for id, want := range map[string]string{big: "left on the server", dead: "connect", mute: "timeout"} {
+		p := polls(id)
+		if len(p) != 1 || !strings.Contains(p[0], "outcome=failed") || !strings.Contains(p[0], want) {
+			t.Errorf("record %s: %d polls (want 1, then delayed), %q; want a failure with %q", id, len(p), p, want)
+		}
+	}
+	dlog, _ := os.ReadFile(filepath.Join(d.Dir, "dovecot.log"))
+	if !strings.Contains(string(dlog), "user=<lggood>, method=PLAIN") || strings.Contains(string(dlog), "user=<lggood>, method=APOP") {
+		t.Errorf("TCPIP$POP_RPOP_USE_APOP=0: the APOP record did not log in with USER/PASS")
+	}
+	if !strings.Contains(string(dlog), "rip=127.0.0.2") {
+		t.Errorf("TCPIP$POP_RPOP_SOURCE_ADDRESS=127.0.0.2: Dovecot saw no connection from it")
+	}
+	if n := d.inboxCount(t, "lgbig"); n != 1 {
+		t.Errorf("the over-size message should stay on the remote; it holds %d", n)
+	}
+
+	// Allow Self-Poll: Dovecot's address as our own LISTEN.
+	self := site.Env
+	site.Env = append([]string{"TCPIP$POP_LISTEN=" + d.Plain}, self...)
+	if rc, errs := site.poll(t, "LGGOOD"); rc == 0 || !strings.Contains(errs, "is this server") {
+		t.Errorf("self-poll: %d %s; want refused", rc, errs)
+	}
+	site.Env = append([]string{"TCPIP$POP_LISTEN=" + d.Plain, "TCPIP$POP_RPOP_ALLOW_SELF_POLL=1"}, self...)
+	if rc, errs := site.poll(t, "LGGOOD"); rc != 0 {
+		t.Errorf("self-poll allowed: %d %s", rc, errs)
 	}
 }
