@@ -41,18 +41,22 @@ func (e *ProtoError) Error() string { return fmt.Sprintf("rpop: %s: %s", e.Cmd, 
 
 // client is a POP3 client connection (RFC 1939).
 type client struct {
+	ctx      context.Context // cancelled: every read and write fails
 	conn     net.Conn
 	r        *bufio.Reader
 	timeout  time.Duration // per command/response and per read during RETR
 	greeting string
 }
 
-func newClient(conn net.Conn, timeout time.Duration) *client {
-	return &client{conn: conn, r: bufio.NewReaderSize(conn, maxMsgLine+2), timeout: timeout}
+func newClient(ctx context.Context, conn net.Conn, timeout time.Duration) *client {
+	return &client{ctx: ctx, conn: conn, r: bufio.NewReaderSize(conn, maxMsgLine+2), timeout: timeout}
 }
 
 // readLine reads one line without its CRLF, refusing lines over max.
 func (c *client) readLine(max int) ([]byte, error) {
+	if err := c.ctx.Err(); err != nil {
+		return nil, err
+	}
 	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
 	line, err := c.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) || len(line) > max {
@@ -87,6 +91,9 @@ func (c *client) status(cmd string) (string, error) {
 // cmd sends a command line and reads its status. shown is how the command
 // appears in errors (passwords elided).
 func (c *client) cmd(shown, line string) (string, error) {
+	if err := c.ctx.Err(); err != nil {
+		return "", err
+	}
 	c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	if _, err := io.WriteString(c.conn, line+"\r\n"); err != nil {
 		return "", fmt.Errorf("rpop: %s: %w", shown, err)

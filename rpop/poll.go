@@ -219,7 +219,7 @@ func poll(ctx context.Context, rec *Record, st *state, sink Sink, opts *Options)
 		}
 		conn = tc
 	}
-	c := newClient(conn, opts.Timeout)
+	c := newClient(ctx, conn, opts.Timeout)
 	if err := c.greet(); err != nil {
 		return Result{Err: err}
 	}
