@@ -32,7 +32,7 @@ const (
 )
 
 // table lists every logical name, in no particular order; Show sorts.
-var table = []entry{
+var table = append([]entry{
 	// Table 15-2.
 	enumEntry("SECURITY", "Table 15-2", func(c *Config) *Security { return &c.Security },
 		choice[Security]{"FRIENDLY", Friendly, false}, choice[Security]{"SECURE", Secure, false}),
@@ -103,7 +103,7 @@ var table = []entry{
 	{name: "LMTP_MAXIMUM_SIZE", origin: "vmspop", parse: parseLMTPMaximumSize,
 		show: func(c *Config) (string, bool) { return strconv.FormatInt(c.LMTPMaximumSize, 10), true }},
 	{name: "PROXY_TRUSTED", origin: "vmspop", parse: parseProxyTrusted, show: showProxyTrusted},
-}
+}, rpopEntries...)
 
 // lookupEntry finds the entry for a name given without its prefix.
 func lookupEntry(short string) (entry, bool) {
