@@ -133,6 +133,7 @@ type Config struct {
 	FastScan            bool          // FAST_SCAN defined
 	MaximumThreads      int           // MAXIMUM_THREADS: concurrent sessions, DefaultMaximumThreads
 	BusyPoll            int           // BUSY_POLL: microseconds a fetching session watches for the next command; 0 = never
+	RPOP                RPOP          // RPOP_*: the remote POP poller (rpop.go)
 
 	// Defence and observation (docs/defence.md).
 	AuthPenalty         int    // AUTH_PENALTY: longest login penalty in seconds, 0 = none; DefaultAuthPenalty
@@ -171,6 +172,7 @@ func Default() *Config {
 		MaximumPerAddress:   DefaultMaximumPerAddress,
 		LoginTimeout:        DefaultLoginTimeout,
 		TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,
+		RPOP:                defaultRPOP(),
 		Sources:             map[string]Source{},
 	}
 }

@@ -44,6 +44,17 @@
 //	CLIENT_CA              "" (no EXTERNAL)       PEM CAs of TLS client certs for SASL EXTERNAL     vmspop
 //	UNIFIED_DOMAINS        none                   domain=ACCOUNT list: unified-account views        vmspop
 //	VIEW_FIELD             X-Real-To              header field a unified-account view matches       vmspop
+//	RPOP_PROCESSES         0 (no poller in serve) 0 to 1000 remote POP polls at once (docs/rpop.md) vmspop
+//	RPOP_FILE              <UAF dir>/rpop         the RPOP records file (secrets: mode 0600)        vmspop
+//	RPOP_DELAY_FAILED_HOSTS  0 00:10:00           delta time: unreachable host not polled for       vmspop
+//	RPOP_DELAY_FAILED_ACCOUNTS  0 00:30:00        delta time: failed record not polled for          vmspop
+//	RPOP_MINIMUM_PERIOD    0 00:10:00             delta time: shortest period of user-set records   vmspop
+//	RPOP_MAXIMUM_ACCOUNTS  5                      user-set records polled per user (0 = no limit)   vmspop
+//	RPOP_USE_APOP          TRUE                   0/FALSE/NO/OFF: never APOP, whatever the record   vmspop
+//	RPOP_ALLOW_SELF_POLL   undefined              defined: poll remotes that are our own listeners  vmspop
+//	RPOP_SOURCE_ADDRESS    none (the OS picks)    local IP address polls connect from               vmspop
+//	RPOP_TIMEOUT           0 00:02:00             delta time: remote silent this long fails a poll  vmspop
+//	RPOP_MESSAGE_SIZE_LIMIT  104857600            octets; larger messages stay on the remote        vmspop
 //	SPOOL                  /var/spool/vmspop      directory of <USER>/NEWMAIL, MAIL, WASTEBASKET    vmspop
 //	UAF                    /etc/vmspop/uaf        accounts file                                     vmspop
 //	HOSTNAME               none (os.Hostname)     a host name                                       vmspop

@@ -32,7 +32,7 @@ const (
 )
 
 // table lists every logical name, in no particular order; Show sorts.
-var table = []entry{
+var table = append([]entry{
 	// Table 15-2.
 	enumEntry("SECURITY", "Table 15-2", func(c *Config) *Security { return &c.Security },
 		choice[Security]{"FRIENDLY", Friendly, false}, choice[Security]{"SECURE", Secure, false}),
@@ -104,7 +104,7 @@ var table = []entry{
 		show: func(c *Config) (string, bool) { return strconv.FormatInt(c.LMTPMaximumSize, 10), true }},
 	{name: "PROXY_TRUSTED", origin: "vmspop", parse: parseProxyTrusted, show: showProxyTrusted},
 	extensionEntries[0], extensionEntries[1], extensionEntries[2], extensionEntries[3], extensionEntries[4], // extensions.go
-}
+}, rpopEntries...)
 
 // lookupEntry finds the entry for a name given without its prefix.
 func lookupEntry(short string) (entry, bool) {

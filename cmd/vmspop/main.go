@@ -11,6 +11,7 @@
 //	vmspop check [--startup FILE]     every problem that would stop serve
 //	vmspop uaf add|modify|show|list|remove ...   the accounts file
 //	vmspop deliver [-f SENDER] USER...   local delivery agent (stdin)
+//	vmspop rpop add|list|poll|run ...   remote POP3 accounts (docs/rpop.md)
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
 //	vmspop folders USER               list a user's folders
 //	vmspop purge USER|--all [--older-than DAYS]  empty WASTEBASKET
@@ -51,6 +52,8 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runUAF(rest, env, stdin, stdout, stderr)
 	case "deliver":
 		return runDeliver(rest, env, stdin, stdout, stderr)
+	case "rpop":
+		return runRPOP(rest, env, stdin, stdout, stderr)
 	case "import":
 		return runImport(rest, env, stdin, stdout, stderr)
 	case "migrate":
@@ -86,6 +89,7 @@ func usage(w io.Writer) {
   check [--startup FILE]        report every problem that would stop serve (exit 0: it would start)
   uaf add|modify|show|list|remove USER ...   manage the accounts file (TCPIP$POP_UAF)
   deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
+  rpop add|modify|remove|list|show|poll|run ...   poll remote POP3 accounts into NEWMAIL (docs/rpop.md)
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files
   import --tree DIR [--jobs N]  import a whole export (DIR/USER/FOLDER.TXT), in parallel
   migrate uidl --from HOST:PORT --accounts FILE   keep the UIDLs of the old POP server

@@ -110,6 +110,7 @@ func runService(ctx context.Context, s *service) error {
 		closeAll()
 		return err
 	}
+	defer startRPOP(ctx, s.cfg, s.log, lns)() // TCPIP$POP_RPOP_PROCESSES > 0: the remote POP poller
 	attach, stopObserving, err := observe(s.cfg, s.log, s.cur.Load, s.pt)
 	if err != nil {
 		closeAll()

@@ -35,13 +35,14 @@ var allowed = map[string][]string{
 	"penalty":           {},
 	"sd":                {},
 	"lmtp":              {},
+	"rpop":              {},
 	"scripts/lmtpload":  {},
 	"admin":             {},
 	"metrics":           {"gateway", "penalty", "spool"},
 	"internal/poptest":  {},
 	"internal/archtest": {},
 	"cmd/vmspop": {"admin", "delivery", "gateway", "lmtp", "logicals", "mail11", "maildrop", "metrics",
-		"penalty", "rewrite", "sd", "spool", "tracelog", "uaf"},
+		"penalty", "rewrite", "rpop", "sd", "spool", "tracelog", "uaf"},
 	"cmd/vmspop-load": {"mail11", "spool", "uaf"},
 }
 

@@ -1,0 +1,253 @@
+package main
+
+// A private Dovecot (POP3 on a plain/STLS listener and an implicit-TLS
+// listener, mbox, passwd-file with plain passwords so that APOP works) as
+// the remote of the RPOP tests. It lives in a short temporary directory
+// (Dovecot's sockets must fit in sun_path) and is stopped by the test.
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type dovecot struct {
+	Dir      string
+	Plain    string // 127.0.0.1:port, STLS offered
+	TLS      string // 127.0.0.1:port, implicit TLS
+	CA       string // PEM file of its self-signed certificate
+	uid, gid int
+	cmd      *exec.Cmd
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and
+// localhost to dir/cert.pem and dir/key.pem.
+func writeSelfSigned(t testing.TB, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"localhost"},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
+}
+
+// startRPOPDovecot starts a private Dovecot; users are added with addUser.
+func startRPOPDovecot(t testing.TB) *dovecot {
+	t.Helper()
+	bin, err := exec.LookPath("dovecot")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/dovecot"); err != nil {
+			t.Skip("dovecot is not installed (.ci/run installs dovecot-pop3d)")
+		}
+	}
+	dir, err := os.MkdirTemp("", "rpdc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	d := &dovecot{Dir: dir, Plain: freePort(t), TLS: freePort(t)}
+	// Mail runs as "mail" (Dovecot refuses uid 0) or as ourselves when not root.
+	d.uid, d.gid = os.Getuid(), os.Getgid()
+	if d.uid == 0 {
+		u, err := user.Lookup("mail")
+		if err != nil {
+			t.Skipf("no mail user to run Dovecot's mail processes as: %v", err)
+		}
+		d.uid, _ = strconv.Atoi(u.Uid)
+		d.gid, _ = strconv.Atoi(u.Gid)
+	}
+	for _, s := range []string{"run", "state", "spool", "home"} {
+		os.MkdirAll(filepath.Join(dir, s), 0o755)
+	}
+	os.Chown(filepath.Join(dir, "spool"), d.uid, d.gid)
+	os.Chown(filepath.Join(dir, "home"), d.uid, d.gid)
+	cert, key := writeSelfSigned(t, dir)
+	d.CA = cert
+	_, pport, _ := net.SplitHostPort(d.Plain)
+	_, tport, _ := net.SplitHostPort(d.TLS)
+	conf := fmt.Sprintf(`instance_name = rpop-test-%[2]s
+base_dir = %[1]s/run
+state_dir = %[1]s/state
+protocols = pop3
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <%[4]s
+ssl_key = <%[5]s
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = no
+auth_verbose = yes
+auth_mechanisms = plain login apop
+log_path = %[1]s/dovecot.log
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = mbox:~/mail:INBOX=%[1]s/spool/%%u
+pop3_uidl_format = %%08Xu%%08Xv
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[1]s/passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%u %[1]s/passwd
+}
+protocol pop3 {
+  mail_max_userip_connections = 1000
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = %[2]s
+  }
+  inet_listener pop3s {
+    address = 127.0.0.1
+    port = %[3]s
+    ssl = yes
+  }
+}
+`, dir, pport, tport, cert, key)
+	if err := os.WriteFile(filepath.Join(dir, "dovecot.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "passwd"), nil, 0o644)
+	d.cmd = exec.Command(bin, "-F", "-c", filepath.Join(dir, "dovecot.conf"))
+	// A file, not a pipe: Dovecot's children inherit it, and a pipe would
+	// keep cmd.Wait waiting for them.
+	outFile, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	d.cmd.Stdout, d.cmd.Stderr = outFile, outFile
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
+			t.Logf("dovecot.log (last 3000 octets):\n%s", log[max(0, len(log)-3000):])
+		}
+		// SIGTERM stops the master and its children; anything left of
+		// the process group after 10 s is killed.
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { d.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	})
+	for _, a := range []string{d.Plain, d.TLS} {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			c, err := net.Dial("tcp", a)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
+				out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
+				t.Fatalf("dovecot did not listen on %s: %v\n%s\n%s", a, err, out, log)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return d
+}
+
+// addUser creates a Dovecot user whose INBOX holds msgs (RFC 5322 texts,
+// LF line ends).
+func (d *dovecot) addUser(t testing.TB, name, pass string, msgs []string) {
+	t.Helper()
+	line := fmt.Sprintf("%s:{PLAIN}%s:%d:%d::%s/home/%s\n", name, pass, d.uid, d.gid, d.Dir, name)
+	f, err := os.OpenFile(filepath.Join(d.Dir, "passwd"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(line)
+	f.Close()
+	home := filepath.Join(d.Dir, "home", name, "mail")
+	os.MkdirAll(home, 0o755)
+	os.Chown(filepath.Join(d.Dir, "home", name), d.uid, d.gid)
+	os.Chown(home, d.uid, d.gid)
+	d.writeInbox(t, name, msgs)
+}
+
+// writeInbox replaces name's INBOX with msgs in mbox form.
+func (d *dovecot) writeInbox(t testing.TB, name string, msgs []string) {
+	t.Helper()
+	var b bytes.Buffer
+	for _, m := range msgs {
+		b.WriteString("From sender@example.org Thu Nov 26 10:00:00 2026\n")
+		// Dovecot reads mboxo and does not unquote ">From ": the test
+		// messages have no body line starting "From ".
+		if strings.Contains(m, "\nFrom ") {
+			t.Fatalf("test message with a From_ line in its body")
+		}
+		b.WriteString(m)
+		if !strings.HasSuffix(m, "\n") {
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	p := filepath.Join(d.Dir, "spool", name)
+	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(p, d.uid, d.gid)
+}
+
+// inboxCount counts the messages left in name's INBOX.
+func (d *dovecot) inboxCount(t testing.TB, name string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.Dir, "spool", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Dovecot keeps a pseudo message of folder data ("DON'T DELETE THIS
+	// MESSAGE") at the top of an mbox it has written.
+	return strings.Count("\n"+string(b), "\nFrom ") - strings.Count(string(b), "FOLDER INTERNAL DATA")
+}
