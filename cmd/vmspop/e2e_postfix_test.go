@@ -197,7 +197,7 @@ func TestPostfixLMTP(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.cmd.Process.Signal(syscall.SIGKILL)
-	s.cmd.Wait()
+	<-s.exited
 	s.start(t, env...)
 	wg.Wait()
 	close(errc)

@@ -257,7 +257,7 @@ func TestScaleOutHAProxy(t *testing.T) {
 	}
 	t.Logf("%d delivered after %v; SIGKILL instance 1", delivered.Load(), time.Since(begin).Round(time.Millisecond))
 	inst[0].cmd.Process.Signal(syscall.SIGKILL)
-	inst[0].cmd.Wait()
+	<-inst[0].exited
 	time.Sleep(500 * time.Millisecond) // sessions on it are cut; HAProxy's check marks it down
 	inst[0].start(t, envs[0]...)
 	if err := <-lmtpDone; err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/vmspop/vmspop/delivery"
 	"github.com/vmspop/vmspop/lmtp"
 	"github.com/vmspop/vmspop/spool"
 )
@@ -149,9 +150,9 @@ func TestLMTPClass(t *testing.T) {
 	}{
 		{fmt.Errorf("x: %w", spool.ErrLocked), lmtp.Locked},
 		{fmt.Errorf("x: %w", spool.ErrNoSpace), lmtp.NoSpace},
-		{deliverErr(exNoUser, "no"), lmtp.NoUser},
-		{deliverErr(exUnavailable, "no"), lmtp.Unavailable},
-		{deliverErr(exDataErr, "no"), lmtp.BadMessage},
+		{&delivery.Error{Cause: delivery.ErrNoUser, Err: errors.New("no")}, lmtp.NoUser},
+		{&delivery.Error{Cause: delivery.ErrNoMail, Err: errors.New("no")}, lmtp.Unavailable},
+		{&delivery.Error{Cause: delivery.ErrBadMessage, Err: errors.New("no")}, lmtp.BadMessage},
 		{errors.New("EIO"), lmtp.Temporary},
 	} {
 		if got := d.Class(c.err); got != c.want {
