@@ -1152,6 +1152,27 @@ func TestLogicalAuthMethods(t *testing.T) {
 	}
 }
 
+// lgPlaintextRefusedSTLS checks that p, in clear, is refused USER and AUTH
+// PLAIN until STLS, then starts TLS (verified with pool) and returns the
+// client over it.
+func lgPlaintextRefusedSTLS(t *testing.T, p *popClient, pool *x509.CertPool) *popClient {
+	t.Helper()
+	if r := p.cmd("USER smith"); r != "-ERR [AUTH] USER requires TLS, use STLS first" {
+		t.Errorf("USER before STLS = %q", r)
+	}
+	if r := p.cmd("AUTH PLAIN AHNtaXRoAGRlbW8="); r != "-ERR [AUTH] PLAIN requires TLS, use STLS first" {
+		t.Errorf("AUTH PLAIN before STLS = %q", r)
+	}
+	if r := p.cmd("STLS"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("STLS = %q", r)
+	}
+	tc := tls.Client(p.conn, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("STLS handshake: %v", err)
+	}
+	return &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+}
+
 func TestLogicalAuthTLSOnly(t *testing.T) {
 	t.Parallel()
 	certFile, keyFile, pool := lgCert(t, t.TempDir())
@@ -1166,20 +1187,7 @@ func TestLogicalAuthTLSOnly(t *testing.T) {
 			t.Errorf("plain CAPA offers %q", l)
 		}
 	}
-	if r := p.cmd("USER smith"); r != "-ERR [AUTH] USER requires TLS, use STLS first" {
-		t.Errorf("USER before STLS = %q", r)
-	}
-	if r := p.cmd("AUTH PLAIN AHNtaXRoAGRlbW8="); r != "-ERR [AUTH] PLAIN requires TLS, use STLS first" {
-		t.Errorf("AUTH PLAIN before STLS = %q", r)
-	}
-	if r := p.cmd("STLS"); !strings.HasPrefix(r, "+OK") {
-		t.Fatalf("STLS = %q", r)
-	}
-	tc := tls.Client(p.conn, &tls.Config{RootCAs: pool, ServerName: "localhost"})
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("STLS handshake: %v", err)
-	}
-	tp := &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+	tp := lgPlaintextRefusedSTLS(t, p, pool)
 	c = lgCapa(tp)
 	if !lgHas(c, "USER") || !lgHas(c, "SASL PLAIN") {
 		t.Errorf("CAPA under TLS = %q, want USER and SASL PLAIN", c)
