@@ -10,14 +10,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -47,40 +40,6 @@ type dovecot struct {
 	CA       string // PEM file of its self-signed certificate; "" without TLS
 	uid, gid int
 	cmd      *exec.Cmd
-}
-
-// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and
-// localhost to dir/cert.pem and dir/key.pem.
-func writeSelfSigned(t testing.TB, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	return certFile, keyFile
 }
 
 // dovecotConf is the configuration of a private Dovecot in dir: POP3 on
@@ -176,7 +135,8 @@ func startDovecot(t testing.TB, o dovecotOptions) *dovecot {
 	os.Chown(filepath.Join(dir, "home"), d.uid, d.gid)
 	var cert, key, tport string
 	if o.TLS {
-		cert, key = writeSelfSigned(t, dir)
+		cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		cliWriteCert(t, cert, key, "127.0.0.1", time.Now().UnixNano())
 		d.CA, d.TLS = cert, freePort(t)
 		_, tport, _ = net.SplitHostPort(d.TLS)
 	}
