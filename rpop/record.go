@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vmspop/vmspop/internal/atomicfile"
 )
 
 // TLS modes of a record.
@@ -201,44 +203,7 @@ func (f *File) Update(fn func([]Record) ([]Record, error)) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(f.Path, append(b, '\n'))
-}
-
-// writeAtomic replaces path with data, mode 0600, crash-safely.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(f.Path, append(b, '\n'))
 }
 
 // NewID returns a fresh record id, 8 hex digits.

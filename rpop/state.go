@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vmspop/vmspop/internal/atomicfile"
 )
 
 // Status is the outcome of a record's last poll, as the "Last" column
@@ -152,7 +154,7 @@ func openState(dir, id string) (*state, func(), error) {
 		lf.Close()
 		return nil, nil, err
 	}
-	if err := writeAtomic(path, st.compact()); err != nil {
+	if err := atomicfile.Write(path, st.compact()); err != nil {
 		lf.Close()
 		return nil, nil, err
 	}

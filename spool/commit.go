@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/vmspop/vmspop/internal/atomicfile"
 )
 
 // Commit applies a session's UPDATE: messages in del leave the folder (to
@@ -252,38 +254,15 @@ func (j *journal) remove() error {
 	if err := os.Remove(filepath.Join(j.dir, ".journal")); err != nil {
 		return err
 	}
-	return syncDir(j.dir)
+	return atomicfile.SyncDir(j.dir)
 }
 
-// writeFileSync writes a small file atomically and durably.
+// writeFileSync writes a small file atomically and durably, through
+// path+".new" made with the owner of path (createReplacing).
 func writeFileSync(path string, data []byte) error {
-	tmp := path + ".new"
-	f, err := createReplacing(tmp, path)
+	f, err := createReplacing(path+".new", path)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Commit(f, path, data)
 }

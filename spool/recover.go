@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/vmspop/vmspop/internal/atomicfile"
 )
 
 // Recover finishes or undoes an update of user's folders that a crash
@@ -70,11 +72,11 @@ func recoverDir(dir string) error {
 	default:
 		return fmt.Errorf("spool: %s: unknown state %q", path, state)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
 	if err := os.Remove(path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }

@@ -457,20 +457,7 @@ func TestPlaintextRefusedBeforeSTLS(t *testing.T) {
 	if c := lgCapa(p); lgHas(c, "USER") || !lgHas(c, "STLS") {
 		t.Errorf("CAPA before STLS = %q, want STLS and no USER", c)
 	}
-	if r := p.cmd("USER smith"); r != "-ERR [AUTH] USER requires TLS, use STLS first" {
-		t.Errorf("USER before STLS = %q", r)
-	}
-	if r := p.cmd("AUTH PLAIN AHNtaXRoAGRlbW8="); r != "-ERR [AUTH] PLAIN requires TLS, use STLS first" {
-		t.Errorf("AUTH PLAIN before STLS = %q", r)
-	}
-	if r := p.cmd("STLS"); !strings.HasPrefix(r, "+OK") {
-		t.Fatalf("STLS = %q", r)
-	}
-	tc := tls.Client(p.conn, &tls.Config{RootCAs: pool, ServerName: "localhost"})
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	p = &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+	p = lgPlaintextRefusedSTLS(t, p, pool)
 	p.login("smith", "demo")
 	p.cmd("QUIT")
 	if log := lgReadLog(t, s, "end=QUIT"); strings.Contains(log, "passwords may be sent in clear") {

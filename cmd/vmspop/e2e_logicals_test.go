@@ -11,20 +11,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/md5"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -1021,38 +1015,20 @@ func TestLogicalListen(t *testing.T) {
 	}
 }
 
-// lgCert writes a self-signed certificate for 127.0.0.1 and localhost and
-// returns the file names and a pool that trusts it.
+// lgCert writes a self-signed certificate for 127.0.0.1 and localhost
+// (cliWriteCert) and returns the file names and a pool that trusts it.
 func lgCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "vmspop test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	lgWrite(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	lgWrite(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
-	cert, _ := x509.ParseCertificate(der)
+	cliWriteCert(t, certFile, keyFile, "vmspop test", 1)
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool = x509.NewCertPool()
-	pool.AddCert(cert)
+	if !pool.AppendCertsFromPEM(b) {
+		t.Fatalf("%s holds no certificate", certFile)
+	}
 	return certFile, keyFile, pool
 }
 
@@ -1153,6 +1129,27 @@ func TestLogicalAuthMethods(t *testing.T) {
 	}
 }
 
+// lgPlaintextRefusedSTLS checks that p, in clear, is refused USER and AUTH
+// PLAIN until STLS, then starts TLS (verified with pool) and returns the
+// client over it.
+func lgPlaintextRefusedSTLS(t *testing.T, p *popClient, pool *x509.CertPool) *popClient {
+	t.Helper()
+	if r := p.cmd("USER smith"); r != "-ERR [AUTH] USER requires TLS, use STLS first" {
+		t.Errorf("USER before STLS = %q", r)
+	}
+	if r := p.cmd("AUTH PLAIN AHNtaXRoAGRlbW8="); r != "-ERR [AUTH] PLAIN requires TLS, use STLS first" {
+		t.Errorf("AUTH PLAIN before STLS = %q", r)
+	}
+	if r := p.cmd("STLS"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("STLS = %q", r)
+	}
+	tc := tls.Client(p.conn, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("STLS handshake: %v", err)
+	}
+	return &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+}
+
 func TestLogicalAuthTLSOnly(t *testing.T) {
 	t.Parallel()
 	certFile, keyFile, pool := lgCert(t, t.TempDir())
@@ -1167,20 +1164,7 @@ func TestLogicalAuthTLSOnly(t *testing.T) {
 			t.Errorf("plain CAPA offers %q", l)
 		}
 	}
-	if r := p.cmd("USER smith"); r != "-ERR [AUTH] USER requires TLS, use STLS first" {
-		t.Errorf("USER before STLS = %q", r)
-	}
-	if r := p.cmd("AUTH PLAIN AHNtaXRoAGRlbW8="); r != "-ERR [AUTH] PLAIN requires TLS, use STLS first" {
-		t.Errorf("AUTH PLAIN before STLS = %q", r)
-	}
-	if r := p.cmd("STLS"); !strings.HasPrefix(r, "+OK") {
-		t.Fatalf("STLS = %q", r)
-	}
-	tc := tls.Client(p.conn, &tls.Config{RootCAs: pool, ServerName: "localhost"})
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("STLS handshake: %v", err)
-	}
-	tp := &popClient{t: t, conn: tc, r: bufio.NewReader(tc)}
+	tp := lgPlaintextRefusedSTLS(t, p, pool)
 	c = lgCapa(tp)
 	if !lgHas(c, "USER") || !lgHas(c, "SASL PLAIN") {
 		t.Errorf("CAPA under TLS = %q, want USER and SASL PLAIN", c)

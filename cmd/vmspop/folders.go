@@ -10,7 +10,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/vmspop/vmspop/logicals"
 	"github.com/vmspop/vmspop/spool"
 )
 
@@ -34,12 +33,8 @@ func runFolders(args []string, env func(string) (string, bool), stdin io.Reader,
 		return 1
 	}
 	user = strings.ToUpper(user)
-	cfg, warns, err := logicals.Load(env, "")
-	for _, w := range warns {
-		fmt.Fprintf(stderr, "vmspop folders: warning: %s\n", w)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "vmspop folders: %v\n", err)
+	cfg, ok := loadToolConfig("folders", env, stderr)
+	if !ok {
 		return 1
 	}
 	if err := actAsSpoolOwner(cfg); err != nil {

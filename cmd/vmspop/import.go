@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/vmspop/vmspop/logicals"
 	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
@@ -48,12 +47,8 @@ func runImport(args []string, env func(string) (string, bool), stdin io.Reader, 
 		fmt.Fprintf(stderr, "vmspop import: %v\n%s", err, importUsage)
 		return 2
 	}
-	cfg, warns, err := logicals.Load(env, "")
-	for _, w := range warns {
-		fmt.Fprintf(stderr, "vmspop import: warning: %s\n", w)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "vmspop import: %v\n", err)
+	cfg, ok := loadToolConfig("import", env, stderr)
+	if !ok {
 		return 1
 	}
 	if err := actAsSpoolOwner(cfg); err != nil {

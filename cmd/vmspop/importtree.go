@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vmspop/vmspop/logicals"
 	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/spool"
 )
@@ -80,12 +79,8 @@ func runImportTree(args []string, env func(string) (string, bool), stdout, stder
 			return 2
 		}
 	}
-	cfg, warns, err := logicals.Load(env, "")
-	for _, w := range warns {
-		fmt.Fprintf(stderr, "vmspop import: warning: %s\n", w)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "vmspop import: %v\n", err)
+	cfg, ok := loadToolConfig("import", env, stderr)
+	if !ok {
 		return 1
 	}
 	plan, refused, err := planTree(root)

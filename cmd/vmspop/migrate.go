@@ -114,12 +114,8 @@ func runMigrate(args []string, env func(string) (string, bool), stdout, stderr i
 		fmt.Fprintf(stderr, "vmspop migrate: --from %q: %v\n", o.from, err)
 		return 2
 	}
-	cfg, warns, err := logicals.Load(env, "")
-	for _, w := range warns {
-		fmt.Fprintf(stderr, "vmspop migrate: warning: %s\n", w)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "vmspop migrate: %v\n", err)
+	cfg, ok := loadToolConfig("migrate", env, stderr)
+	if !ok {
 		return 1
 	}
 	accounts, err := readMigrateAccounts(o.accounts)

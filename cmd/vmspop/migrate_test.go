@@ -149,14 +149,18 @@ func TestMigrateUIDLDovecot(t *testing.T) {
 		}
 		mboxes[u] = oldServerMbox(t, rw, old, map[int]bool{2: true})
 	}
-	dove := startDovecot(t, mboxes)
+	dove := startDovecot(t, dovecotOptions{})
+	for u, text := range mboxes {
+		dove.addUser(t, u, "pw-"+u, nil)
+		dove.writeMbox(t, u, text)
+	}
 
 	// Before the cutover: both clients fetch everything, keeping it.
 	home := t.TempDir()
 	fm := &fetchmailClient{t: t, home: home, users: []string{"smith", "jones"}}
 	mp := &mpopClient{t: t, home: home, users: []string{"smith", "jones"}}
-	fm.poll(dove.Addr)
-	mp.poll(dove.Addr)
+	fm.poll(dove.Plain)
+	mp.poll(dove.Plain)
 	for _, u := range []string{"smith", "jones"} {
 		if got, want := fm.count(u), len(site[u]); got != want {
 			t.Fatalf("fetchmail fetched %d messages of %s from Dovecot, want %d", got, u, want)
@@ -167,8 +171,8 @@ func TestMigrateUIDLDovecot(t *testing.T) {
 	}
 	// A second poll of the old server fetches nothing: the clients' UIDL
 	// state works.
-	fm.poll(dove.Addr)
-	mp.poll(dove.Addr)
+	fm.poll(dove.Plain)
+	mp.poll(dove.Plain)
 	if fm.count("smith") != len(site["smith"]) || mp.count("jones") != len(site["jones"]) {
 		t.Fatal("a second poll of Dovecot fetched mail again")
 	}
@@ -192,18 +196,18 @@ func TestMigrateUIDLDovecot(t *testing.T) {
 	if err := os.WriteFile(accounts, []byte("# user password\nsmith pw-smith\njones   pw-jones\nFIELD pw-field\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := run.vmspop("migrate", "uidl", "--from", dove.Addr, "--accounts", accounts); code != 1 || !strings.Contains(out, "owner only") {
+	if out, code := run.vmspop("migrate", "uidl", "--from", dove.Plain, "--accounts", accounts); code != 1 || !strings.Contains(out, "owner only") {
 		t.Fatalf("migrate with a world-readable accounts file: exit %d\n%s", code, out)
 	}
 	os.Chmod(accounts, 0o600)
-	out, code := run.vmspop("migrate", "uidl", "--from", dove.Addr, "--accounts", accounts, "--dry-run")
+	out, code := run.vmspop("migrate", "uidl", "--from", dove.Plain, "--accounts", accounts, "--dry-run")
 	if code != 0 || !strings.Contains(out, "dry run") {
 		t.Fatalf("migrate --dry-run: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(spoolDir, "SMITH", ".uidlmap")); err == nil {
 		t.Fatal("--dry-run recorded a UIDL map")
 	}
-	out, code = run.vmspop("migrate", "uidl", "--from", dove.Addr, "--accounts", accounts)
+	out, code = run.vmspop("migrate", "uidl", "--from", dove.Plain, "--accounts", accounts)
 	t.Logf("migrate uidl:\n%s", out)
 	if code != 0 {
 		t.Fatalf("migrate uidl: exit %d\n%s", code, out)
@@ -266,7 +270,7 @@ func TestMigrateUIDLDovecot(t *testing.T) {
 	// retrieves SMITH's first three messages, which move to MAIL at QUIT
 	// (no LEAVE_IN_NEWMAIL now); with every index removed, NEWMAIL and
 	// MAIL still list Dovecot's UIDLs.
-	doveUIDLs := popUIDLs(t, dove.Addr, "smith", "pw-smith")
+	doveUIDLs := popUIDLs(t, dove.Plain, "smith", "pw-smith")
 	s.stop()
 	s2 := &e2eServer{Dir: dir, Spool: spoolDir, UAF: s.UAF, Log: filepath.Join(dir, "server2.log"), Addr: freePort(t)}
 	s2.start(t, "TCPIP$POP_DECNET_NODES="+nodes)

@@ -135,27 +135,28 @@ func (o *spoolOwner) checkOwned(t *testing.T, root string) {
 	})
 }
 
-// TestOwnerKeptAfterRootUpdate is the README's Postfix set-up: the server
-// runs as root (and stays root), `vmspop deliver` as the spool owner. A session's UPDATE
-// rewrites NEWMAIL and creates MAIL and WASTEBASKET; they must stay the
-// spool owner's, or every later delivery is deferred (EX_TEMPFAIL).
-func TestOwnerKeptAfterRootUpdate(t *testing.T) {
+// ownedSpool makes a new spool owner, a fixture spool and accounts file
+// that are its own and that it can reach, and a server (not started) on
+// addr.
+func ownedSpool(t *testing.T, addr string) (*spoolOwner, *e2eServer) {
+	t.Helper()
 	o := newSpoolOwner(t)
-	bin := vmspopBinary(t)
-	traversable(t, filepath.Dir(bin))
+	traversable(t, filepath.Dir(vmspopBinary(t)))
 	dir := t.TempDir()
 	traversable(t, dir)
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: freePort(t)}
+	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: addr}
 	writeFixtureSpool(t, s.Spool)
 	writeUAF(t, s.UAF, defaultAccounts)
 	o.chownTree(t, s.Spool)
 	o.chownTree(t, s.UAF)
-	// TCPIP$POP_USER=root keeps the server root, as it ran before
-	// the privilege model: every file it writes must still be the spool
-	// owner's.
-	s.start(t, "TCPIP$POP_USER=root")
+	return o, s
+}
 
-	p := dialPOP(t, s.Addr)
+// updateSession logs in as smith on p, reads message 2, deletes message 1
+// and quits: an UPDATE that rewrites NEWMAIL and creates MAIL and
+// WASTEBASKET.
+func updateSession(t *testing.T, p *popClient) {
+	t.Helper()
 	p.login("smith", "demo")
 	if r := p.cmd("RETR 2"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("RETR 2: %s", r)
@@ -167,6 +168,32 @@ func TestOwnerKeptAfterRootUpdate(t *testing.T) {
 	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %s", r)
 	}
+}
+
+// deliver runs `vmspop deliver user` as o on s's spool with msg, and fails
+// the test if it does not succeed.
+func (o *spoolOwner) deliver(t *testing.T, s *e2eServer, user, msg string) {
+	t.Helper()
+	cmd := o.cmd(vmspopBinary(t), "deliver", "-f", "a@example.org", user)
+	cmd.Env = []string{"TCPIP$POP_SPOOL=" + s.Spool, "TCPIP$POP_UAF=" + s.UAF, "GORACE=atexit_sleep_ms=0", "PATH=/usr/bin:/bin"}
+	cmd.Stdin = strings.NewReader(msg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("vmspop deliver %s as %s: %v\n%s", user, o.Name, err, out)
+	}
+}
+
+// TestOwnerKeptAfterRootUpdate is the README's Postfix set-up: the server
+// runs as root (and stays root), `vmspop deliver` as the spool owner. A session's UPDATE
+// rewrites NEWMAIL and creates MAIL and WASTEBASKET; they must stay the
+// spool owner's, or every later delivery is deferred (EX_TEMPFAIL).
+func TestOwnerKeptAfterRootUpdate(t *testing.T) {
+	o, s := ownedSpool(t, freePort(t))
+	// TCPIP$POP_USER=root keeps the server root, as it ran before
+	// the privilege model: every file it writes must still be the spool
+	// owner's.
+	s.start(t, "TCPIP$POP_USER=root")
+
+	updateSession(t, dialPOP(t, s.Addr))
 	for _, f := range []string{spool.NewMail, spool.Mail, spool.Wastebasket} {
 		if _, err := os.Stat(filepath.Join(s.Spool, "SMITH", f)); err != nil {
 			t.Fatalf("after UPDATE: %v", err)
@@ -175,13 +202,7 @@ func TestOwnerKeptAfterRootUpdate(t *testing.T) {
 	o.checkOwned(t, s.Spool)
 
 	for _, u := range []string{"SMITH", "JONES"} {
-		cmd := o.cmd(bin, "deliver", "-f", "a@example.org", u)
-		cmd.Env = []string{"TCPIP$POP_SPOOL=" + s.Spool, "TCPIP$POP_UAF=" + s.UAF, "GORACE=atexit_sleep_ms=0", "PATH=/usr/bin:/bin"}
-		cmd.Stdin = strings.NewReader("From: a@example.org\nTo: smith@vms.example\nSubject: after the update\n\nHello.\n")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("vmspop deliver %s as %s: %v\n%s", u, o.Name, err, out)
-		}
+		o.deliver(t, s, u, "From: a@example.org\nTo: smith@vms.example\nSubject: after the update\n\nHello.\n")
 	}
 	o.checkOwned(t, s.Spool)
 	if got := folderSubjects(t, s.Spool, "SMITH", spool.NewMail); len(got) != len(fixtureMessages)-1 || !strings.Contains(got[len(got)-1], "after the update") {

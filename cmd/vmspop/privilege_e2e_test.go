@@ -54,30 +54,13 @@ func procIDs(t *testing.T, pid int) (uids, gids, groups []string) {
 	return uids, gids, groups
 }
 
-// privSpool makes a spool and accounts file owned by a new spool owner,
-// reachable by it, and a server (not started) that binds a port below
-// 1024.
-func privSpool(t *testing.T) (*spoolOwner, *e2eServer) {
-	t.Helper()
-	o := newSpoolOwner(t)
-	traversable(t, filepath.Dir(vmspopBinary(t)))
-	dir := t.TempDir()
-	traversable(t, dir)
-	s := &e2eServer{Dir: dir, Spool: filepath.Join(dir, "spool"), UAF: filepath.Join(dir, "uaf"), Log: filepath.Join(dir, "server.log"), Addr: lowPort(t)}
-	writeFixtureSpool(t, s.Spool)
-	writeUAF(t, s.UAF, defaultAccounts)
-	o.chownTree(t, s.Spool)
-	o.chownTree(t, s.UAF)
-	return o, s
-}
-
 // privServe starts serve as root with TCPIP$POP_USER (and GROUP when
 // group is not ""), on a port below 1024, and checks that every thread
 // of it runs as the spool owner with no supplementary group; a session
 // with an UPDATE then leaves every file the owner's, and deliver as the
 // owner succeeds.
 func privServe(t *testing.T, group string) {
-	o, s := privSpool(t)
+	o, s := ownedSpool(t, lowPort(t))
 	wantGID := o.GID
 	env := []string{"TCPIP$POP_USER=" + o.Name}
 	if group != "" {
@@ -127,24 +110,9 @@ func privServe(t *testing.T, group string) {
 		}
 	}
 
-	p.login("smith", "demo")
-	if r := p.cmd("RETR 2"); !strings.HasPrefix(r, "+OK") {
-		t.Fatalf("RETR 2: %s", r)
-	}
-	p.multi()
-	if r := p.cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
-		t.Fatalf("DELE 1: %s", r)
-	}
-	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
-		t.Fatalf("QUIT: %s", r)
-	}
+	updateSession(t, p)
 	o.checkOwned(t, s.Spool)
-	cmd := o.cmd(vmspopBinary(t), "deliver", "-f", "a@example.org", "SMITH")
-	cmd.Env = []string{"TCPIP$POP_SPOOL=" + s.Spool, "TCPIP$POP_UAF=" + s.UAF, "GORACE=atexit_sleep_ms=0"}
-	cmd.Stdin = strings.NewReader("From: a@example.org\nSubject: after\n\nHello.\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("vmspop deliver as %s: %v\n%s", o.Name, err, out)
-	}
+	o.deliver(t, s, "SMITH", "From: a@example.org\nSubject: after\n\nHello.\n")
 	o.checkOwned(t, s.Spool)
 	log, _ := os.ReadFile(s.Log)
 	if !strings.Contains(string(log), "root privileges dropped") {
@@ -159,7 +127,7 @@ func TestServeDropsPrivileges(t *testing.T) { privServe(t, "") }
 // TestServeDropsToSpoolOwner: with no TCPIP$POP_USER, serve started as root
 // runs as the owner of the spool directory.
 func TestServeDropsToSpoolOwner(t *testing.T) {
-	o, s := privSpool(t)
+	o, s := ownedSpool(t, lowPort(t))
 	s.start(t)
 	p := dialPOP(t, s.Addr) // the accept loop starts after the drop
 	if uids, _, _ := procIDs(t, s.cmd.Process.Pid); len(uids) != 4 || uids[1] != strconv.Itoa(o.UID) {
@@ -174,7 +142,7 @@ func TestServeDropsToSpoolOwner(t *testing.T) {
 // TestServeRefusesUnsafeSpool: a spool writable by others, or owned by
 // another account than TCPIP$POP_USER, stops serve before it serves.
 func TestServeRefusesUnsafeSpool(t *testing.T) {
-	o, s := privSpool(t)
+	o, s := ownedSpool(t, lowPort(t))
 	run := func(env ...string) string {
 		t.Helper()
 		cmd := exec.Command(vmspopBinary(t), "serve")
@@ -203,7 +171,7 @@ func TestServeRefusesUnsafeSpool(t *testing.T) {
 // spool owner's; with an unknown TCPIP$POP_USER deliver refuses with
 // EX_TEMPFAIL (the MTA keeps the message) and a message naming it.
 func TestToolsActAsSpoolOwner(t *testing.T) {
-	o, s := privSpool(t)
+	o, s := ownedSpool(t, lowPort(t))
 	deliver := func(env ...string) (int, string) {
 		cmd := exec.Command(vmspopBinary(t), "deliver", "JONES")
 		cmd.Env = append([]string{"TCPIP$POP_SPOOL=" + s.Spool, "TCPIP$POP_UAF=" + s.UAF, "GORACE=atexit_sleep_ms=0"}, env...)

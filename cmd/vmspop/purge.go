@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmspop/vmspop/logicals"
 	"github.com/vmspop/vmspop/spool"
 )
 
@@ -52,12 +51,8 @@ func runPurge(args []string, env func(string) (string, bool), stdout, stderr io.
 		fmt.Fprint(stderr, purgeUsage)
 		return 2
 	}
-	cfg, warns, err := logicals.Load(env, "")
-	for _, w := range warns {
-		fmt.Fprintf(stderr, "vmspop purge: warning: %s\n", w)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "vmspop purge: %v\n", err)
+	cfg, ok := loadToolConfig("purge", env, stderr)
+	if !ok {
 		return 1
 	}
 	sp := spool.New(cfg.Spool)

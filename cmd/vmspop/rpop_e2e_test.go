@@ -151,7 +151,7 @@ func genMessages(set string, n int, to string) []string {
 // TestRPOPDovecot polls a real Dovecot over plain POP3, STLS and implicit
 // TLS, with and without APOP and Leave.
 func TestRPOPDovecot(t *testing.T) {
-	d := startRPOPDovecot(t)
+	d := startDovecot(t, dovecotOptions{TLS: true, APOP: true})
 	site := newRPOPSite(t)
 	cases := []struct {
 		name string
@@ -223,7 +223,7 @@ func (s *rpopSite) bin(t testing.TB) string {
 // distributes it: X-Real-To recipients, the To/Cc fallback, the
 // postmaster fallback, Return-Path as the envelope sender.
 func TestRPOPUnifiedDovecot(t *testing.T) {
-	d := startRPOPDovecot(t)
+	d := startDovecot(t, dovecotOptions{TLS: true, APOP: true})
 	site := newRPOPSite(t, "TCPIP$POP_SUBSTITUTE_DOMAIN=vms.example", "TCPIP$POP_POSTMASTER=POSTMASTER")
 	for _, u := range []string{"ALICE", "BOB", "POSTMASTER"} {
 		os.MkdirAll(filepath.Join(site.Spool, u), 0o700)
@@ -306,7 +306,7 @@ func mustList(t testing.TB, s *rpopSite) string {
 // records on their period, logs one line per poll, and refuses a record
 // whose remote is serve itself.
 func TestRPOPInServe(t *testing.T) {
-	d := startRPOPDovecot(t)
+	d := startDovecot(t, dovecotOptions{TLS: true, APOP: true})
 	msgs := genMessages("served", 5, "served@remote.example")
 	d.addUser(t, "served", "spw", msgs)
 	time.Sleep(1100 * time.Millisecond) // Dovecot's passwd-file change detection (see TestRPOPDovecot)
@@ -349,7 +349,7 @@ func TestRPOPInServe(t *testing.T) {
 // rpop run" and "rpop poll" against Dovecot, a closed port and a server
 // that never speaks.
 func TestRPOPLogicals(t *testing.T) {
-	d := startRPOPDovecot(t)
+	d := startDovecot(t, dovecotOptions{TLS: true, APOP: true})
 	small := genMessages("lgsmall", 3, "x@remote.example")
 	bigs := []string{testMessage("lgbig", 0, "x@remote.example"),
 		"From: a@b.example\nSubject: big\nMessage-ID: <lgbig-big@example.org>\n\n" + strings.Repeat("big line\n", 1000)}

@@ -24,7 +24,7 @@ func TestRPOPKill(t *testing.T) {
 		rounds = v
 	}
 	const n = 500
-	d := startRPOPDovecot(t)
+	d := startDovecot(t, dovecotOptions{TLS: true, APOP: true})
 	site := newRPOPSite(t)
 	site.Bin = plainBinary(t)
 	modes := []struct {
