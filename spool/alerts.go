@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vmspop/vmspop/internal/atomicfile"
 )
 
 // alertDir is the directory of a user's pending alerts, inside the user's
@@ -41,7 +43,7 @@ func (s *Spool) QueueAlert(ctx context.Context, user, text string, now time.Time
 		os.Remove(filepath.Join(dir, name+".new"))
 		return mapErr(err)
 	}
-	return syncDir(filepath.Dir(dir))
+	return atomicfile.SyncDir(filepath.Dir(dir))
 }
 
 // alertDir returns the alert directory of user, made (owned like the
@@ -106,7 +108,7 @@ func (s *Spool) TakeAlert(ctx context.Context, user string) (string, error) {
 			} else if err != nil {
 				return "", err
 			}
-			if err := syncDir(dir); err != nil {
+			if err := atomicfile.SyncDir(dir); err != nil {
 				return "", err
 			}
 			return string(text), nil
