@@ -197,6 +197,14 @@ func (s *service) stop() {
 	for _, h := range s.lns {
 		h.stopAccepting()
 	}
+	// A connection handed over just before must be registered by the
+	// server before Shutdown, or Shutdown would find it unregistered and
+	// the server would close it unserved.
+	for _, l := range s.gen.lns {
+		if g, ok := l.(*genListener); ok {
+			g.registered(5 * time.Second)
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.grace)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -464,9 +472,18 @@ type genListener struct {
 	h    *handoff
 	done chan struct{}
 	once sync.Once
+	// handed counts a connection Accept returned that the server has not
+	// yet registered: the server's accept loop registers a connection
+	// before it calls Accept again.
+	handed  sync.WaitGroup
+	pending bool // only the accept loop's goroutine touches it
 }
 
 func (g *genListener) Accept() (net.Conn, error) {
+	if g.pending {
+		g.pending = false
+		g.handed.Done()
+	}
 	select {
 	case <-g.done:
 		return nil, net.ErrClosed
@@ -474,9 +491,28 @@ func (g *genListener) Accept() (net.Conn, error) {
 	}
 	select {
 	case r := <-g.h.ch:
+		if r.c != nil {
+			g.pending = true
+			g.handed.Add(1)
+		}
 		return r.c, r.err
 	case <-g.done:
 		return nil, net.ErrClosed
+	}
+}
+
+// registered waits, up to d, until the server has registered every
+// connection this listener handed it. The handoffs must have stopped
+// accepting, so that none is handed meanwhile.
+func (g *genListener) registered(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		g.handed.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
 	}
 }
 
