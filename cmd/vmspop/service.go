@@ -198,12 +198,9 @@ func (s *service) stop() {
 		h.stopAccepting()
 	}
 	// A connection handed over just before must be registered by the
-	// server before Shutdown, or Shutdown would find it unregistered and
-	// the server would close it unserved.
-	for _, l := range s.gen.lns {
-		if g, ok := l.(*genListener); ok {
-			g.registered(5 * time.Second)
-		}
+	// server before Shutdown, or the server would close it unserved.
+	for _, h := range s.lns {
+		h.waitRegistered(5 * time.Second)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.grace)
 	defer cancel()
@@ -402,9 +399,12 @@ type handoff struct {
 	// closed at once, so that new clients are refused, not left waiting.
 	inherited bool
 	ch        chan acceptResult
-	stopping  atomic.Bool
-	exited    chan struct{}
-	once      sync.Once
+	// unregistered counts connections (and errors) sent to a server that
+	// it has not yet registered; Shutdown must not start before they are.
+	unregistered atomic.Int64
+	stopping     atomic.Bool
+	exited       chan struct{}
+	once         sync.Once
 }
 
 type acceptResult struct {
@@ -423,6 +423,7 @@ func newHandoff(ln net.Listener, tls bool) *handoff {
 			}
 			// A connection accepted is always handed to a server: the
 			// current one is accepting until the handoff has stopped.
+			h.unregistered.Add(1)
 			h.ch <- acceptResult{c, err}
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -453,6 +454,15 @@ func (h *handoff) stopAccepting() {
 	}
 }
 
+// waitRegistered waits, up to d, until every connection the handoff sent
+// is registered by the server that took it. The handoff must have stopped
+// accepting.
+func (h *handoff) waitRegistered(d time.Duration) {
+	for deadline := time.Now().Add(d); h.unregistered.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // listener returns a listener for a new server.
 func (h *handoff) listener() net.Listener {
 	return &genListener{h: h, done: make(chan struct{})}
@@ -472,17 +482,15 @@ type genListener struct {
 	h    *handoff
 	done chan struct{}
 	once sync.Once
-	// handed counts a connection Accept returned that the server has not
-	// yet registered: the server's accept loop registers a connection
-	// before it calls Accept again.
-	handed  sync.WaitGroup
-	pending bool // only the accept loop's goroutine touches it
+	took bool // a connection was handed out; only the accept loop's goroutine touches it
 }
 
 func (g *genListener) Accept() (net.Conn, error) {
-	if g.pending {
-		g.pending = false
-		g.handed.Done()
+	// The server's accept loop calls Accept again only once it has
+	// registered the connection it took last.
+	if g.took {
+		g.took = false
+		g.h.unregistered.Add(-1)
 	}
 	select {
 	case <-g.done:
@@ -491,28 +499,13 @@ func (g *genListener) Accept() (net.Conn, error) {
 	}
 	select {
 	case r := <-g.h.ch:
-		if r.c != nil {
-			g.pending = true
-			g.handed.Add(1)
+		g.took = r.c != nil
+		if !g.took {
+			g.h.unregistered.Add(-1)
 		}
 		return r.c, r.err
 	case <-g.done:
 		return nil, net.ErrClosed
-	}
-}
-
-// registered waits, up to d, until the server has registered every
-// connection this listener handed it. The handoffs must have stopped
-// accepting, so that none is handed meanwhile.
-func (g *genListener) registered(d time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		g.handed.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(d):
 	}
 }
 
