@@ -708,28 +708,36 @@ func (c *conn) cmdAuth(arg string) error {
 	return c.authPlain(ir)
 }
 
-// authPlain runs SASL PLAIN (RFC 4616) with go-sasl.
-func (c *conn) authPlain(ir string) error {
-	var resp []byte
-	switch ir {
-	case "":
-		line, err := c.challenge("")
-		if err != nil {
-			return err
+// saslResponse returns the client's first SASL response (RFC 5034 §4):
+// the initial response of the AUTH line ("=" for an empty one) or, when
+// there is none, the answer to an empty challenge. A cancelled exchange
+// gives errCancelled, bad base64 a failed attempt.
+func (c *conn) saslResponse(method, ir string) ([]byte, error) {
+	if ir == "=" {
+		return []byte{}, nil
+	}
+	line := []byte(ir)
+	if ir == "" {
+		var err error
+		if line, err = c.challenge(""); err != nil {
+			return nil, err
 		}
 		if line == nil {
-			return errCancelled
+			return nil, errCancelled
 		}
-		if resp, err = decodeBase64(line); err != nil {
-			return c.authFailed(MethodPlain, "", failMalformed, err, "malformed base64")
-		}
-	case "=":
-		resp = []byte{}
-	default:
-		var err error
-		if resp, err = decodeBase64([]byte(ir)); err != nil {
-			return c.authFailed(MethodPlain, "", failMalformed, err, "malformed base64")
-		}
+	}
+	resp, err := decodeBase64(line)
+	if err != nil {
+		return nil, c.authFailed(method, "", failMalformed, err, "malformed base64")
+	}
+	return resp, nil
+}
+
+// authPlain runs SASL PLAIN (RFC 4616) with go-sasl.
+func (c *conn) authPlain(ir string) error {
+	resp, err := c.saslResponse(MethodPlain, ir)
+	if err != nil {
+		return err
 	}
 	var identity, name, password string
 	called := false

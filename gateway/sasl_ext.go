@@ -117,26 +117,9 @@ func (c *conn) authLogin(ir string) error {
 // a login name (it may select a folder) whose account must be one the
 // certificate names.
 func (c *conn) authExternal(ir string) error {
-	var resp []byte
-	switch ir {
-	case "":
-		line, err := c.challenge("")
-		if err != nil {
-			return err
-		}
-		if line == nil {
-			return errCancelled
-		}
-		if resp, err = decodeBase64(line); err != nil {
-			return c.authFailed(MethodExternal, "", failMalformed, err, "malformed base64")
-		}
-	case "=":
-		resp = []byte{}
-	default:
-		var err error
-		if resp, err = decodeBase64([]byte(ir)); err != nil {
-			return c.authFailed(MethodExternal, "", failMalformed, err, "malformed base64")
-		}
+	resp, err := c.saslResponse(MethodExternal, ir)
+	if err != nil {
+		return err
 	}
 	var identity string
 	srv := sasl.NewExternalServer(func(id string) error { identity = id; return nil })
