@@ -375,15 +375,4 @@ func append2(b []byte, v int) []byte {
 }
 
 // trimWSP trims spaces, TABs, CRs and LFs at both ends of s.
-func trimWSP(s string) string {
-	i, j := 0, len(s)
-	for i < j && isWSPorNL(s[i]) {
-		i++
-	}
-	for j > i && isWSPorNL(s[j-1]) {
-		j--
-	}
-	return s[i:j]
-}
-
-func isWSPorNL(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+func trimWSP(s string) string { return strings.Trim(s, " \t\r\n") }

@@ -440,19 +440,8 @@ func isAtext(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
-// trimWSP trims spaces, tabs, CRs and LFs from both ends of s.
-func trimWSP(s string) string {
-	i, j := 0, len(s)
-	for i < j && isWSPorNL(s[i]) {
-		i++
-	}
-	for j > i && isWSPorNL(s[j-1]) {
-		j--
-	}
-	return s[i:j]
-}
-
-func isWSPorNL(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+// trimWSP trims spaces, TABs, CRs and LFs at both ends of s.
+func trimWSP(s string) string { return strings.Trim(s, " \t\r\n") }
 
 // hasPrefixFold is strings.HasPrefix ignoring ASCII case.
 func hasPrefixFold(s, prefix string) bool {
