@@ -83,6 +83,10 @@ func runImportTree(args []string, env func(string) (string, bool), stdout, stder
 	if !ok {
 		return 1
 	}
+	if err := actAsSpoolOwner(cfg); err != nil {
+		fmt.Fprintf(stderr, "vmspop import: %v\n", err)
+		return 1
+	}
 	plan, refused, err := planTree(root)
 	if err != nil {
 		fmt.Fprintf(stderr, "vmspop import: %v\n", err)

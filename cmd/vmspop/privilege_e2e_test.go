@@ -187,4 +187,20 @@ func TestToolsActAsSpoolOwner(t *testing.T) {
 	if code, out := deliver("TCPIP$POP_USER=no-such-account-here"); code != 75 || !strings.Contains(out, "spool owner") {
 		t.Errorf("deliver with an unknown TCPIP$POP_USER: exit %d, %s", code, out)
 	}
+	// purge and import --tree rewrite folders too: as root they act as
+	// the spool owner, or refuse when there is none to act as.
+	tree := t.TempDir()
+	for _, args := range [][]string{{"purge", "JONES"}, {"import", "--tree", tree}} {
+		cmd := exec.Command(vmspopBinary(t), args...)
+		cmd.Env = []string{"TCPIP$POP_SPOOL=" + s.Spool, "TCPIP$POP_UAF=" + s.UAF, "GORACE=atexit_sleep_ms=0"}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s as root: %v\n%s", args[0], err, out)
+		}
+		cmd = exec.Command(vmspopBinary(t), args...)
+		cmd.Env = []string{"TCPIP$POP_SPOOL=" + s.Spool, "TCPIP$POP_UAF=" + s.UAF, "TCPIP$POP_USER=no-such-account-here", "GORACE=atexit_sleep_ms=0"}
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "spool owner") {
+			t.Errorf("%s with an unknown TCPIP$POP_USER: %v, %s", args[0], err, out)
+		}
+	}
+	o.checkOwned(t, s.Spool)
 }

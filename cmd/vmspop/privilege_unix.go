@@ -168,7 +168,8 @@ func dropPrivileges(cfg *logicals.Config, log *logrus.Logger) error {
 	return checkSpoolRoot(cfg.Spool, a)
 }
 
-// actAsSpoolOwner is the first step of deliver, import and folders: run as
+// actAsSpoolOwner is the first step of deliver, import (also --tree),
+// folders, purge and alert: run as
 // root, they become the spool owner, so that what they create is the
 // owner's; run as another account they go on as it (the file modes
 // decide).

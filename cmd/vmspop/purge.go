@@ -55,6 +55,10 @@ func runPurge(args []string, env func(string) (string, bool), stdout, stderr io.
 	if !ok {
 		return 1
 	}
+	if err := actAsSpoolOwner(cfg); err != nil {
+		fmt.Fprintf(stderr, "vmspop purge: %v\n", err)
+		return 1
+	}
 	sp := spool.New(cfg.Spool)
 	if *all {
 		ents, err := os.ReadDir(cfg.Spool)
