@@ -53,7 +53,7 @@ func runCheck(args []string, env func(string) (string, bool), stdout, stderr io.
 	var grace time.Duration
 	var inetd bool
 	var msg strings.Builder
-	cfg, warns, _, ok := loadConfig(args, "check", env, &msg, serveFlags(&grace, &inetd))
+	cfg, warns, _, ok := loadConfig(args, "check", env, &msg, serveFlags(&grace, &inetd, new(string)))
 	if !ok {
 		text := strings.TrimSpace(msg.String())
 		if strings.Contains(text, "flag provided but not defined") || strings.HasPrefix(text, "Usage") {
@@ -78,7 +78,7 @@ func runCheck(args []string, env func(string) (string, bool), stdout, stderr io.
 			}
 			return env(k)
 		}
-		cfg, warns, _, ok = loadConfig(args, "check", without, io.Discard, serveFlags(&grace, &inetd))
+		cfg, warns, _, ok = loadConfig(args, "check", without, io.Discard, serveFlags(&grace, &inetd, new(string)))
 		if !ok {
 			fmt.Fprintf(stdout, "vmspop check: %d problem(s): serve would not start\n", c.problems)
 			return 1

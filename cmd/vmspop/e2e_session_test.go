@@ -813,3 +813,22 @@ func TestSessionKillDuringUpdate(t *testing.T) {
 	}
 	t.Logf("%d kills: %d found an update journal, %d after the update had been applied", runs, interrupted, applied)
 }
+
+// TestServeCPUProfile: serve --cpuprofile writes a profile that go tool
+// pprof reads when the server stops on SIGTERM (the speed work uses it).
+func TestServeCPUProfile(t *testing.T) {
+	s, env := sessNewServer(t, defaultAccounts)
+	prof := filepath.Join(s.Dir, "cpu.pprof")
+	sessStartArgs(t, s, []string{"--cpuprofile", prof}, env...)
+	p := dialPOP(t, s.Addr)
+	p.login("smith", "demo")
+	p.cmd("QUIT")
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sessWaitExit(t, s, 10*time.Second)
+	out, err := exec.Command("go", "tool", "pprof", "-top", prof).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("Type: cpu")) {
+		t.Fatalf("go tool pprof -top %s: %v\n%s", prof, err, out)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,9 +88,9 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	var cfg *logicals.Config
 	var log *logrus.Logger
 	defer recoverServe(&code, func() *logicals.Config { return cfg }, func() *logrus.Logger { return log }, env, stderr)
-	grace, inetd := shutdownGrace, false
+	grace, inetd, cpuprofile := shutdownGrace, false, ""
 	var cfgErr strings.Builder
-	cfg, warns, _, ok := loadConfig(args, "serve", env, io.MultiWriter(stderr, &cfgErr), serveFlags(&grace, &inetd))
+	cfg, warns, _, ok := loadConfig(args, "serve", env, io.MultiWriter(stderr, &cfgErr), serveFlags(&grace, &inetd, &cpuprofile))
 	if !ok {
 		notifyStartFailure(env, stderr, errors.New(strings.TrimSpace(cfgErr.String())))
 		return 2
@@ -104,6 +105,17 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 	for _, w := range warns {
 		log.Warn(w.String())
 	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "vmspop: --cpuprofile:", err)
+			return 2
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	watchSIGHUP(ctx, logFile, log)
@@ -112,7 +124,7 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 		var msg strings.Builder
 		var g time.Duration
 		var i bool
-		c, w, _, ok := loadConfig(args, "serve", env, &msg, serveFlags(&g, &i))
+		c, w, _, ok := loadConfig(args, "serve", env, &msg, serveFlags(&g, &i, new(string)))
 		if !ok {
 			return nil, nil, errors.New(strings.TrimSpace(msg.String()))
 		}

@@ -32,8 +32,9 @@ import (
 )
 
 // serveFlags are serve's flags besides --startup.
-func serveFlags(grace *time.Duration, inetd *bool) func(*flag.FlagSet) {
+func serveFlags(grace *time.Duration, inetd *bool, cpuprofile *string) func(*flag.FlagSet) {
 	return func(fs *flag.FlagSet) {
+		fs.StringVar(cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file; for measuring, not for production")
 		fs.DurationVar(grace, "grace", shutdownGrace, "how long open sessions may go on after SIGTERM/SIGINT before they are closed without UPDATE")
 		fs.BoolVar(inetd, "inetd", false, "serve the one connection on standard input and output (inetd, xinetd, systemd Accept=yes); implied when standard input is a connected socket")
 	}
