@@ -6,7 +6,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -83,52 +82,7 @@ func (s *rpopSink) Delivered(ctx context.Context, user string, keys []string) (m
 	if err := s.sp.Recover(ctx, user); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	want := map[string]bool{}
-	for _, k := range keys {
-		want[k] = true
-	}
-	found := map[string]bool{}
-	dir, err := s.sp.UserDir(user)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return found, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	prefix := []byte(rpop.KeyField + ": ")
-	for _, e := range ents {
-		if !e.Type().IsRegular() || !spool.ValidName(e.Name()) || strings.ToUpper(e.Name()) != e.Name() {
-			continue
-		}
-		f, err := os.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		br := bufio.NewReaderSize(f, 64<<10)
-		for {
-			line, err := br.ReadSlice('\n')
-			if k, ok := bytes.CutPrefix(line, prefix); ok {
-				k = bytes.TrimRight(k, "\r\n")
-				if want[string(k)] {
-					found[string(k)] = true
-				}
-			}
-			if err == bufio.ErrBufferFull {
-				for err == bufio.ErrBufferFull {
-					_, err = br.ReadSlice('\n')
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		f.Close()
-	}
-	return found, nil
+	return s.sp.FindFieldValues(ctx, user, rpop.KeyField, keys)
 }
 
 // rpopFile returns the records file of cfg.
