@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/vmspop/vmspop/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -317,7 +318,7 @@ func (db *DB) WriteTo(w io.Writer) (int64, error) {
 // the umask), fsyncs it, gives it the owner of the file it replaces, renames
 // it over path and fsyncs the directory. Readers see either the old or the
 // new file, never a mix. Use Lock to serialise concurrent writers.
-func (db *DB) WriteFile(path string) (err error) {
+func (db *DB) WriteFile(path string) error {
 	var buf bytes.Buffer
 	if _, err := db.WriteTo(&buf); err != nil {
 		return err
@@ -330,37 +331,17 @@ func (db *DB) WriteFile(path string) (err error) {
 	if err != nil {
 		return fmt.Errorf("uaf: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer os.Remove(tmp.Name()) // gone after a successful rename
 	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
 		return fmt.Errorf("uaf: %w", err)
 	}
 	if err := keepOwner(tmp, path); err != nil {
+		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("uaf: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("uaf: sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("uaf: close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("uaf: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("uaf: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("uaf: sync %s: %w", dir, err)
+	if err := atomicfile.Commit(tmp, path, buf.Bytes()); err != nil {
+		return fmt.Errorf("uaf: write %s: %w", path, err)
 	}
 	return nil
 }

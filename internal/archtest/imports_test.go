@@ -19,7 +19,7 @@ const module = "github.com/vmspop/vmspop"
 //     (storage comes in through gateway.Backend).
 //   - spool stores bytes: it imports no package of the project but
 //     internal/atomicfile (crash-safe replacement of a small file), a
-//     leaf of the standard library only, which rpop shares with it.
+//     leaf of the standard library only, which rpop and uaf share with it.
 //   - mail11 (MAIL-11 text both ways) is a leaf; rewrite (MAIL-11 header
 //     to RFC 822) imports only mail11.
 //   - nothing imports a command (cmd/...) or the test helpers
@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	"mail11":              {},
 	"rewrite":             {"mail11"},
 	"logicals":            {"rewrite", "spool"},
-	"uaf":                 {"spool"},
+	"uaf":                 {"internal/atomicfile", "spool"},
 	"maildrop":            {"gateway", "mail11", "rewrite", "spool"},
 	"delivery":            {"mail11", "spool", "uaf"},
 	"tracelog":            {"gateway"},
