@@ -87,3 +87,11 @@ type Authenticator interface {
 type PreStuffer interface {
 	WriteStuffedTo(w io.Writer) (int64, error)
 }
+
+// Sizer is an optional Maildrop interface: the sum of the sizes of all
+// its messages, which the maildrop may know without the gateway adding up
+// every MessageInfo at each login (a long list costs more to read than
+// the rest of a warm login).
+type Sizer interface {
+	TotalSize() int64
+}

@@ -45,10 +45,9 @@ func BenchmarkRETR(b *testing.B) {
 			b.Fatalf("got %q", l)
 		}
 		// Read to the terminating ".\r\n", without splitting lines.
-		tail := []byte(c.r.buf)
-		c.r.buf = nil
+		var tail []byte
 		for !strings.HasSuffix(string(tail), "\r\n.\r\n") {
-			n, err := c.conn.Read(buf)
+			n, err := c.R.Read(buf)
 			if err != nil {
 				b.Fatal(err)
 			}

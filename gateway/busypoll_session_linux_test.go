@@ -19,7 +19,7 @@ import (
 
 // retr sends RETR n and reads the reply to its final dot.
 func (c *client) retr(n string) {
-	c.t.Helper()
+	c.T.Helper()
 	c.send("RETR " + n)
 	c.expect("+OK")
 	for c.line() != "." {

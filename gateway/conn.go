@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"os"
 	"runtime/debug"
@@ -77,8 +78,12 @@ func (b bitmap) set(i int)              { b[i/64] |= 1 << (uint(i) % 64) }
 func (b bitmap) clear()                 { clear(b) }
 func (b bitmap) list(n int) (out []int) { return b.appendTo(nil, n) }
 func (b bitmap) appendTo(out []int, n int) []int {
-	for i := 0; i < n; i++ {
-		if b.has(i) {
+	for w, x := range b {
+		for ; x != 0; x &= x - 1 { // a word at a time: most are empty
+			i := w*64 + bits.TrailingZeros64(x)
+			if i >= n {
+				return out
+			}
 			out = append(out, i)
 		}
 	}
@@ -128,6 +133,8 @@ type conn struct {
 	msgs      []MessageInfo
 	deleted   bitmap
 	retrieved bitmap
+	left      int   // messages not marked deleted
+	leftSize  int64 // and their octets
 
 	start                  time.Time
 	nlisted, nretr, octets int64
@@ -897,11 +904,17 @@ func (c *conn) login(method, name, canonical string) error {
 	}
 	c.md = md
 	c.msgs = md.Messages()
+	whole := true
 	if m := c.srv.MessageMaximum; m > 0 && len(c.msgs) > m {
-		c.msgs = c.msgs[:m]
+		c.msgs, whole = c.msgs[:m], false
 	}
 	c.deleted = newBitmap(len(c.msgs))
 	c.retrieved = newBitmap(len(c.msgs))
+	if sz, ok := md.(Sizer); ok && whole {
+		c.left, c.leftSize = len(c.msgs), sz.TotalSize()
+	} else {
+		c.countAll()
+	}
 	c.user = canonical
 	c.state = stateTransaction
 	c.log = c.log.WithField(FieldUser, canonical)
@@ -1030,15 +1043,17 @@ func (c *conn) signOff() string {
 
 // ---- TRANSACTION state ----
 
-// totals counts the undeleted messages and their octets.
-func (c *conn) totals() (n int, size int64) {
-	for i, m := range c.msgs {
-		if !c.deleted.has(i) {
-			n++
-			size += m.Size
-		}
+// totals returns the undeleted messages and their octets: kept up to
+// date by DELE and RSET, so that STAT costs nothing in a large maildrop.
+func (c *conn) totals() (n int, size int64) { return c.left, c.leftSize }
+
+// countAll sets the totals when no message is marked deleted.
+func (c *conn) countAll() {
+	var size int64
+	for i := range c.msgs {
+		size += c.msgs[i].Size
 	}
-	return n, size
+	c.left, c.leftSize = len(c.msgs), size
 }
 
 // message parses a message number and returns its 0-based index; deleted
@@ -1291,6 +1306,8 @@ func (c *conn) cmdDele(arg string) error {
 		return err
 	}
 	c.deleted.set(i)
+	c.left--
+	c.leftSize -= c.msgs[i].Size
 	return c.ok("message " + strconv.Itoa(i+1) + " deleted")
 }
 
@@ -1303,6 +1320,7 @@ func (c *conn) cmdRset(arg string) error {
 		return errSyntax
 	}
 	c.deleted.clear()
+	c.countAll()
 	n, size := c.totals()
 	return c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
 }

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"net"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/internal/poptest"
 	"github.com/vmspop/vmspop/penalty"
 )
 
@@ -24,8 +26,7 @@ func dialFrom(t testing.TB, local, addr string) *client {
 	if err != nil {
 		t.Fatalf("Dial from %s: %v", local, err)
 	}
-	t.Cleanup(func() { nc.Close() })
-	return &client{t: t, conn: nc, r: newLineReader(nc)}
+	return &client{poptest.NewClient(t, nc)}
 }
 
 // penaltyWaits returns the wait_ms of the "login penalty" log entries.
@@ -166,15 +167,15 @@ func TestFloodQueues(t *testing.T) {
 			}
 			defer nc.Close()
 			nc.SetDeadline(time.Now().Add(60 * time.Second))
-			r := newLineReader(nc)
-			if _, err := r.readLine(); err != nil {
+			r := &poptest.Client{T: t, Conn: nc, R: bufio.NewReader(nc)}
+			if _, err := r.ReadLine(); err != nil {
 				t.Errorf("flood greeting: %v", err)
 				return
 			}
 			nc.Write([]byte("USER big\r\nPASS wrong\r\n"))
 			sent.Add(1)
-			r.readLine()
-			r.readLine()
+			r.ReadLine()
+			r.ReadLine()
 		}()
 	}
 	deadline := time.Now().Add(60 * time.Second)

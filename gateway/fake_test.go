@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -26,6 +25,7 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/internal/poptest"
 )
 
 // Sentinel errors of the fake authenticator; they stand for the uaf ones.
@@ -365,100 +365,38 @@ func (e *testEnv) entries(msg string) []*logrus.Entry {
 	return out
 }
 
-// client is a line-oriented test client.
-type client struct {
-	t    testing.TB
-	conn net.Conn
-	r    *lineReader
-}
+// client is the shared POP test client (internal/poptest) with the
+// gateway tests' own steps.
+type client struct{ *poptest.Client }
 
-func dial(t testing.TB, addr string) *client {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("net.Dial() = %v", err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return &client{t: t, conn: nc, r: newLineReader(nc)}
-}
+// dial connects to addr and reads nothing.
+func dial(t testing.TB, addr string) *client { return &client{poptest.DialNoGreeting(t, addr)} }
 
-// send writes lines in one write.
-func (c *client) send(lines ...string) {
-	c.t.Helper()
-	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c.conn, strings.Join(lines, "\r\n")+"\r\n"); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
-// line reads one line (without CRLF).
-func (c *client) line() string {
-	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	l, err := c.r.readLine()
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	return l
-}
-
-// expect reads a line and checks its prefix.
-func (c *client) expect(prefix string) string {
-	c.t.Helper()
-	l := c.line()
-	if !strings.HasPrefix(l, prefix) {
-		c.t.Fatalf("got %q, want prefix %q", l, prefix)
-	}
-	return l
-}
+// The steps by the names the gateway's tests use.
+func (c *client) send(lines ...string)        { c.T.Helper(); c.Send(lines...) }
+func (c *client) line() string                { c.T.Helper(); return c.Line() }
+func (c *client) expect(prefix string) string { c.T.Helper(); return c.Expect(prefix) }
+func (c *client) startTLS(cfg *tls.Config)    { c.T.Helper(); c.StartTLS(cfg) }
 
 // login reads the greeting and logs in with USER/PASS.
 func (c *client) login(user, pass string) {
-	c.t.Helper()
+	c.T.Helper()
 	c.expect("+OK POP server ready")
 	c.send("USER "+user, "PASS "+pass)
 	c.expect("+OK")
 	c.expect("+OK maildrop has")
 }
 
-// expectClosed checks that the server closes the connection.
+// expectClosed checks that the server closes the connection (within 5 s).
 func (c *client) expectClosed() {
-	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	l, err := c.r.readLine()
+	c.T.Helper()
+	c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	l, err := c.ReadLine()
 	if err == nil {
-		c.t.Fatalf("got %q, want the connection closed", l)
+		c.T.Fatalf("got %q, want the connection closed", l)
 	}
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		c.t.Fatalf("connection still open")
-	}
-}
-
-// lineReader reads CRLF lines from a connection that may be swapped for
-// a TLS one.
-type lineReader struct {
-	r   io.Reader
-	buf []byte
-}
-
-func newLineReader(r io.Reader) *lineReader { return &lineReader{r: r} }
-
-func (lr *lineReader) readLine() (string, error) {
-	for {
-		if i := bytes.Index(lr.buf, []byte("\r\n")); i >= 0 {
-			l := string(lr.buf[:i])
-			lr.buf = lr.buf[i+2:]
-			return l, nil
-		}
-		var tmp [4096]byte
-		n, err := lr.r.Read(tmp[:])
-		lr.buf = append(lr.buf, tmp[:n]...)
-		if err != nil {
-			if n > 0 {
-				continue
-			}
-			return "", err
-		}
+		c.T.Fatalf("connection still open")
 	}
 }
 
@@ -495,18 +433,6 @@ func testTLSConfig(t testing.TB) (server, client *tls.Config) {
 	}
 	client = &tls.Config{RootCAs: pool, ServerName: "host.example", MinVersion: tls.VersionTLS12}
 	return server, client
-}
-
-// startTLS upgrades the client connection.
-func (c *client) startTLS(cfg *tls.Config) {
-	c.t.Helper()
-	tc := tls.Client(c.conn, cfg)
-	tc.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("TLS handshake: %v", err)
-	}
-	c.conn = tc
-	c.r = newLineReader(tc)
 }
 
 type hookAlias = logtest.Hook

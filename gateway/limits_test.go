@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"crypto/tls"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/internal/poptest"
 )
 
 // waitClosed reads until the server closes c, and returns how long that
@@ -74,13 +76,13 @@ func TestLoginTimeout(t *testing.T) {
 	go func() {
 		defer close(done)
 		for time.Since(start) < 20*time.Second {
-			if _, err := c.conn.Write([]byte("CAPA\r\n")); err != nil {
+			if _, err := c.Conn.Write([]byte("CAPA\r\n")); err != nil {
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	d, _ := waitClosed(t, c.conn, 20*time.Second)
+	d, _ := waitClosed(t, c.Conn, 20*time.Second)
 	<-done
 	if d > 10*time.Second {
 		t.Errorf("closed after %v, want about 300 ms", d)
@@ -147,7 +149,7 @@ func TestSilentTLSLimit(t *testing.T) {
 	}
 	defer tc.Close()
 	tc.SetDeadline(time.Now().Add(10 * time.Second))
-	if l, err := newLineReader(tc).readLine(); err != nil || !strings.HasPrefix(l, "+OK POP server ready") {
+	if l, err := (&poptest.Client{T: t, Conn: tc, R: bufio.NewReader(tc)}).ReadLine(); err != nil || !strings.HasPrefix(l, "+OK POP server ready") {
 		t.Errorf("greeting %q, %v", l, err)
 	}
 	ends := map[string]int{}

@@ -59,7 +59,7 @@ func BenchmarkSecureFailure(b *testing.B) {
 					b.Fatalf("PASS: %q", l)
 				}
 				times = append(times, time.Since(start))
-				c.conn.Close()
+				c.Conn.Close()
 			}
 			slices.Sort(times)
 			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")

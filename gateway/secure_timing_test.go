@@ -69,7 +69,7 @@ func TestSecureTimingDelayedSASL(t *testing.T) {
 		c.send(base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00wrong")))
 		c.expect("-ERR [AUTH] access to user account")
 		d := time.Since(start)
-		c.conn.Close()
+		c.Conn.Close()
 		return d
 	}
 	const n = 9

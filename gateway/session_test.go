@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vmspop/vmspop/gateway"
+	"github.com/vmspop/vmspop/internal/poptest"
 )
 
 // rawSession sends each command and collects every reply octet up to the
@@ -43,8 +44,8 @@ func rawSession(t *testing.T, addr string, cmds ...string) string {
 }
 
 func readOrEOF(c *client) (string, error) {
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	return c.r.readLine()
+	c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return c.ReadLine()
 }
 
 // TestSecureIdentical: in SECURE mode an unknown user and a wrong password
@@ -165,7 +166,7 @@ func TestServeTLS(t *testing.T) {
 		t.Fatalf("tls.Dial() = %v", err)
 	}
 	defer tc.Close()
-	c := &client{t: t, conn: tc, r: newLineReader(tc)}
+	c := &client{poptest.NewClient(t, tc)}
 	c.expect("+OK POP server ready vmspop V0.1 [host.example, 127.0.0.1] <")
 	c.send("CAPA")
 	c.expect("+OK")
@@ -183,7 +184,7 @@ func TestServeTLS(t *testing.T) {
 
 // login2 logs in after the greeting has been read.
 func (c *client) login2(user, pass string) {
-	c.t.Helper()
+	c.T.Helper()
 	c.send("USER "+user, "PASS "+pass)
 	c.expect("+OK")
 	c.expect("+OK maildrop has")
@@ -204,7 +205,7 @@ func TestDroppedSessionNoCommit(t *testing.T) {
 	c.send("DELE 1", "RETR 2")
 	c.expect("+OK message 1 deleted")
 	c.expect("+OK 67 octets")
-	c.conn.Close()
+	c.Conn.Close()
 	env.shutdown(t)
 	if got := env.be.committed(); len(got) != 0 {
 		t.Errorf("Commit called: %+v", got)
@@ -300,7 +301,7 @@ func TestBlockedClient(t *testing.T) {
 		be.boxes["BIG"] = []string{"Subject: big\r\n\r\n" + big}
 	})
 	c := dial(t, env.addr)
-	if tc, ok := c.conn.(*net.TCPConn); ok {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
 		tc.SetReadBuffer(4096)
 	}
 	c.login("big", "bigpw")
@@ -332,8 +333,8 @@ func TestIdleTimeout(t *testing.T) {
 	c.login("alice", "wonderland")
 	c.send("DELE 1")
 	c.expect("+OK message 1 deleted")
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := c.conn.Read(make([]byte, 100))
+	c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Conn.Read(make([]byte, 100))
 	if n != 0 || err == nil {
 		t.Errorf("idle close: read %d octets, %v; want EOF and nothing", n, err)
 	}
@@ -438,7 +439,7 @@ func TestLoggingRedaction(t *testing.T) {
 	c.expect("-ERR")
 	c.send("PASS sec\x01ret")
 	c.expect("-ERR")
-	c.conn.Close()
+	c.Conn.Close()
 	env.shutdown(t)
 	var lines []string
 	for _, e := range env.log.AllEntries() {
@@ -479,7 +480,7 @@ func TestPanicRecovered(t *testing.T) {
 	c.expectClosed()
 	c2 := dial(t, env.addr)
 	c2.expect("+OK POP server ready")
-	c2.conn.Close()
+	c2.Conn.Close()
 	env.shutdown(t)
 	found := false
 	for _, e := range env.log.AllEntries() {
@@ -545,7 +546,7 @@ func TestMaxSessionsLogged(t *testing.T) {
 	c2 := dial(t, env.addr)
 	c2.expect("-ERR [SYS/TEMP] too many sessions, try later")
 	c2.expectClosed()
-	c1.conn.Close()
+	c1.Conn.Close()
 	env.shutdown(t)
 	if len(env.entries("too many sessions")) != 1 {
 		t.Error("refusal not logged")

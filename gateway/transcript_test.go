@@ -196,7 +196,7 @@ func TestTranscripts(t *testing.T) {
 			}
 			tr.run(t, env, clientTLS)
 			for _, h := range held {
-				h.conn.Close()
+				h.Conn.Close()
 			}
 			env.shutdown(t)
 			tr.checkCommit(t, env)
@@ -245,7 +245,7 @@ func (tr *transcript) run(t *testing.T, env *testEnv, clientTLS *tls.Config) {
 		}
 	}
 	flush()
-	c.conn.Close()
+	c.Conn.Close()
 }
 
 // checkCommit checks the "# commit:" expectation.

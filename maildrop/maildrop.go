@@ -60,7 +60,10 @@ type SpoolBackend struct {
 	derived map[string]*derivedInfo // by user
 }
 
-var _ gateway.Backend = (*SpoolBackend)(nil)
+var (
+	_ gateway.Backend = (*SpoolBackend)(nil)
+	_ gateway.Sizer   = (*spoolDrop)(nil)
+)
 
 // How a message is sent.
 const (
@@ -84,6 +87,7 @@ type spoolDrop struct {
 	box    *spool.Box
 	msgs   []dropMessage
 	infos  []gateway.MessageInfo
+	total  int64 // the sum of the sizes in infos
 	log    logrus.FieldLogger
 }
 
@@ -267,7 +271,7 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	dv := be.derived[key]
 	be.mu.Unlock()
 	if dv != nil && dv.first == &box.Messages[0] && len(dv.msgs) == len(box.Messages) {
-		d.msgs, d.infos = dv.msgs, dv.infos
+		d.msgs, d.infos, d.total = dv.msgs, dv.infos, dv.total
 		return d.useOldUIDLs(user), nil
 	}
 	d.msgs = make([]dropMessage, len(box.Messages))
@@ -280,6 +284,7 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 		}
 		d.msgs[i] = m
 		d.infos[i] = gateway.MessageInfo{Size: m.size, UID: m.uid}
+		d.total += m.size
 	}
 	be.mu.Lock()
 	if be.derived == nil {
@@ -288,7 +293,7 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	if len(be.derived) >= maxDerived {
 		clear(be.derived)
 	}
-	be.derived[key] = &derivedInfo{first: &box.Messages[0], msgs: d.msgs, infos: d.infos}
+	be.derived[key] = &derivedInfo{first: &box.Messages[0], msgs: d.msgs, infos: d.infos, total: d.total}
 	be.mu.Unlock()
 	return d.useOldUIDLs(user), nil
 }
@@ -327,6 +332,7 @@ type derivedInfo struct {
 	first *spool.Message
 	msgs  []dropMessage
 	infos []gateway.MessageInfo
+	total int64
 }
 
 // encodeAux packs what OpenMaildrop keeps per message in the index: the
@@ -427,6 +433,10 @@ func arrival(m11 *mail11.Header, m *spool.Message) time.Time {
 }
 
 func (d *spoolDrop) Messages() []gateway.MessageInfo { return d.infos }
+
+// TotalSize is the sum of the message sizes (gateway.Sizer), worked out
+// with the list, so that a login to a large folder does not add them up.
+func (d *spoolDrop) TotalSize() int64 { return d.total }
 
 // Open streams message i as sent: header, then body, CRLF line ends.
 func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {

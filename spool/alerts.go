@@ -59,6 +59,9 @@ func (s *Spool) alertDir(user string, create bool) (string, error) {
 		if err := mkdirOwned(udir); err != nil {
 			return "", err
 		}
+	} else if _, err := os.Lstat(dir); err != nil {
+		// No alerts, the usual case at login: one stat(2), nothing read.
+		return "", err
 	}
 	if err := checkUserDir(s.Root, udir); err != nil {
 		return "", err

@@ -68,10 +68,14 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err != nil {
 		return nil, err
 	}
-	if err := mkdirOwned(dir); err != nil {
-		return nil, mapErr(err)
-	}
-	if err := checkUserDir(s.Root, dir); err != nil {
+	if err := checkUserDir(s.Root, dir); errors.Is(err, os.ErrNotExist) {
+		if err := mkdirOwned(dir); err != nil {
+			return nil, mapErr(err)
+		}
+		if err := checkUserDir(s.Root, dir); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
 		return nil, err
 	}
 	waitStart := time.Now()
@@ -82,7 +86,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	}
 	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess, key: opts.IndexKey, useIndex: !opts.NoIndex}
 	var write func()
-	err = s.withFolderLock(ctx, user, false, func(string) error {
+	err = s.withDirLock(ctx, dir, func(string) error {
 		f, err := openNoFollow(path, os.O_RDONLY)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil

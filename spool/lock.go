@@ -74,26 +74,41 @@ func (s *Spool) lockStale() time.Duration {
 	return DefaultLockStale
 }
 
-func (s *Spool) lockHost() string {
-	if s.LockHost != "" {
-		return s.LockHost
-	}
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "localhost"
-	}
-	return h
+// lockOwner is what this process writes in its lock files and the host
+// name it judges others' by. Neither changes while the process runs, so
+// they are worked out once per Spool, not at every login.
+type lockOwner struct {
+	once    sync.Once
+	host    string
+	content []byte
 }
 
-// lockContent is what this process writes in a lock file.
-func (s *Spool) lockContent() []byte {
-	pid := os.Getpid()
-	st := procStart(pid)
-	if st == "" {
-		st = "-"
-	}
-	return []byte(fmt.Sprintf("%d %s %s\n", pid, st, strings.ReplaceAll(s.lockHost(), " ", "_")))
+func (s *Spool) lockOwner() *lockOwner {
+	o := &s.owner
+	o.once.Do(func() {
+		o.host = s.LockHost
+		if o.host == "" {
+			if h, err := os.Hostname(); err == nil && h != "" {
+				o.host = h
+			} else {
+				o.host = "localhost"
+			}
+		}
+		pid := os.Getpid()
+		st := procStart(pid)
+		if st == "" {
+			st = "-"
+		}
+		o.content = []byte(fmt.Sprintf("%d %s %s\n", pid, st, strings.ReplaceAll(o.host, " ", "_")))
+	})
+	return o
 }
+
+func (s *Spool) lockHost() string { return s.lockOwner().host }
+
+// lockContent is what this process writes in a lock file (shared: not to
+// be modified).
+func (s *Spool) lockContent() []byte { return s.lockOwner().content }
 
 // lockStaleFor reports whether the lock file at path, holding content and
 // last touched at mtime, is stale (see the rules above). dotlock is set for

@@ -38,7 +38,8 @@ type Spool struct {
 	indexes    map[string]*index // decoded indexes of folders used lately, by index path
 	cachedMsgs int               // entries in indexes
 
-	uidlMaps uidlMaps // UIDL maps read lately (uidlmap.go)
+	uidlMaps uidlMaps  // UIDL maps read lately (uidlmap.go)
+	owner    lockOwner // this process in lock files (lock.go)
 }
 
 const readBufSize = 64 << 10
@@ -90,6 +91,12 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 		}
 		return err
 	}
+	return s.withDirLock(ctx, dir, fn)
+}
+
+// withDirLock is withFolderLock for the user directory dir that the
+// caller has checked (checkUserDir).
+func (s *Spool) withDirLock(ctx context.Context, dir string, fn func(dir string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout())
 	defer cancel()
 	waitStart := time.Now()

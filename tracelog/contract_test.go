@@ -24,9 +24,9 @@ func TestReadsGatewayLog(t *testing.T) {
 	for _, format := range []string{"TEXT", "JSON"} {
 		t.Run(format, func(t *testing.T) {
 			log := serveOneSession(t, format)
-			var out, errOut bytes.Buffer
-			if code := Main([]string{"--user", "alice"}, strings.NewReader(log), &out, &errOut, time.UTC); code != 0 {
-				t.Fatalf("trace exit %d: %s\nlog:\n%s", code, errOut.String(), log)
+			var out bytes.Buffer
+			if n, _, err := Run(Filter{User: "alice"}, false, nil, strings.NewReader(log), &out); err != nil || n != 1 {
+				t.Fatalf("Run = %d sessions, %v; want 1\nlog:\n%s", n, err, log)
 			}
 			for _, want := range []string{"C: USER alice", "C: PASS ***", "S: +OK maildrop has 0 messages", "C: QUIT", gateway.EndQuit} {
 				if !strings.Contains(out.String(), want) {
@@ -34,8 +34,8 @@ func TestReadsGatewayLog(t *testing.T) {
 				}
 			}
 			out.Reset()
-			if code := Main([]string{"--summary"}, strings.NewReader(log), &out, &errOut, time.UTC); code != 0 || !strings.Contains(out.String(), "ALICE") {
-				t.Errorf("trace --summary = exit %d:\n%s", code, out.String())
+			if n, _, err := Run(Filter{}, true, nil, strings.NewReader(log), &out); err != nil || n != 1 || !strings.Contains(out.String(), "ALICE") {
+				t.Errorf("Run summary = %d sessions, %v:\n%s", n, err, out.String())
 			}
 		})
 	}

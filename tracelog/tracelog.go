@@ -1,7 +1,7 @@
 // Package tracelog reads the gateway's logrus logs (text or JSON, plain or
 // gzip-compressed, one file or a rotated set) and prints the POP3
-// transcript of each session, or a one-row summary per session: the
-// `vmspop trace` command (Main).
+// transcript of each session, or a one-row summary per session: what
+// `vmspop trace` prints (Run; cmd/vmspop parses its command line).
 //
 // It relies on the gateway's logging contract, whose field names and
 // messages are the gateway's exported constants (gateway.FieldSession
@@ -17,7 +17,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -34,28 +33,11 @@ import (
 	"github.com/vmspop/vmspop/gateway"
 )
 
-const traceUsage = `usage: vmspop trace [--session ID] [--user U] [--client ADDR] [--since T] [--until T]
-                   [--failed] [--summary] [FILE...]
-
-Prints the POP3 transcript (C:/S: lines) of each session found in the server
-log FILEs (standard input when none, or for "-"). Files may be logrus text or
-JSON, plain or gzip-compressed, and may be given in any order: a rotated set
-(server.log server.log.1 server.log.2.gz) is put back in time order.
-
-Times (T) are RFC 3339, "2006-01-02 15:04:05", "2006-01-02", or OpenVMS
-"25-NOV-2026 10:15:32.45"; without a zone they are local time. A session
-matches --since/--until when it was active at some moment in that range.
-
-Exit status: 0 if a session matched, 1 if none did, 2 on usage or I/O errors.
-
-Options:
-`
-
 // maxLogLine is the longest log line read; longer lines are skipped.
 const maxLogLine = 1 << 20
 
 // isFailedEnd reports whether a `session end` reason makes a session match
-// --failed.
+// Filter.Failed.
 func isFailedEnd(end string) bool {
 	switch end {
 	case gateway.EndTwoFailures, gateway.EndError, gateway.EndBlocked, gateway.EndTooManyErrors:
@@ -64,154 +46,58 @@ func isFailedEnd(end string) bool {
 	return false
 }
 
-// traceOptions are the parsed flags of `vmspop trace`.
-type traceOptions struct {
-	session string // lower-case id prefix
-	user    string
-	client  clientFilter // zero: any client
-	since   time.Time    // zero: no bound
-	until   time.Time    // zero: no bound
-	failed  bool
-	summary bool
-	files   []string
+// Filter selects sessions: a session must pass every field that is set.
+type Filter struct {
+	Session string       // a prefix of the session id, in any case
+	User    string       // a user name of the session, in any case
+	Client  ClientFilter // the client's address; zero: any
+	Since   time.Time    // active at or after; zero: no bound
+	Until   time.Time    // active at or before; zero: no bound
+	Failed  bool         // a failed login, an error, or a failure end
 }
 
-// Main runs `vmspop trace` with args (the words after "trace") and
-// returns the exit status. Times without a zone are read in loc
-// (time.Local for the command; tests use UTC).
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, loc *time.Location) int {
-	opts, err := parseTraceArgs(args, stderr, loc)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+// Run reads the log files ("-" is stdin; stdin alone when there are none),
+// puts a rotated set back in time order, and writes to w the POP3
+// transcript of each session that passes f, or with summary one row per
+// session. It returns how many sessions matched and how many lines were
+// skipped (not logrus text or JSON, or too long). An error reading a file
+// comes before anything is written.
+func Run(f Filter, summary bool, files []string, stdin io.Reader, w io.Writer) (matched, skipped int, err error) {
+	f.Session = strings.ToLower(strings.TrimSpace(f.Session)) // ids are lower-case hex
+	var read []fileEntries
+	if len(files) == 0 {
+		files = []string{"-"}
 	}
-	var pe flagError
-	if errors.As(err, &pe) {
-		return 2 // the flag package has printed the error and the usage
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "vmspop trace: %v\n", err)
-		return 2
-	}
-
-	var files []fileEntries
-	skipped := 0
-	names := opts.files
-	if len(names) == 0 {
-		names = []string{"-"}
-	}
-	for _, name := range names {
+	for _, name := range files {
 		fe, err := readLogFile(name, stdin)
 		if err != nil {
-			fmt.Fprintf(stderr, "vmspop trace: %v\n", err)
-			return 2
+			return 0, 0, err
 		}
 		skipped += fe.skipped
-		files = append(files, fe)
+		read = append(read, fe)
 	}
-	sessions := groupSessions(orderFiles(files))
-
-	var matched []*traceSession
-	for _, s := range sessions {
-		if opts.match(s) {
-			matched = append(matched, s)
+	var sessions []*traceSession
+	for _, s := range groupSessions(orderFiles(read)) {
+		if f.match(s) {
+			sessions = append(sessions, s)
 		}
 	}
-
-	bw := bufio.NewWriter(stdout)
-	if opts.summary {
-		writeSummary(bw, matched)
+	bw := bufio.NewWriter(w)
+	if summary {
+		writeSummary(bw, sessions)
 	} else {
-		writeTranscripts(bw, matched)
+		writeTranscripts(bw, sessions)
 	}
 	if err := bw.Flush(); err != nil {
-		fmt.Fprintf(stderr, "vmspop trace: write: %v\n", err)
-		return 2
+		return 0, skipped, fmt.Errorf("write: %w", err)
 	}
-	if skipped > 0 {
-		fmt.Fprintf(stderr, "vmspop trace: skipped %d line(s) that are not logrus text or JSON\n", skipped)
-	}
-	if len(matched) == 0 {
-		fmt.Fprintln(stderr, "vmspop trace: no matching session")
-		return 1
-	}
-	return 0
+	return len(sessions), skipped, nil
 }
 
-// flagError is a command-line error that the flag package has already
-// reported, with the usage, on standard error.
-type flagError struct{ err error }
-
-func (e flagError) Error() string { return e.err.Error() }
-func (e flagError) Unwrap() error { return e.err }
-
-// parseTraceArgs parses the flags; flags and file names may be mixed, and
-// "--" ends the flags.
-func parseTraceArgs(args []string, stderr io.Writer, loc *time.Location) (*traceOptions, error) {
-	var (
-		o            traceOptions
-		since, until string
-		client       string
-	)
-	fs := flag.NewFlagSet("vmspop trace", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), traceUsage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.session, "session", "", "only the session whose id starts with `ID`")
-	fs.StringVar(&o.user, "user", "", "only sessions of user `U` (any case)")
-	fs.StringVar(&client, "client", "", "only sessions from `ADDR`: an IP, a CIDR prefix, or an ip:port prefix")
-	fs.StringVar(&since, "since", "", "only sessions active at or after `T`")
-	fs.StringVar(&until, "until", "", "only sessions active at or before `T`")
-	fs.BoolVar(&o.failed, "failed", false, "only sessions with a failed login, an error, or a failure end")
-	fs.BoolVar(&o.summary, "summary", false, "print one row per session instead of the transcripts")
-
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, flagError{err}
-		}
-		left := fs.Args() // fs.Parse stops at the first non-flag, or after "--"
-		if len(left) == 0 {
-			break
-		}
-		if i := len(rest) - len(left); i > 0 && rest[i-1] == "--" {
-			o.files = append(o.files, left...)
-			break
-		}
-		o.files = append(o.files, left[0])
-		rest = left[1:]
-	}
-
-	o.session = strings.ToLower(strings.TrimSpace(o.session))
-	var err error
-	if since != "" {
-		if o.since, err = parseTraceTime(since, loc); err != nil {
-			return nil, err
-		}
-	}
-	if until != "" {
-		if o.until, err = parseTraceTime(until, loc); err != nil {
-			return nil, err
-		}
-	}
-	if !o.since.IsZero() && !o.until.IsZero() && o.until.Before(o.since) {
-		return nil, fmt.Errorf("--until %s is before --since %s", until, since)
-	}
-	if client != "" {
-		if o.client, err = parseClientFilter(client); err != nil {
-			return nil, err
-		}
-	}
-	return &o, nil
-}
-
-// parseTraceTime parses a --since/--until value; times without a zone are
-// in loc. OpenVMS month names may be in any case (25-NOV-2026).
-func parseTraceTime(s string, loc *time.Location) (time.Time, error) {
+// ParseTime parses a time given to select sessions: RFC 3339,
+// "2006-01-02 15:04:05" (and shorter), or OpenVMS "25-NOV-2026 10:15:32.45"
+// (month names in any case); times without a zone are in loc.
+func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	// The accepted forms, tried in order.
 	layouts := []string{
 		time.RFC3339Nano,
@@ -232,34 +118,34 @@ func parseTraceTime(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("bad time %q (want RFC 3339, 2006-01-02 15:04:05 or 25-NOV-2026 10:15:32.45)", s)
 }
 
-// clientFilter matches the remote address of a session.
-type clientFilter struct {
+// ClientFilter matches the remote address of a session (ParseClient).
+type ClientFilter struct {
 	prefix netip.Prefix // valid: match the client IP against it
 	text   string       // otherwise: a prefix of the ip:port text
 }
 
-// parseClientFilter reads --client: an IP address ("127.0.0.1", "::1",
+// ParseClient reads a client filter: an IP address ("127.0.0.1", "::1",
 // "[::1]"), a CIDR prefix ("10.0.0.0/8"), or else a prefix of "ip:port".
-func parseClientFilter(s string) (clientFilter, error) {
+func ParseClient(s string) (ClientFilter, error) {
 	v := strings.TrimSpace(s)
 	if v == "" {
-		return clientFilter{}, errors.New("empty --client")
+		return ClientFilter{}, errors.New("empty client filter")
 	}
 	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")); err == nil {
 		a = a.Unmap()
-		return clientFilter{prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+		return ClientFilter{prefix: netip.PrefixFrom(a, a.BitLen())}, nil
 	}
 	if p, err := netip.ParsePrefix(v); err == nil {
-		return clientFilter{prefix: p.Masked()}, nil
+		return ClientFilter{prefix: p.Masked()}, nil
 	}
-	return clientFilter{text: v}, nil
+	return ClientFilter{text: v}, nil
 }
 
 // set reports whether the filter was given.
-func (c clientFilter) set() bool { return c.prefix.IsValid() || c.text != "" }
+func (c ClientFilter) set() bool { return c.prefix.IsValid() || c.text != "" }
 
 // match reports whether a session's remote address passes the filter.
-func (c clientFilter) match(remote string) bool {
+func (c ClientFilter) match(remote string) bool {
 	if !c.prefix.IsValid() {
 		return strings.HasPrefix(remote, c.text)
 	}
@@ -275,23 +161,23 @@ func (c clientFilter) match(remote string) bool {
 }
 
 // match reports whether session s passes every filter.
-func (o *traceOptions) match(s *traceSession) bool {
-	if o.session != "" && !strings.HasPrefix(s.id, o.session) {
+func (f *Filter) match(s *traceSession) bool {
+	if f.Session != "" && !strings.HasPrefix(s.id, f.Session) {
 		return false
 	}
-	if o.user != "" && !slices.ContainsFunc(s.users, func(u string) bool { return strings.EqualFold(u, o.user) }) {
+	if f.User != "" && !slices.ContainsFunc(s.users, func(u string) bool { return strings.EqualFold(u, f.User) }) {
 		return false
 	}
-	if o.client.set() && !o.client.match(s.remote) {
+	if f.Client.set() && !f.Client.match(s.remote) {
 		return false
 	}
-	if !o.since.IsZero() && (!s.hasTime || s.last.Before(o.since)) {
+	if !f.Since.IsZero() && (!s.hasTime || s.last.Before(f.Since)) {
 		return false
 	}
-	if !o.until.IsZero() && (!s.hasTime || s.first.After(o.until)) {
+	if !f.Until.IsZero() && (!s.hasTime || s.first.After(f.Until)) {
 		return false
 	}
-	if o.failed && !s.failed() {
+	if f.Failed && !s.failed() {
 		return false
 	}
 	return true

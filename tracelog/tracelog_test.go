@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -198,12 +197,45 @@ func TestFixturesUpToDate(t *testing.T) {
 	}
 }
 
-// runTraceT runs the tool with times read in UTC.
-func runTraceT(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
+// runT runs Run over files (stdin when none) and returns what it wrote,
+// how many sessions matched and how many lines were skipped; an error
+// fails the test.
+func runT(t *testing.T, stdin []byte, f Filter, summary bool, files ...string) (out string, matched, skipped int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	code = Main(args, bytes.NewReader(stdin), &out, &errOut, time.UTC)
-	return out.String(), errOut.String(), code
+	var b bytes.Buffer
+	matched, skipped, err := Run(f, summary, files, bytes.NewReader(stdin), &b)
+	if err != nil {
+		t.Fatalf("Run(%+v, %q) = %v", f, files, err)
+	}
+	return b.String(), matched, skipped
+}
+
+// filter is a Filter given as text, times in UTC.
+type filter struct {
+	session, user, client, since, until string
+	failed                              bool
+}
+
+func (ft filter) parse(t *testing.T) Filter {
+	t.Helper()
+	f := Filter{Session: ft.session, User: ft.user, Failed: ft.failed}
+	var err error
+	if ft.client != "" {
+		if f.Client, err = ParseClient(ft.client); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ft.since != "" {
+		if f.Since, err = ParseTime(ft.since, time.UTC); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ft.until != "" {
+		if f.Until, err = ParseTime(ft.until, time.UTC); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
 }
 
 func checkGolden(t *testing.T, name, got string) {
@@ -228,51 +260,49 @@ func checkGolden(t *testing.T, name, got string) {
 // same sessions; both must give the golden output.
 func TestTraceGolden(t *testing.T) {
 	tests := []struct {
-		name     string
-		args     []string
-		golden   string // "" means no output
-		wantCode int
+		name    string
+		f       filter
+		summary bool
+		golden  string // "" means no output and no match
 	}{
-		{"all", nil, "all.golden", 0},
-		{"session prefix", []string{"--session", "0a1b"}, "session-0a1b.golden", 0},
-		{"session any case", []string{"--session=0A1B2C3D4E5F"}, "session-0a1b.golden", 0},
-		{"session none", []string{"--session", "ffff"}, "", 1},
-		{"user jones", []string{"--user", "jones"}, "user-jones.golden", 0},
-		{"user odd name", []string{"--user", `JÖNES "x=y"`}, "user-odd.golden", 0},
-		{"user smith", []string{"-user", "Smith"}, "user-smith.golden", 0},
-		{"client ip", []string{"--client", "127.0.0.1"}, "session-0a1b.golden", 0},
-		{"client ip:port prefix", []string{"--client", "127.0.0.1:"}, "session-0a1b.golden", 0},
-		{"client cidr", []string{"--client", "127.0.0.0/8"}, "client-loopback4.golden", 0},
-		{"client ipv6", []string{"--client", "::1"}, "client-ipv6.golden", 0},
-		{"client ipv6 bracket", []string{"--client", "[::1]"}, "client-ipv6.golden", 0},
-		{"client ipv6 port text", []string{"--client", "[::1]:40000"}, "client-ipv6.golden", 0},
-		{"client none", []string{"--client", "10.9.9.9"}, "", 1},
-		{"since", []string{"--since", "2026-11-25 17:21:00"}, "since-1721.golden", 0},
-		{"until vms", []string{"--until", "25-nov-2026 17:20:30.00"}, "until-1720.golden", 0},
-		{"window overlaps idle session", []string{"--since", "2026-11-25T17:25:00Z", "--until", "2026-11-25T18:25:00+01:00"}, "window.golden", 0},
-		{"failed", []string{"--failed"}, "failed.golden", 0},
-		{"failed user", []string{"--failed", "--user", "jones"}, "failed-jones.golden", 0},
-		{"summary", []string{"--summary"}, "summary.golden", 0},
-		{"failed summary", []string{"--failed", "--summary"}, "summary-failed.golden", 0},
-		{"since after all", []string{"--since", "2027-01-01"}, "", 1},
+		{"all", filter{}, false, "all.golden"},
+		{"session prefix", filter{session: "0a1b"}, false, "session-0a1b.golden"},
+		{"session any case", filter{session: "0A1B2C3D4E5F"}, false, "session-0a1b.golden"},
+		{"session none", filter{session: "ffff"}, false, ""},
+		{"user jones", filter{user: "jones"}, false, "user-jones.golden"},
+		{"user odd name", filter{user: `JÖNES "x=y"`}, false, "user-odd.golden"},
+		{"user smith", filter{user: "Smith"}, false, "user-smith.golden"},
+		{"client ip", filter{client: "127.0.0.1"}, false, "session-0a1b.golden"},
+		{"client ip:port prefix", filter{client: "127.0.0.1:"}, false, "session-0a1b.golden"},
+		{"client cidr", filter{client: "127.0.0.0/8"}, false, "client-loopback4.golden"},
+		{"client ipv6", filter{client: "::1"}, false, "client-ipv6.golden"},
+		{"client ipv6 bracket", filter{client: "[::1]"}, false, "client-ipv6.golden"},
+		{"client ipv6 port text", filter{client: "[::1]:40000"}, false, "client-ipv6.golden"},
+		{"client none", filter{client: "10.9.9.9"}, false, ""},
+		{"since", filter{since: "2026-11-25 17:21:00"}, false, "since-1721.golden"},
+		{"until vms", filter{until: "25-nov-2026 17:20:30.00"}, false, "until-1720.golden"},
+		{"window overlaps idle session", filter{since: "2026-11-25T17:25:00Z", until: "2026-11-25T18:25:00+01:00"}, false, "window.golden"},
+		{"failed", filter{failed: true}, false, "failed.golden"},
+		{"failed user", filter{failed: true, user: "jones"}, false, "failed-jones.golden"},
+		{"summary", filter{}, true, "summary.golden"},
+		{"failed summary", filter{failed: true}, true, "summary-failed.golden"},
+		{"since after all", filter{since: "2027-01-01"}, false, ""},
 	}
 	for _, tt := range tests {
 		for _, file := range []string{"server.log", "server.json"} {
 			t.Run(tt.name+"/"+file, func(t *testing.T) {
-				// The file name goes first so that flags after it are parsed too.
-				args := append([]string{filepath.Join(logsDir, file)}, tt.args...)
-				out, errOut, code := runTraceT(t, nil, args...)
-				if code != tt.wantCode {
-					t.Fatalf("trace %q = exit %d; want %d (stderr %q)", args, code, tt.wantCode, errOut)
-				}
-				if strings.Contains(errOut, "skipped") {
-					t.Errorf("stderr reports skipped lines for a clean log: %q", errOut)
+				out, matched, skipped := runT(t, nil, tt.f.parse(t), tt.summary, filepath.Join(logsDir, file))
+				if skipped != 0 {
+					t.Errorf("%d lines skipped in a clean log", skipped)
 				}
 				if tt.golden == "" {
-					if out != "" {
-						t.Errorf("trace %q printed %q; want nothing", args, out)
+					if matched != 0 || out != "" {
+						t.Errorf("%d sessions matched, printed %q; want none and nothing", matched, out)
 					}
 					return
+				}
+				if matched == 0 {
+					t.Errorf("no session matched")
 				}
 				if file == "server.json" && *update {
 					return // the text run wrote the golden
@@ -284,13 +314,10 @@ func TestTraceGolden(t *testing.T) {
 }
 
 func TestTraceGarbageSkipped(t *testing.T) {
-	out, errOut, code := runTraceT(t, nil, filepath.Join(logsDir, "garbage.log"))
-	if code != 0 {
-		t.Fatalf("exit %d; want 0 (stderr %q)", code, errOut)
-	}
+	out, _, skipped := runT(t, nil, Filter{}, false, filepath.Join(logsDir, "garbage.log"))
 	checkGolden(t, "all.golden", out)
-	if want := fmt.Sprintf("skipped %d line(s)", fxGarbageSkipped); !strings.Contains(errOut, want) {
-		t.Errorf("stderr = %q; want it to contain %q", errOut, want)
+	if skipped != fxGarbageSkipped {
+		t.Errorf("%d lines skipped; want %d", skipped, fxGarbageSkipped)
 	}
 }
 
@@ -300,11 +327,8 @@ func TestTraceStdin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, args := range [][]string{{"--failed"}, {"--failed", "-"}} {
-			out, errOut, code := runTraceT(t, data, args...)
-			if code != 0 {
-				t.Fatalf("%s on stdin, %q: exit %d (stderr %q)", file, args, code, errOut)
-			}
+		for _, files := range [][]string{nil, {"-"}} {
+			out, _, _ := runT(t, data, Filter{Failed: true}, false, files...)
 			checkGolden(t, "failed.golden", out)
 		}
 	}
@@ -352,50 +376,53 @@ func TestTraceRotated(t *testing.T) {
 			if len(files) != 3 || filepath.Base(files[0]) != "server.log" {
 				t.Fatalf("glob order %q; want server.log first", files)
 			}
-			out, errOut, code := runTraceT(t, nil, files...)
-			if code != 0 || errOut != "" {
-				t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, errOut)
+			out, _, skipped := runT(t, nil, Filter{}, false, files...)
+			if skipped != 0 {
+				t.Fatalf("%d lines skipped", skipped)
 			}
 			checkGolden(t, "all.golden", out)
-			out, _, _ = runTraceT(t, nil, append([]string{"--summary"}, files...)...)
+			out, _, _ = runT(t, nil, Filter{}, true, files...)
 			checkGolden(t, "summary.golden", out)
 		})
 	}
 }
 
+// TestTraceErrors: a file that cannot be read is an error, before
+// anything is written; no matching session is not.
 func TestTraceErrors(t *testing.T) {
-	log := filepath.Join(logsDir, "server.log")
 	badGzip := filepath.Join(t.TempDir(), "bad.gz")
 	if err := os.WriteFile(badGzip, []byte("\x1f\x8bnot really gzip"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
+	log := filepath.Join(logsDir, "server.log")
+	for _, tt := range []struct {
+		name    string
+		files   []string
+		wantErr string
 	}{
-		{"unknown flag", []string{"--bogus", log}, 2, "flag provided but not defined"},
-		{"missing file", []string{filepath.Join(t.TempDir(), "nope.log")}, 2, "no such file"},
-		{"bad gzip", []string{badGzip}, 2, "bad.gz"},
-		{"bad since", []string{"--since", "yesterday", log}, 2, `bad time "yesterday"`},
-		{"bad until", []string{"--until", "31-FOO-2026", log}, 2, "bad time"},
-		{"until before since", []string{"--since", "2026-11-26", "--until", "2026-11-25", log}, 2, "is before"},
-		{"empty client", []string{"--client", " ", log}, 2, "empty --client"},
-		{"flag missing value", []string{log, "--user"}, 2, "flag needs an argument"},
-		{"help", []string{"-h"}, 0, "usage: vmspop trace"},
-		{"no match", []string{"--user", "nobody", log}, 1, "no matching session"},
-		{"no match summary", []string{"--summary", "--user", "nobody", log}, 1, "no matching session"},
-		{"empty input", nil, 1, "no matching session"},
+		{"missing file", []string{filepath.Join(t.TempDir(), "nope.log")}, "no such file"},
+		{"bad gzip", []string{log, badGzip}, "bad.gz"},
+	} {
+		var out bytes.Buffer
+		_, _, err := Run(Filter{}, false, tt.files, bytes.NewReader(nil), &out)
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || out.Len() != 0 {
+			t.Errorf("%s: Run = %v, wrote %d octets; want an error with %q and nothing", tt.name, err, out.Len(), tt.wantErr)
+		}
 	}
-	for _, tt := range tests {
-		out, errOut, code := runTraceT(t, nil, tt.args...)
-		if code != tt.wantCode || !strings.Contains(errOut, tt.wantErr) {
-			t.Errorf("%s: trace %q = exit %d, stderr %q; want %d and %q", tt.name, tt.args, code, errOut, tt.wantCode, tt.wantErr)
+	for _, tt := range []struct {
+		name  string
+		f     Filter
+		files []string
+	}{
+		{"no match", Filter{User: "nobody"}, []string{log}},
+		{"empty input", Filter{}, nil},
+	} {
+		if out, matched, _ := runT(t, nil, tt.f, false, tt.files...); matched != 0 || out != "" {
+			t.Errorf("%s: %d matched, printed %q; want none and nothing", tt.name, matched, out)
 		}
-		if tt.wantCode != 0 && out != "" {
-			t.Errorf("%s: printed %q on stdout; want nothing", tt.name, out)
-		}
+	}
+	if _, err := ParseClient(" "); err == nil {
+		t.Errorf("ParseClient(\" \") = nil error")
 	}
 }
 
@@ -414,24 +441,6 @@ func TestIsTranscript(t *testing.T) {
 	}
 }
 
-func TestTraceDoubleDash(t *testing.T) {
-	dir := t.TempDir()
-	data, err := os.ReadFile(filepath.Join(logsDir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := filepath.Join(dir, "--failed")
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// After "--", "--failed" is a file name, not the flag.
-	out, errOut, code := runTraceT(t, nil, "--summary", "--", name)
-	if code != 0 {
-		t.Fatalf("exit %d (stderr %q)", code, errOut)
-	}
-	checkGolden(t, "summary.golden", out)
-}
-
 func TestTraceLongLineSkipped(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(logsDir, "server.log"))
 	if err != nil {
@@ -439,14 +448,14 @@ func TestTraceLongLineSkipped(t *testing.T) {
 	}
 	long := `time="2026-11-25T17:20:00Z" level=info msg="` + strings.Repeat("x", maxLogLine+10) + "\"\n"
 	in := append([]byte(long), data...)
-	out, errOut, code := runTraceT(t, in)
-	if code != 0 || !strings.Contains(errOut, "skipped 1 line(s)") {
-		t.Fatalf("exit %d, stderr %q; want 0 and one skipped line", code, errOut)
+	out, _, skipped := runT(t, in, Filter{}, false)
+	if skipped != 1 {
+		t.Fatalf("%d lines skipped; want 1", skipped)
 	}
 	checkGolden(t, "all.golden", out)
 }
 
-func TestParseTraceTime(t *testing.T) {
+func TestParseTime(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    time.Time
@@ -468,9 +477,9 @@ func TestParseTraceTime(t *testing.T) {
 		{"32-NOV-2026", time.Time{}, true},
 	}
 	for _, tt := range tests {
-		got, err := parseTraceTime(tt.in, time.UTC)
+		got, err := ParseTime(tt.in, time.UTC)
 		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
-			t.Errorf("parseTraceTime(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			t.Errorf("ParseTime(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
 }
@@ -496,9 +505,9 @@ func TestClientFilter(t *testing.T) {
 		{"127.0.0.1", "", false},
 	}
 	for _, tt := range tests {
-		cf, err := parseClientFilter(tt.filter)
+		cf, err := ParseClient(tt.filter)
 		if err != nil {
-			t.Fatalf("parseClientFilter(%q) = %v", tt.filter, err)
+			t.Fatalf("ParseClient(%q) = %v", tt.filter, err)
 		}
 		if got := cf.match(tt.remote); got != tt.want {
 			t.Errorf("client filter %q on %q = %v; want %v", tt.filter, tt.remote, got, tt.want)
