@@ -77,7 +77,7 @@ printf 'VAXA vaxa.example.com\n' >"$work/nodes"
 env -i "PATH=$PATH" "TCPIP\$POP_LISTEN=127.0.0.1:0" "TCPIP\$POP_SPOOL=$work/spool" \
   "TCPIP\$POP_UAF=$work/uaf" "TCPIP\$POP_LEAVE_IN_NEWMAIL=1" \
   "TCPIP\$POP_LOG=$work/server.log" "TCPIP\$POP_HOSTNAME=localhost" \
-  "TCPIP\$POP_DECNET_NODES=$work/nodes" ${MILLION_SERVE_ARGS:-} bin/vmspop serve &
+  "TCPIP\$POP_DECNET_NODES=$work/nodes" bin/vmspop serve ${MILLION_SERVE_ARGS:-} &
 pid=$!
 addr=$(serve_addr "$work/server.log")
 if [ -z "$addr" ]; then

@@ -4,6 +4,7 @@ package spool
 // snapshot of its messages (from the index or a scan), and reading them.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -315,6 +316,34 @@ func (b *Box) Header(i int) ([]byte, error) {
 		i = le
 	}
 	return out, nil
+}
+
+// Envelope returns what follows "From " on message i's From_ line (the
+// Message's Envelope, which is not kept once the message is indexed).
+func (b *Box) Envelope(i int) (string, error) {
+	f, err := b.file()
+	if err != nil {
+		return "", err
+	}
+	m := &b.Messages[i]
+	var line []byte
+	buf := make([]byte, 256)
+	for off := m.Start; off < m.End; {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), m.End-off)], off)
+		if k := bytes.IndexByte(buf[:n], '\n'); k >= 0 {
+			line = append(line, buf[:k+1]...)
+			break
+		}
+		line = append(line, buf[:n]...)
+		off += int64(n)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return string(bytes.TrimPrefix(contentOf(line), fromPrefix)), nil
 }
 
 // Body returns a reader of the body of message i as sent: CRLF line ends,

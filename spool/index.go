@@ -295,6 +295,10 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		}
 		return nil, nil, err
 	}
+	// The envelopes were for the visitor; Box.Envelope reads one when needed.
+	for i := keep; i < len(msgs); i++ {
+		msgs[i].Envelope = ""
+	}
 	how := "rebuilt"
 	if ok && keep > 0 {
 		how = "appended"
