@@ -199,6 +199,20 @@ func decodeIndex(b []byte) (*index, error) {
 	if len(p) != 0 || (count > 0 && ix.msgs[count-1].End != ix.size) {
 		return nil, errBadIndex
 	}
+	// The aux blobs point into b; when they are a small part of it (no
+	// rebuilt headers in them), they are copied out so that b can go.
+	total := 0
+	for _, a := range ix.aux {
+		total += len(a)
+	}
+	if total < len(b)/2 {
+		arena := make([]byte, 0, total)
+		for i, a := range ix.aux {
+			start := len(arena)
+			arena = append(arena, a...)
+			ix.aux[i] = arena[start:len(arena):len(arena)]
+		}
+	}
 	return ix, nil
 }
 
