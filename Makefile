@@ -12,7 +12,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
 FUZZTIME ?= 8s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test tidy vet staticcheck unit fuzz-smoke bench fuzz clean install
+.PHONY: all build run test tidy vet staticcheck unit fuzz-smoke bench bench-million fuzz clean install
 
 all: build
 
@@ -67,6 +67,11 @@ fuzz:
 
 bench:
 	scripts/bench.sh
+
+# The million-message targets of docs/performance.md (an 8 GB folder,
+# generated once under DATA, default /tmp/vmspop-million).
+bench-million:
+	scripts/million.sh
 
 clean:
 	rm -rf bin

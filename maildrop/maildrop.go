@@ -53,6 +53,9 @@ type SpoolBackend struct {
 	IgnoreMail11Headers bool
 	Logger              logrus.FieldLogger // nil = discard
 
+	// headerLimit overrides defaultHeaderLimit when > 0 (tests).
+	headerLimit int
+
 	keyOnce sync.Once
 	key     string
 
@@ -72,12 +75,30 @@ const (
 	sendBody           // the body alone: it starts with its own RFC 822 header
 )
 
+// dropMessage is how a message is sent (its size and UID are in the
+// session's gateway.MessageInfo).
 type dropMessage struct {
-	size   int64
-	uid    string
+	header []byte // the rebuilt header (shared, read-only); nil: rebuilt at RETR
 	how    uint8
-	header []byte // the rebuilt header (shared, read-only); nil for sendBody
 }
+
+// auxMessage is what the folder index keeps for a message (encodeAux).
+type auxMessage struct {
+	size   int64
+	uid    []byte
+	how    uint8
+	header []byte
+}
+
+// defaultHeaderLimit is how many messages of a folder keep their rebuilt
+// header in the index and in memory (about 300 octets each): RETR of the
+// messages after them rebuilds it from the MAIL-11 header on disk. A folder
+// of a million messages would otherwise hold 300 MB of headers per session.
+const defaultHeaderLimit = 100_000
+
+// auxChunk is the size of the blocks the aux data of newly indexed
+// messages is packed in: one allocation per block, not per message.
+const auxChunk = 256 << 10
 
 // spoolDrop is one session's view of a spool folder.
 type spoolDrop struct {
@@ -87,7 +108,8 @@ type spoolDrop struct {
 	box    *spool.Box
 	msgs   []dropMessage
 	infos  []gateway.MessageInfo
-	total  int64 // the sum of the sizes in infos
+	total  int64                 // the sum of the sizes in infos
+	own    []gateway.MessageInfo // the messages' own UIDs when a UIDL map replaced some in infos
 	log    logrus.FieldLogger
 }
 
@@ -195,8 +217,12 @@ func (be *SpoolBackend) folderExists(owner, folder string) error {
 func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.Maildrop, error) {
 	folder = strings.ToUpper(folder)
 	d := &spoolDrop{be: be, folder: folder, log: be.logger().WithField("user", strings.ToUpper(user))}
-	var hbuf []byte
+	var hbuf, arena []byte
 	warned := false
+	keep := be.headerLimit
+	if keep <= 0 {
+		keep = defaultHeaderLimit
+	}
 	// seen holds the UIDs before the message being visited, so that exact
 	// duplicates (same arrival time, header and size) get a suffix in
 	// folder order. The final UID goes into the index: a login from the
@@ -207,7 +233,7 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 			seen = make(map[string]bool, len(prev)+1)
 			for _, a := range prev {
 				if pm, ok := decodeAux(a); ok {
-					seen[pm.uid] = true
+					seen[string(pm.uid)] = true
 				}
 			}
 		}
@@ -248,7 +274,16 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 				size += m.BodySize
 			}
 		}
-		return encodeAux(size, how, uid, hbuf), nil
+		h := hbuf
+		if i >= keep {
+			h = nil
+		}
+		if need := auxLen(size, uid, h); cap(arena)-len(arena) < need {
+			arena = make([]byte, 0, max(auxChunk, need))
+		}
+		start := len(arena)
+		arena = appendAux(arena, size, how, uid, h)
+		return arena[start:len(arena):len(arena)], nil
 	}
 	var st spool.Stats
 	start := time.Now()
@@ -276,15 +311,26 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	}
 	d.msgs = make([]dropMessage, len(box.Messages))
 	d.infos = make([]gateway.MessageInfo, len(box.Messages))
+	// The UIDs are substrings of one string: one allocation, not one per
+	// message.
+	var uids []byte
+	ends := make([]int, len(box.Messages))
 	for i := range box.Messages {
 		m, ok := decodeAux(box.Aux[i])
 		if !ok {
 			box.Close()
 			return nil, fmt.Errorf("maildrop: message %d of %s has no size in the index", i+1, user)
 		}
-		d.msgs[i] = m
-		d.infos[i] = gateway.MessageInfo{Size: m.size, UID: m.uid}
+		d.msgs[i] = dropMessage{header: m.header, how: m.how}
+		d.infos[i].Size = m.size
 		d.total += m.size
+		uids = append(uids, m.uid...)
+		ends[i] = len(uids)
+	}
+	all, from := string(uids), 0
+	for i, end := range ends {
+		d.infos[i].UID = all[from:end]
+		from = end
 	}
 	be.mu.Lock()
 	if be.derived == nil {
@@ -318,7 +364,7 @@ func (d *spoolDrop) useOldUIDLs(user string) *spoolDrop {
 		for i := range infos {
 			infos[i].UID = uids[i]
 		}
-		d.infos = infos
+		d.own, d.infos = d.infos, infos
 	}
 	return d
 }
@@ -335,32 +381,38 @@ type derivedInfo struct {
 	total int64
 }
 
-// encodeAux packs what OpenMaildrop keeps per message in the index: the
-// size as sent, how it is sent, the UID, and the rebuilt header, so that
-// RETR need not read and rebuild it (header is ignored for sendBody).
-func encodeAux(size int64, how uint8, uid string, header []byte) []byte {
+// appendAux appends what OpenMaildrop keeps per message in the index: the
+// size as sent, how it is sent, the UID, and the rebuilt header (nil when
+// RETR rebuilds it), so that RETR need not read and rebuild it (header is
+// ignored for sendBody).
+func appendAux(b []byte, size int64, how uint8, uid string, header []byte) []byte {
 	if how == sendBody {
 		header = nil
 	}
-	b := binary.AppendUvarint(make([]byte, 0, 16+len(uid)+len(header)), uint64(size))
+	b = binary.AppendUvarint(b, uint64(size))
 	b = append(b, how)
 	b = binary.AppendUvarint(b, uint64(len(uid)))
 	b = append(b, uid...)
 	return append(b, header...)
 }
 
-func decodeAux(b []byte) (dropMessage, bool) {
+// auxLen bounds the length of appendAux's output.
+func auxLen(size int64, uid string, header []byte) int {
+	return 2*binary.MaxVarintLen64 + 1 + len(uid) + len(header)
+}
+
+func decodeAux(b []byte) (auxMessage, bool) {
 	size, n := binary.Uvarint(b)
 	if n <= 0 || len(b) < n+1 {
-		return dropMessage{}, false
+		return auxMessage{}, false
 	}
 	how := b[n]
 	b = b[n+1:]
 	ul, k := binary.Uvarint(b)
 	if k <= 0 || ul == 0 || uint64(len(b)-k) < ul {
-		return dropMessage{}, false
+		return auxMessage{}, false
 	}
-	m := dropMessage{size: int64(size), how: how, uid: string(b[k : k+int(ul)])}
+	m := auxMessage{size: int64(size), how: how, uid: b[k : k+int(ul)]}
 	if h := b[k+int(ul):]; len(h) > 0 {
 		m.header = h[:len(h):len(h)]
 	}
@@ -438,6 +490,15 @@ func (d *spoolDrop) Messages() []gateway.MessageInfo { return d.infos }
 // with the list, so that a login to a large folder does not add them up.
 func (d *spoolDrop) TotalSize() int64 { return d.total }
 
+// uid is message i's own UID (the one in its rebuilt header), not one
+// that a UIDL map put in its place in d.infos.
+func (d *spoolDrop) uid(i int) string {
+	if d.own != nil {
+		return d.own[i].UID
+	}
+	return d.infos[i].UID
+}
+
 // Open streams message i as sent: header, then body, CRLF line ends.
 func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 	m := &d.box.Messages[i]
@@ -446,13 +507,19 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 		return d.box.Body(i)
 	}
 	h := dm.header
-	if h == nil { // not in the index: rebuild it
+	if h == nil { // not in the index: rebuild it as the visitor did
 		hdr, err := d.box.Header(i)
 		if err != nil {
 			return nil, err
 		}
+		env, err := d.box.Envelope(i)
+		if err != nil {
+			return nil, err
+		}
 		m11, _ := mail11.ParseIn(hdr, d.be.Rewrite.Location)
-		h, _ = d.be.header(nil, &m11, m, dm.uid, dm.how)
+		mm := *m
+		mm.Envelope = env
+		h, _ = d.be.header(nil, &m11, &mm, d.uid(i), dm.how)
 	}
 	if dm.how == sendForeign {
 		// h may be shared: build the foreign text in a new slice.

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 go test -tags bench -run '^$' -bench . -benchtime 20x ./spool ./rewrite ./gateway ./maildrop
 # The timing- and memory-sensitive tests, kept out of make test (build tag bench).
 go test -tags bench -count=1 -run 'TestSessionMemory|TestBusyPoll|TestRetr100MBMemory|TestManySessions' ./gateway ./cmd/vmspop
+# A folder of a million messages (about 1 GB in a temporary directory):
+# sizes and UIDLs after the first login, an UPDATE and an index rebuild.
+go test -tags bench -count=1 -timeout 60m -run 'TestMillionMessages' -v ./cmd/vmspop
 
 # Load run: populate a scratch spool, serve it on a free loopback port
 # (port 0; the address is read from the server's "listening" log line) and

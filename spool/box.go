@@ -4,12 +4,14 @@ package spool
 // snapshot of its messages (from the index or a scan), and reading them.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -196,6 +198,10 @@ const pipelineMin = 1 << 20
 // nothing measurable.
 const scanBatch = 64
 
+// estimateAfter is how many messages scanAndVisit finds before it sizes
+// its slices for the whole folder.
+const estimateAfter = 1024
+
 // pipelineWorth reports whether scanAndVisit should scan n octets in a
 // goroutine of its own.
 func pipelineWorth(n int) bool { return n >= pipelineMin && runtime.GOMAXPROCS(0) >= 2 }
@@ -215,10 +221,19 @@ func pipelineWorth(n int) bool { return n >= pipelineMin && runtime.GOMAXPROCS(0
 // goroutine. The goroutine has ended when scanAndVisit returns (data may
 // be unmapped then).
 func scanAndVisit(ctx context.Context, data []byte, from int64, msgs []Message, aux [][]byte, visit Visitor, pipe bool) ([]Message, [][]byte, error) {
+	first := len(msgs)
 	add := func(m *Message) error {
 		m.Start += from
 		m.Text += from
 		m.End += from
+		if len(msgs)-first == estimateAfter {
+			// Size the slices for the whole folder from the messages so
+			// far, rather than doubling them (a million messages: 100 MB
+			// copied and left behind at each doubling).
+			n := len(msgs) + int(int64(len(data))-m.Start)/max(1, int(m.Start-msgs[first].Start)/estimateAfter)*17/16
+			msgs = slices.Grow(msgs, n-len(msgs))
+			aux = slices.Grow(aux, n-len(aux))
+		}
 		msgs = append(msgs, *m)
 		aux = append(aux, nil)
 		if visit == nil {
@@ -319,6 +334,34 @@ func (b *Box) Header(i int) ([]byte, error) {
 		i = le
 	}
 	return out, nil
+}
+
+// Envelope returns what follows "From " on message i's From_ line (the
+// Message's Envelope, which is not kept once the message is indexed).
+func (b *Box) Envelope(i int) (string, error) {
+	f, err := b.file()
+	if err != nil {
+		return "", err
+	}
+	m := &b.Messages[i]
+	var line []byte
+	buf := make([]byte, 256)
+	for off := m.Start; off < m.End; {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), m.End-off)], off)
+		if k := bytes.IndexByte(buf[:n], '\n'); k >= 0 {
+			line = append(line, buf[:k+1]...)
+			break
+		}
+		line = append(line, buf[:n]...)
+		off += int64(n)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return string(bytes.TrimPrefix(contentOf(line), fromPrefix)), nil
 }
 
 // Body returns a reader of the body of message i as sent: CRLF line ends,

@@ -4,7 +4,6 @@ package spool
 // fsynced update, and the journal that makes it atomic.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -195,31 +194,83 @@ func (b *Box) appendCopies(path string, size int64, idx []int) error {
 // writeRemaining writes the new folder file: the messages not gone, then
 // whatever was appended after the snapshot (up to cur bytes). padded says
 // whether a message had to be given a final newline.
+//
+// Kept messages that follow each other on disk are copied as one range,
+// in the kernel (copy_file_range(2) where the file system has it): a
+// profile of an UPDATE of a million messages showed most of its CPU in
+// copying each message through a buffer of its own.
 func (b *Box) writeRemaining(tmp string, gone map[int]bool, cur int64) (padded bool, err error) {
 	f, err := createReplacing(tmp, filepath.Join(filepath.Dir(tmp), b.folder))
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	w := bufio.NewWriterSize(f, 256<<10)
+	from, to := int64(0), int64(0) // the range of kept messages not yet copied
+	flush := func() error {
+		if to > from {
+			if err := copyRange(f, b.f, from, to-from); err != nil {
+				return err
+			}
+		}
+		from, to = 0, 0
+		return nil
+	}
 	for i := range b.Messages {
-		if !gone[i] {
-			p, err := b.copyMessage(w, i)
-			if err != nil {
+		if gone[i] {
+			continue
+		}
+		m := &b.Messages[i]
+		if m.Start != to {
+			if err := flush(); err != nil {
 				return false, err
 			}
-			padded = padded || p
+			from = m.Start
+		}
+		to = m.End
+		// Every message but the last of the folder ends before a From_
+		// line, so with a line end: only the last may need one.
+		if m.End == b.size && m.End > m.Start {
+			var last [1]byte
+			if _, err := b.f.ReadAt(last[:], m.End-1); err != nil {
+				return false, err
+			}
+			if last[0] != '\n' {
+				if err := flush(); err != nil {
+					return false, err
+				}
+				if _, err := f.Write([]byte{'\n'}); err != nil {
+					return false, err
+				}
+				padded = true
+			}
 		}
 	}
 	if cur > b.size {
-		if _, err := io.Copy(w, io.NewSectionReader(b.f, b.size, cur-b.size)); err != nil {
-			return false, err
+		if to != b.size {
+			if err := flush(); err != nil {
+				return false, err
+			}
+			from = b.size
 		}
+		to = cur
 	}
-	if err := w.Flush(); err != nil {
+	if err := flush(); err != nil {
 		return false, err
 	}
 	return padded, f.Sync()
+}
+
+// copyRange appends n bytes of src from offset off to dst (at its
+// position), in the kernel where it can.
+func copyRange(dst, src *os.File, off, n int64) error {
+	if _, err := src.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	k, err := io.Copy(dst, io.LimitReader(src, n)) // *os.File.ReadFrom: copy_file_range(2)
+	if err == nil && k != n {
+		err = fmt.Errorf("spool: %s: %w", src.Name(), io.ErrUnexpectedEOF)
+	}
+	return err
 }
 
 // journal records an update in progress in <dir>/.journal:
