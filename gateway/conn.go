@@ -173,8 +173,7 @@ func (c *conn) serve() {
 	c.log.Info("session start")
 	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
 	c.sink.w = c.nc
-	c.bw = bufio.NewWriterSize(&c.sink, writeBufferSize)
-	c.small = c.bw
+	c.unparkWriter()
 	if end = c.refuse(); end != "" {
 		return
 	}
@@ -203,6 +202,7 @@ func (c *conn) loop() string {
 				return c.endReason(err)
 			}
 			c.releaseBigWriter()
+			c.parkWriter()
 			c.setBusy(false)
 			if c.fetching {
 				c.pollNext()
@@ -210,6 +210,7 @@ func (c *conn) loop() string {
 		}
 		c.setReadDeadline()
 		line, err := readLine(c.br, maxCommandLine)
+		c.unparkWriter()
 		c.cmdTime = time.Now()
 		c.replied = false
 		c.setBusy(true)
@@ -347,6 +348,7 @@ func (c *conn) finish(end string) {
 		}
 	}
 	c.releaseBigWriter()
+	c.dropWriter()
 	if c.tls && end == endQuit {
 		c.nc.Close() // sends close_notify
 	}
