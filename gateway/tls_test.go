@@ -1,0 +1,178 @@
+package gateway_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmspop/vmspop/gateway"
+)
+
+// tlsClock is a settable clock for tls.Config.Time on both ends.
+type tlsClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *tlsClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *tlsClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// startTLSServer serves implicit TLS on one listener and plain POP (STLS)
+// on another, with srvCfg; it returns both addresses.
+func startTLSServer(t *testing.T, srvCfg *tls.Config) (tlsAddr, plainAddr string) {
+	t.Helper()
+	env := startServer(t, func(s *gateway.Server, _ *fakeBackend) { s.TLSConfig = srvCfg })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("net.Listen() = %v", err)
+	}
+	go env.srv.ServeTLS(l) // closed by the server's cleanup
+	return l.Addr().String(), env.addr
+}
+
+// tlsSession runs one implicit-TLS session (greeting, login, STAT, QUIT)
+// and reports whether its handshake resumed a session.
+func tlsSession(t *testing.T, addr string, cfg *tls.Config) bool {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("net.Dial() = %v", err)
+	}
+	defer nc.Close()
+	tc := tls.Client(nc, cfg)
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	c := &client{t: t, conn: tc, r: newLineReader(tc)}
+	c.login("alice", "wonderland") // the first read takes the session ticket
+	c.send("STAT")
+	c.expect("+OK 3 ")
+	c.send("QUIT")
+	c.expect("+OK")
+	return tc.ConnectionState().DidResume
+}
+
+// stlsSession is tlsSession over STLS on the plain port.
+func stlsSession(t *testing.T, addr string, cfg *tls.Config) bool {
+	t.Helper()
+	c := dial(t, addr)
+	c.expect("+OK POP server ready")
+	c.send("STLS")
+	c.expect("+OK Begin TLS negotiation")
+	c.startTLS(cfg)
+	c.send("USER alice", "PASS wonderland")
+	c.expect("+OK")
+	c.expect("+OK maildrop has")
+	c.send("QUIT")
+	c.expect("+OK")
+	defer c.conn.Close()
+	return c.conn.(*tls.Conn).ConnectionState().DidResume
+}
+
+// A client that keeps its session cache resumes its TLS session on the
+// next connection (TLS 1.3 session tickets), over implicit TLS and over
+// STLS alike, and with a ticket of either kind of connection: a polling
+// client reconnecting every few minutes pays for no certificate signature.
+func TestTLSResumption(t *testing.T) {
+	srvCfg, clientCfg := testTLSConfig(t)
+	tlsAddr, plainAddr := startTLSServer(t, srvCfg)
+	clientCfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+
+	if tlsSession(t, tlsAddr, clientCfg) {
+		t.Fatal("first connection resumed a session")
+	}
+	if !tlsSession(t, tlsAddr, clientCfg) {
+		t.Error("second implicit-TLS connection did not resume the session")
+	}
+	if !stlsSession(t, plainAddr, clientCfg) {
+		t.Error("STLS connection after an implicit-TLS one did not resume the session")
+	}
+	if !stlsSession(t, plainAddr, clientCfg) {
+		t.Error("second STLS connection did not resume the session")
+	}
+
+	// A client without a cache gets full handshakes, every time.
+	_, fresh := testTLSConfig(t)
+	fresh.RootCAs = clientCfg.RootCAs
+	if tlsSession(t, tlsAddr, fresh) || stlsSession(t, plainAddr, fresh) {
+		t.Error("a client without a session cache resumed a session")
+	}
+}
+
+// The ticket keys rotate (crypto/tls rotates them every 24 hours and
+// accepts tickets under the previous keys for 7 days, as long as the
+// server's tls.Config sets no fixed key): a client whose ticket was sealed
+// under the previous key still resumes after a rotation, and a session of
+// a day later is sealed under the new key.
+func TestTLSTicketKeyRotation(t *testing.T) {
+	clock := &tlsClock{t: time.Now()}
+	srvCfg, clientCfg := testTLSConfig(t)
+	// testTLSConfig's certificate is valid for an hour: one for 30 days.
+	srvCfg.Certificates = []tls.Certificate{longCert(t)}
+	srvCfg.Time, clientCfg.Time = clock.now, clock.now
+	clientCfg.InsecureSkipVerify = true
+	tlsAddr, plainAddr := startTLSServer(t, srvCfg)
+	clientCfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+
+	if tlsSession(t, tlsAddr, clientCfg) {
+		t.Fatal("first connection resumed a session")
+	}
+	clock.advance(25 * time.Hour) // past one rotation; the ticket is 25 hours old
+	if !tlsSession(t, tlsAddr, clientCfg) {
+		t.Error("no resumption after a ticket key rotation with a ticket under the previous key")
+	}
+	clock.advance(25 * time.Hour) // another rotation; this ticket came under the last key
+	if !stlsSession(t, plainAddr, clientCfg) {
+		t.Error("no resumption over STLS after a second rotation")
+	}
+	// Tickets live 7 days at most: a client back after 8 days starts afresh.
+	clock.advance(8 * 24 * time.Hour)
+	if tlsSession(t, tlsAddr, clientCfg) {
+		t.Error("a ticket older than 7 days resumed a session")
+	}
+	if !tlsSession(t, tlsAddr, clientCfg) {
+		t.Error("no resumption with the ticket of the session that started afresh")
+	}
+}
+
+// longCert returns a self-signed ECDSA P-256 certificate for host.example
+// valid for 30 days.
+func longCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "host.example"},
+		DNSNames:     []string{"host.example"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
