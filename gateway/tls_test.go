@@ -1,14 +1,17 @@
 package gateway_test
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,30 +64,53 @@ func tlsSession(t *testing.T, addr string, cfg *tls.Config) bool {
 	if err := tc.Handshake(); err != nil {
 		t.Fatalf("TLS handshake: %v", err)
 	}
-	c := &client{t: t, conn: tc, r: newLineReader(tc)}
-	c.login("alice", "wonderland") // the first read takes the session ticket
-	c.send("STAT")
-	c.expect("+OK 3 ")
-	c.send("QUIT")
-	c.expect("+OK")
+	r := bufio.NewReader(tc)
+	popDialog(t, r, tc, "", "+OK POP server ready") // the first read takes the session ticket
+	popDialog(t, r, tc, "USER alice\r\nPASS wonderland\r\nSTAT\r\nQUIT\r\n", "+OK", "+OK maildrop has", "+OK 3 ", "+OK")
 	return tc.ConnectionState().DidResume
 }
 
 // stlsSession is tlsSession over STLS on the plain port.
 func stlsSession(t *testing.T, addr string, cfg *tls.Config) bool {
 	t.Helper()
-	c := dial(t, addr)
-	c.expect("+OK POP server ready")
-	c.send("STLS")
-	c.expect("+OK Begin TLS negotiation")
-	c.startTLS(cfg)
-	c.send("USER alice", "PASS wonderland")
-	c.expect("+OK")
-	c.expect("+OK maildrop has")
-	c.send("QUIT")
-	c.expect("+OK")
-	defer c.conn.Close()
-	return c.conn.(*tls.Conn).ConnectionState().DidResume
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("net.Dial() = %v", err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(nc)
+	popDialog(t, r, nc, "", "+OK POP server ready")
+	popDialog(t, r, nc, "STLS\r\n", "+OK Begin TLS negotiation")
+	if r.Buffered() > 0 {
+		t.Fatalf("%d octets after the reply to STLS", r.Buffered())
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS handshake after STLS: %v", err)
+	}
+	popDialog(t, bufio.NewReader(tc), tc, "USER alice\r\nPASS wonderland\r\nSTAT\r\nQUIT\r\n", "+OK", "+OK maildrop has", "+OK 3 ", "+OK")
+	return tc.ConnectionState().DidResume
+}
+
+// popDialog sends cmds (CRLF lines, "" for none) and reads one line per
+// prefix in want, each of which must start with it.
+func popDialog(t *testing.T, r *bufio.Reader, w io.Writer, cmds string, want ...string) {
+	t.Helper()
+	if cmds != "" {
+		if _, err := io.WriteString(w, cmds); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	for _, p := range want {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read (want %q): %v", p, err)
+		}
+		if !strings.HasPrefix(l, p) {
+			t.Fatalf("got %q, want prefix %q", l, p)
+		}
+	}
 }
 
 // A client that keeps its session cache resumes its TLS session on the
