@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/benchlib.sh
 go test -tags bench -run '^$' -bench . -benchtime 20x ./spool ./rewrite ./gateway ./maildrop
 # The timing- and memory-sensitive tests, kept out of make test (build tag bench).
-go test -tags bench -count=1 -run 'TestSessionMemory|TestBusyPoll|TestRetr100MBMemory|TestManySessions' ./gateway ./cmd/vmspop
+go test -tags bench -count=1 -run 'TestSessionMemory|TestTLSSessionMemory|TestBusyPoll|TestRetr100MBMemory|TestManySessions' ./gateway ./cmd/vmspop
 
 # Load run: populate a scratch spool, serve it on a free loopback port
 # (port 0; the address is read from the server's "listening" log line) and
@@ -68,4 +68,9 @@ elif [ "$(id -u)" = 0 ] && command -v dovecot >/dev/null && [ -x ../shared/bench
   ../shared/bench/compare.sh --quick .
 else
   echo "bench.sh: skipping compare.sh (needs root, dovecot-pop3d and ../shared/bench)"
+fi
+
+# STLS against implicit TLS (issue 22), the quick profile.
+if [ -z "${VMSPOP_BENCH_NO_COMPARE:-}" ] && [ -d ../shared/bench/mkspool ]; then
+  scripts/stls-compare.sh --quick .
 fi

@@ -36,7 +36,10 @@ for a in "$@"; do
   esac
 done
 PROJECT=$(cd "${PROJECT:-$HERE/..}" && pwd)
-BENCH=${BENCH:-$PROJECT/../shared/bench}
+if [ -z "${BENCH:-}" ]; then   # ../shared/bench from a checkout, ../../shared/bench from a worktree
+  for BENCH in "$PROJECT/../shared/bench" "$PROJECT/../../shared/bench"; do [ -d "$BENCH/mkspool" ] && break; done
+fi
+[ -d "$BENCH/mkspool" ] || die "no bench kit at $BENCH (set BENCH)"
 PAIRS=${PAIRS:-3}
 WORK=${WORK:-/tmp/vmspop-stls}
 DATA=${DATA:-/tmp/vmspop-compare-data}/$PROFILE
