@@ -430,7 +430,8 @@ func (c *conn) setReadDeadline() {
 // handshake runs a TLS handshake over the connection and switches the
 // buffers to it.
 func (c *conn) handshake() error {
-	tc := tls.Server(c.bc, c.srv.TLSConfig)
+	wire := &tlsWire{blockConn: c.bc}
+	tc := tls.Server(wire, c.srv.TLSConfig)
 	c.raw.SetReadDeadline(time.Now().Add(c.srv.tlsHandshakeTimeout()))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.log.WithError(err).Warn("TLS handshake failed")
@@ -440,7 +441,7 @@ func (c *conn) handshake() error {
 		return err
 	}
 	c.nc = tc
-	c.sink.w = tc
+	c.sink.w = &tlsOut{tc: tc, wire: wire, srv: c.srv}
 	c.br.Reset(tc)
 	c.small.Reset(&c.sink)
 	c.tls = true
@@ -1176,11 +1177,12 @@ func (c *conn) useBigWriter() error {
 	if c.bw != c.small {
 		return nil
 	}
-	big := c.srv.getWriter(c.nc)
+	out := c.sink.w // the connection, or TLS over it
+	big := c.srv.getWriter(out)
 	if c.small.Buffered() > 0 {
 		c.sink.w = big
 		err := c.small.Flush() // a copy: big is larger than small
-		c.sink.w = c.nc
+		c.sink.w = out
 		if err != nil {
 			c.srv.putWriter(big)
 			return err

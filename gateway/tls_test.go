@@ -8,11 +8,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,4 +203,88 @@ func longCert(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// countListener counts the Write calls on the connections it accepts.
+type countListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countConn{c, l.writes}, nil
+}
+
+type countConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// A large RETR over TLS arrives intact, and its TLS records leave
+// gathered: a few writes per 128 KiB flush of the send writer, not one
+// per 16 KiB record (tlswrite.go).
+func TestTLSLargeRetrGathersRecords(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Subject: big\r\n\r\n")
+	for i := 0; b.Len() < 1<<20; i++ {
+		fmt.Fprintf(&b, "line %d of a large message over TLS\r\n", i)
+		if i%100 == 0 {
+			b.WriteString(".a line that starts with a dot\r\n")
+		}
+	}
+	msg := b.String()
+	writes := new(atomic.Int64)
+	var clientCfg *tls.Config
+	env := startServerOn(t, func(l net.Listener) net.Listener { return countListener{l, writes} },
+		func(s *gateway.Server, be *fakeBackend) {
+			s.TLSConfig, clientCfg = testTLSConfig(t)
+			be.boxes["BIG"] = []string{msg}
+		})
+	nc, err := net.Dial("tcp", env.addr)
+	if err != nil {
+		t.Fatalf("net.Dial() = %v", err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(nc)
+	popDialog(t, r, nc, "", "+OK POP server ready")
+	popDialog(t, r, nc, "STLS\r\n", "+OK Begin TLS negotiation")
+	tc := tls.Client(nc, clientCfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	r = bufio.NewReader(tc)
+	popDialog(t, r, tc, "USER big\r\nPASS bigpw\r\n", "+OK", "+OK maildrop has 1 ")
+	before := writes.Load()
+	popDialog(t, r, tc, "RETR 1\r\n", fmt.Sprintf("+OK %d octets", len(msg)))
+	var got strings.Builder
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the message: %v", err)
+		}
+		if l == ".\r\n" {
+			break
+		}
+		got.WriteString(strings.TrimPrefix(l, "."))
+	}
+	n := writes.Load() - before
+	if got.String() != msg {
+		t.Errorf("RETR over TLS delivered %d octets that differ from the %d of the message", got.Len(), len(msg))
+	}
+	// 1 MiB is 64 records, 8 flushes of the 128 KiB send writer.
+	if n > 16 {
+		t.Errorf("RETR of 1 MiB over TLS took %d writes, want at most 16 (records gathered per flush)", n)
+	}
+	t.Logf("RETR of 1 MiB over TLS: %d writes", n)
+	popDialog(t, r, tc, "QUIT\r\n", "+OK")
 }
