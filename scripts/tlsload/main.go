@@ -219,10 +219,7 @@ func (p *popConn) multiLines(fn func(l string)) error {
 		if l == ".\r\n" || l == ".\n" {
 			return nil
 		}
-		if strings.HasPrefix(l, ".") {
-			l = l[1:]
-		}
-		fn(strings.TrimRight(l, "\r\n"))
+		fn(strings.TrimRight(strings.TrimPrefix(l, "."), "\r\n"))
 	}
 }
 
