@@ -85,10 +85,13 @@ func maxFetching() int32 { return int32(runtime.GOMAXPROCS(0) / 2) }
 
 // pollNext watches the connection for the client's next command before
 // the session goes to sleep in its read, when polling is on and likely to
-// pay.
+// pay. Under TLS it watches the socket under the TLS layer: a client that
+// sends several records at once may leave some in that layer, where the
+// socket does not show them; the poll then runs out its window and costs
+// the session credit, so such a client soon stops being polled for.
 func (c *conn) pollNext() {
 	s := c.srv
-	if s.BusyPoll <= 0 || c.rc == nil || c.nc != c.bc || s.fetching.Load() > c.maxFetching || !c.gate.want() {
+	if s.BusyPoll <= 0 || c.rc == nil || s.fetching.Load() > c.maxFetching || !c.gate.want() {
 		return
 	}
 	r := pollReadable(c.rc, s.BusyPoll, func() bool { return s.busy.Load() > 0 })

@@ -180,8 +180,7 @@ func (c *conn) serve() {
 	c.log.Info("session start")
 	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
 	c.sink.w = c.nc
-	c.bw = bufio.NewWriterSize(&c.sink, writeBufferSize)
-	c.small = c.bw
+	c.unparkWriter()
 	if end = c.refuse(); end != "" {
 		return
 	}
@@ -210,6 +209,7 @@ func (c *conn) loop() string {
 				return c.endReason(err)
 			}
 			c.releaseBigWriter()
+			c.parkWriter()
 			c.setBusy(false)
 			if c.fetching {
 				c.pollNext()
@@ -217,6 +217,7 @@ func (c *conn) loop() string {
 		}
 		c.setReadDeadline()
 		line, err := readLine(c.br, maxCommandLine)
+		c.unparkWriter()
 		c.cmdTime = time.Now()
 		c.replied = false
 		c.setBusy(true)
@@ -354,6 +355,7 @@ func (c *conn) finish(end string) {
 		}
 	}
 	c.releaseBigWriter()
+	c.dropWriter()
 	if c.tls && end == endQuit {
 		c.nc.Close() // sends close_notify
 	}
@@ -435,7 +437,8 @@ func (c *conn) setReadDeadline() {
 // handshake runs a TLS handshake over the connection and switches the
 // buffers to it.
 func (c *conn) handshake() error {
-	tc := tls.Server(c.bc, c.srv.TLSConfig)
+	wire := &tlsWire{blockConn: c.bc}
+	tc := tls.Server(wire, c.srv.TLSConfig)
 	c.raw.SetReadDeadline(time.Now().Add(c.srv.tlsHandshakeTimeout()))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.log.WithError(err).Warn("TLS handshake failed")
@@ -445,7 +448,7 @@ func (c *conn) handshake() error {
 		return err
 	}
 	c.nc = tc
-	c.sink.w = tc
+	c.sink.w = &tlsOut{tc: tc, wire: wire, srv: c.srv}
 	c.br.Reset(tc)
 	c.small.Reset(&c.sink)
 	c.tls = true
@@ -1189,11 +1192,12 @@ func (c *conn) useBigWriter() error {
 	if c.bw != c.small {
 		return nil
 	}
-	big := c.srv.getWriter(c.nc)
+	out := c.sink.w // the connection, or TLS over it
+	big := c.srv.getWriter(out)
 	if c.small.Buffered() > 0 {
 		c.sink.w = big
 		err := c.small.Flush() // a copy: big is larger than small
-		c.sink.w = c.nc
+		c.sink.w = out
 		if err != nil {
 			c.srv.putWriter(big)
 			return err

@@ -163,6 +163,8 @@ type Server struct {
 	seq         atomic.Uint64
 	bufPool     sync.Pool
 	writerPool  sync.Pool        // *bufio.Writer of sendBufferSize
+	smallPool   sync.Pool        // *bufio.Writer of writeBufferSize (idlewriter.go)
+	batchPool   sync.Pool        // *[]byte gather buffers of TLS writes (tlswrite.go)
 	busy        atomic.Int32     // sessions with a command in hand
 	fetching    atomic.Int32     // sessions whose last command was RETR, TOP or DELE
 	polls       [3]atomic.Uint64 // polls by pollResult

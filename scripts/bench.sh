@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/benchlib.sh
 go test -tags bench -run '^$' -bench . -benchtime 20x ./spool ./rewrite ./gateway ./maildrop
 # The timing- and memory-sensitive tests, kept out of make test (build tag bench).
-go test -tags bench -count=1 -run 'TestSessionMemory|TestBusyPoll|TestRetr100MBMemory|TestManySessions' ./gateway ./cmd/vmspop
+go test -tags bench -count=1 -run 'TestSessionMemory|TestTLSSessionMemory|TestBusyPoll|TestRetr100MBMemory|TestManySessions' ./gateway ./cmd/vmspop
 # A folder of a million messages (about 1 GB in a temporary directory):
 # sizes and UIDLs after the first login, an UPDATE and an index rebuild.
 go test -tags bench -count=1 -timeout 60m -run 'TestMillionMessages' -v ./cmd/vmspop
@@ -71,4 +71,9 @@ elif [ "$(id -u)" = 0 ] && command -v dovecot >/dev/null && [ -x ../shared/bench
   ../shared/bench/compare.sh --quick .
 else
   echo "bench.sh: skipping compare.sh (needs root, dovecot-pop3d and ../shared/bench)"
+fi
+
+# STLS against implicit TLS (issue 22), the quick profile.
+if [ -z "${VMSPOP_BENCH_NO_COMPARE:-}" ] && [ -d ../shared/bench/mkspool ]; then
+  scripts/stls-compare.sh --quick .
 fi
