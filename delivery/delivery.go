@@ -116,7 +116,7 @@ func (d *Deliverer) Deliver(ctx context.Context, users []string, sender string, 
 	}
 	var failed []error
 	for _, u := range users {
-		if err := d.Spool.Append(ctx, u, spool.NewMail, []spool.NewMessage{m.NewMessage()}); err != nil {
+		if err := d.Spool.Deliver(ctx, u, spool.NewMail, []spool.Delivery{m.Delivery()}); err != nil {
 			failed = append(failed, fmt.Errorf("%s: %w", u, err))
 		}
 	}
@@ -191,6 +191,11 @@ func (d *Message) NewMessage() spool.NewMessage {
 		Date:     d.Fields.Arrival,
 		Text:     io.MultiReader(bytes.NewReader(d.head), io.NewSectionReader(d.r, d.start, d.size-d.start)),
 	}
+}
+
+// Delivery returns the message for spool.Deliver, which reads it twice.
+func (d *Message) Delivery() spool.Delivery {
+	return spool.Delivery{Envelope: d.Envelope, Date: d.Fields.Arrival, Open: func() io.Reader { return d.NewMessage().Text }}
 }
 
 // parseHeader parses the RFC 5322 header of the message in r (size
