@@ -94,6 +94,20 @@ func OpenUAF(path string) (*uaf.DB, error) {
 	return db, err
 }
 
+// OpenUAFUsers is OpenUAF for a delivery to users: the DB holds only their
+// accounts (uaf.LoadUsers), which is all CheckUsers looks at, and the
+// other accounts' lines are not parsed.
+func OpenUAFUsers(path string, users []string) (*uaf.DB, error) {
+	if path == "" {
+		return nil, nil
+	}
+	db, err := uaf.LoadUsers(path, users...)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return db, err
+}
+
 // Deliver appends the message held in msg (size octets; an mbox "From "
 // line in front is skipped) to the NEWMAIL folder of each user. sender is
 // the envelope sender, used when senderSet ("" is the null sender <>);
