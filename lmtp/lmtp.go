@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -248,11 +247,12 @@ func (ss *session) Data(r io.Reader) error {
 }
 
 func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	f, size, err := ss.spoolData(r)
+	sp, size, err := ss.spoolData(r)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer sp.Close()
+	f := sp.reader()
 	start := time.Now()
 	for _, rc := range ss.rcpts {
 		var failed error
@@ -273,22 +273,17 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	return nil
 }
 
-// spoolData copies the message to an unlinked temporary file, turning
-// CRLF into LF, so a message of any size is never held in memory.
-func (ss *session) spoolData(r io.Reader) (*os.File, int64, error) {
-	f, err := os.CreateTemp(ss.s.TempDir, "vmspop-lmtp-*")
-	if err != nil {
-		ss.log.WithError(err).Error("temporary file")
-		return nil, 0, reply(Temporary, "")
-	}
-	os.Remove(f.Name())
-	w := bufio.NewWriterSize(f, 64<<10)
+// spoolData collects the message, turning CRLF into LF (spill: in memory
+// when small, else in an unlinked temporary file).
+func (ss *session) spoolData(r io.Reader) (*spill, int64, error) {
+	sp := &spill{dir: ss.s.TempDir}
+	w := bufio.NewWriterSize(sp, 64<<10)
 	n, err := copyLF(w, r)
 	if err == nil {
 		err = w.Flush()
 	}
 	if err != nil {
-		f.Close()
+		sp.Close()
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
 			return nil, 0, se // 552 message too large
@@ -302,7 +297,7 @@ func (ss *session) spoolData(r io.Reader) (*os.File, int64, error) {
 		ss.log.WithError(err).Error("spooling the message")
 		return nil, 0, reply(Temporary, "")
 	}
-	return f, n, nil
+	return sp, n, nil
 }
 
 // copyLF copies r to w with every CRLF turned into LF.
