@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -254,24 +255,39 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	defer sp.Close()
 	f := sp.reader()
 	start := time.Now()
-	for _, rc := range ss.rcpts {
-		var failed error
-		for _, u := range rc.users {
-			if err := ss.s.Deliver.Deliver(ss.s.ctx, u, ss.from, f, size); err != nil {
-				failed = err
-				ss.log.WithError(err).WithFields(logrus.Fields{"from": ss.from, "rcpt": rc.addr, "user": u, "size": size}).Warn("delivery failed")
-				break
+	// The recipients' copies are made at once (their folders have their
+	// own locks, and their syncs overlap), the replies sent in RCPT order.
+	failed := make([]error, len(ss.rcpts))
+	sem := make(chan struct{}, maxParallel)
+	var wg sync.WaitGroup
+	for i, rc := range ss.rcpts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for _, u := range rc.users {
+				if err := ss.s.Deliver.Deliver(ss.s.ctx, u, ss.from, f, size); err != nil {
+					failed[i] = err
+					ss.log.WithError(err).WithFields(logrus.Fields{"from": ss.from, "rcpt": rc.addr, "user": u, "size": size}).Warn("delivery failed")
+					return
+				}
+				ss.log.WithFields(logrus.Fields{"from": ss.from, "rcpt": rc.addr, "user": u, "size": size, "ms": time.Since(start).Milliseconds()}).Info("delivered")
 			}
-			ss.log.WithFields(logrus.Fields{"from": ss.from, "rcpt": rc.addr, "user": u, "size": size, "ms": time.Since(start).Milliseconds()}).Info("delivered")
-		}
-		if failed != nil {
-			status.SetStatus(rc.addr, reply(ss.s.Deliver.Class(failed), failed.Error()))
+		}()
+	}
+	wg.Wait()
+	for i, rc := range ss.rcpts {
+		if failed[i] != nil {
+			status.SetStatus(rc.addr, reply(ss.s.Deliver.Class(failed[i]), failed[i].Error()))
 		} else {
 			status.SetStatus(rc.addr, nil)
 		}
 	}
 	return nil
 }
+
+// maxParallel bounds the copies of one message made at once.
+const maxParallel = 8
 
 // spoolData collects the message, turning CRLF into LF (spill: in memory
 // when small, else in an unlinked temporary file).
