@@ -43,11 +43,6 @@ for i in $(seq -w 1 10); do
   echo demo | "$W/vmspop" uaf --uaf "$W/uaf" add "USER$i" --password-stdin >/dev/null
 done
 chown 8:8 "$W/spool" "$W/uaf"
-cat > "$W/vmspop-deliver" <<EOS
-#!/bin/sh
-TCPIP_POP_SPOOL=$W/spool TCPIP_POP_UAF=$W/uaf exec $W/vmspop deliver -f bench@b.example "\$@"
-EOS
-chmod 0755 "$W/vmspop-deliver"
 
 # Dovecot: private instance (its auth service answers dovecot-lda's userdb
 # lookup), mbox INBOX per user.
@@ -58,7 +53,7 @@ for i in $(seq -w 1 10); do echo "user$i demo $W/empty.mbox"; done > "$W/dusers"
 "$DOVECOT_SH" addusers "$W/dusers"
 "$DOVECOT_SH" start >/dev/null
 
-vm() { "$W/deliverload" -n "$1" -c "$2" -- "$W/vmspop-deliver" '{user}'; }
+vm() { "$W/deliverload" -n "$1" -c "$2" -env "TCPIP_POP_SPOOL=$W/spool" -env "TCPIP_POP_UAF=$W/uaf" -- "$W/vmspop" deliver -f bench@b.example '{user}'; }
 dc() { "$W/deliverload" -n "$1" -c "$2" -- "$LDA" -c "$DB/dovecot.conf" -f bench@b.example -d '{user}'; }
 rate() { sed -n 's/.* \([0-9]*\) msg\/s$/\1/p'; }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"

@@ -2,7 +2,7 @@
 // MTA does, as fast as it completes, and prints messages per second;
 // scripts/deliver-bench.sh runs it for "vmspop deliver" and dovecot-lda.
 //
-// usage: deliverload [-n N] [-c C] [-users U] [-size S] -- COMMAND ARG...
+// usage: deliverload [-n N] [-c C] [-users U] [-size S] [-env K=V]... -- COMMAND ARG...
 //
 // In the arguments, {user} is replaced by the recipient (user01..userUU).
 // The message goes to the command's standard input; any exit status but 0
@@ -26,10 +26,15 @@ func main() {
 	conc := flag.Int("c", 1, "deliveries running at once")
 	users := flag.Int("users", 10, "recipients user01..userNN")
 	size := flag.Int("size", 2048, "approximate message size in octets")
+	var env []string
+	flag.Func("env", "K=V added to the command's environment (repeatable)", func(kv string) error {
+		env = append(env, kv)
+		return nil
+	})
 	flag.Parse()
 	argv := flag.Args()
 	if len(argv) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: deliverload [-n N] [-c C] [-users U] [-size S] -- COMMAND ARG...")
+		fmt.Fprintln(os.Stderr, "usage: deliverload [-n N] [-c C] [-users U] [-size S] [-env K=V]... -- COMMAND ARG...")
 		os.Exit(2)
 	}
 	body := strings.Repeat("The quick brown fox jumps over the lazy dog 0123456789.\n", *size/56+1)
@@ -52,6 +57,7 @@ func main() {
 					args[j] = strings.ReplaceAll(a, "{user}", user)
 				}
 				cmd := exec.Command(args[0], args[1:]...)
+				cmd.Env = append(os.Environ(), env...)
 				cmd.Stdin = strings.NewReader(msg)
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
