@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"lmtp":                {},
 	"rpop":                {"internal/atomicfile"},
 	"scripts/lmtpload":    {},
+	"scripts/deliverload": {},
 	"admin":               {},
 	"metrics":             {"gateway", "penalty", "spool"},
 	"internal/poptest":    {},
