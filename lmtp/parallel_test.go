@@ -52,3 +52,17 @@ func TestRecipientsInParallel(t *testing.T) {
 		t.Fatalf("replies after DATA:\n%s\nwant three 250s", replies)
 	}
 }
+
+// TestBuffersReused: messages of one connection, a long one then a short
+// one, arrive as sent although the server reuses its buffers.
+func TestBuffersReused(t *testing.T) {
+	st := &store{users: map[string]bool{"SMITH": true}, got: map[string][]string{}}
+	addr := start(t, st, 0)
+	long := "Subject: long\n\n" + strings.Repeat("a long line of text\n", 2000)
+	short := "Subject: short\n\nhi\n"
+	session(t, addr, "LHLO mta.example\nMAIL FROM:<a@b.example>\nRCPT TO:<smith@vms.example>\nDATA\n"+long+".\nMAIL FROM:<c@d.example>\nRCPT TO:<smith@vms.example>\nDATA\n"+short+".\nQUIT\n", 10)
+	got := st.got["SMITH"]
+	if len(got) != 2 || got[0] != "a@b.example|"+long || got[1] != "c@d.example|"+short {
+		t.Fatalf("stored %d messages: %.80q...", len(got), got)
+	}
+}

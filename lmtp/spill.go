@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"sync"
 )
 
 // memMessage is the largest message held in memory while it is delivered;
@@ -14,11 +15,15 @@ const memMessage = 1 << 20
 // spill collects a message: in memory up to memMessage octets, then in an
 // unlinked temporary file in dir.
 type spill struct {
-	dir string
-	buf []byte
-	f   *os.File
-	n   int64
+	dir  string
+	buf  []byte
+	f    *os.File
+	n    int64
+	pool *sync.Pool // where Close puts buf back (*[]byte; nil: nowhere)
 }
+
+// keepBuf is the largest buffer Close puts back in the pool.
+const keepBuf = 256 << 10
 
 func (s *spill) Write(p []byte) (int, error) {
 	if s.f == nil && len(s.buf)+len(p) <= memMessage {
@@ -51,8 +56,13 @@ func (s *spill) reader() io.ReaderAt {
 	return bytes.NewReader(s.buf)
 }
 
-// Close removes the temporary file, if any.
+// Close removes the temporary file, if any, and gives the buffer back.
 func (s *spill) Close() error {
+	if s.pool != nil && s.buf != nil && cap(s.buf) <= keepBuf {
+		b := s.buf[:0]
+		s.pool.Put(&b)
+	}
+	s.buf = nil
 	if s.f != nil {
 		return s.f.Close()
 	}

@@ -345,7 +345,10 @@ func deliverLocked(dir, path string, msgs []Delivery) error {
 		return errors.Join(cause, l.write(appendRecord{state: "done"}, true))
 	}
 	check := &crcCounter{h: crc32.New(castagnoli)}
-	w := bufio.NewWriterSize(io.MultiWriter(&offsetWriter{f: f, off: from}, check), 64<<10)
+	// A buffer the size of the message (within 4 KiB..64 KiB): a 64 KiB
+	// one per small message was 5 % of the LMTP server's CPU in
+	// allocation and GC.
+	w := bufio.NewWriterSize(io.MultiWriter(&offsetWriter{f: f, off: from}, check), int(min(max(sum.n, 4<<10), 64<<10)))
 	if err := formatDeliveries(w, nl, msgs); err != nil {
 		return undo(err)
 	}
