@@ -94,6 +94,20 @@ func OpenUAF(path string) (*uaf.DB, error) {
 	return db, err
 }
 
+// OpenUAFUsers is OpenUAF for a delivery to users: the DB holds only their
+// accounts (uaf.LoadUsers), which is all CheckUsers looks at, and the
+// other accounts' lines are not parsed.
+func OpenUAFUsers(path string, users []string) (*uaf.DB, error) {
+	if path == "" {
+		return nil, nil
+	}
+	db, err := uaf.LoadUsers(path, users...)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return db, err
+}
+
 // Deliver appends the message held in msg (size octets; an mbox "From "
 // line in front is skipped) to the NEWMAIL folder of each user. sender is
 // the envelope sender, used when senderSet ("" is the null sender <>);
@@ -116,7 +130,7 @@ func (d *Deliverer) Deliver(ctx context.Context, users []string, sender string, 
 	}
 	var failed []error
 	for _, u := range users {
-		if err := d.Spool.Append(ctx, u, spool.NewMail, []spool.NewMessage{m.NewMessage()}); err != nil {
+		if err := d.Spool.Deliver(ctx, u, spool.NewMail, []spool.Delivery{m.Delivery()}); err != nil {
 			failed = append(failed, fmt.Errorf("%s: %w", u, err))
 		}
 	}
@@ -191,6 +205,11 @@ func (d *Message) NewMessage() spool.NewMessage {
 		Date:     d.Fields.Arrival,
 		Text:     io.MultiReader(bytes.NewReader(d.head), io.NewSectionReader(d.r, d.start, d.size-d.start)),
 	}
+}
+
+// Delivery returns the message for spool.Deliver, which reads it twice.
+func (d *Message) Delivery() spool.Delivery {
+	return spool.Delivery{Envelope: d.Envelope, Date: d.Fields.Arrival, Open: func() io.Reader { return d.NewMessage().Text }}
 }
 
 // parseHeader parses the RFC 5322 header of the message in r (size

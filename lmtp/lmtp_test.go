@@ -66,6 +66,17 @@ func (s *store) Class(err error) lmtp.Class {
 
 func start(t *testing.T, st *store, maxSize int64) string {
 	t.Helper()
+	return startServer(t, st, maxSize)
+}
+
+// startWith starts a server over any Deliverer.
+func startWith(t *testing.T, d lmtp.Deliverer) string {
+	t.Helper()
+	return startServer(t, d, 0)
+}
+
+func startServer(t *testing.T, d lmtp.Deliverer, maxSize int64) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("net.Listen() = %v", err)
@@ -77,7 +88,7 @@ func start(t *testing.T, st *store, maxSize int64) string {
 		Domains:    []string{"vms.example", "mail.example"},
 		Postmaster: []string{"SYSTEM", "JONES"},
 		MaxSize:    maxSize,
-		Deliver:    st,
+		Deliver:    d,
 		Logger:     log,
 	}
 	go srv.Serve(l)

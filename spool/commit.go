@@ -290,6 +290,13 @@ type journal struct {
 }
 
 func (j *journal) write(state string) error {
+	if j.tmp != "" {
+		// A folder is about to be replaced: no commit record may refer to
+		// it (deliver.go).
+		if err := settleAppend(j.dir); err != nil {
+			return err
+		}
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "vmspop-journal 1\nstate %s\n", state)
 	for name, n := range j.sizes {

@@ -60,6 +60,9 @@ func crashChild(mode, root string) {
 			appendN(nopTB{}, s, "SMITH", NewMail, i, 1)
 			fmt.Println(i) // acknowledged: on disk
 		}
+	case "deliver":
+		start, _ := strconv.Atoi(os.Getenv("VMSPOP_CRASH_START"))
+		deliverChild(s, start)
 	}
 }
 
@@ -105,7 +108,7 @@ func runChild(t *testing.T, mode, root string, killAfter time.Duration, env ...s
 			timer = time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
 		}
 	}
-	if mode == "append" {
+	if mode == "append" || mode == "deliver" {
 		arm()
 	}
 	var took time.Duration

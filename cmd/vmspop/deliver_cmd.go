@@ -22,12 +22,14 @@ package main
 // This file is the command line only; package delivery does the work.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/vmspop/vmspop/delivery"
@@ -77,12 +79,17 @@ type deliverCmd struct {
 	senderSet   bool
 	lockTimeout time.Duration // --lock-timeout; 0 = the spool default
 	users       []string
+	tmp         *os.File // the message, when too large for memory
 }
 
 // runDeliver runs "vmspop deliver" with args, the arguments after
 // "deliver", reading the message from stdin. It returns a sysexits.h
 // status (see the constants above). env looks up environment variables.
 func runDeliver(args []string, env func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) int {
+	// One message, one goroutine's work: a single P keeps the runtime's
+	// other threads from waking up (and waiting for a CPU on a busy host)
+	// for nothing.
+	runtime.GOMAXPROCS(1)
 	c := &deliverCmd{env: env, stdin: stdin, stderr: stderr, now: time.Now}
 	return c.main(args)
 }
@@ -162,7 +169,7 @@ func (c *deliverCmd) run(ctx context.Context) error {
 	if err := actAsSpoolOwner(cfg); err != nil {
 		return deliverErr(exTempFail, "%v", err)
 	}
-	db, err := delivery.OpenUAF(cfg.UAF)
+	db, err := delivery.OpenUAFUsers(cfg.UAF, c.users)
 	if err != nil {
 		return deliverErr(exTempFail, "%v", err)
 	}
@@ -175,25 +182,57 @@ func (c *deliverCmd) run(ctx context.Context) error {
 		return err
 	}
 
-	tmp, size, err := c.spoolStdin()
+	msg, size, err := c.spoolStdin()
 	if err != nil {
 		return err
 	}
-	defer tmp.Close()
-	return d.Deliver(ctx, users, c.sender, c.senderSet, tmp, size)
+	if c.tmp != nil {
+		defer c.tmp.Close()
+	}
+	return d.Deliver(ctx, users, c.sender, c.senderSet, msg, size)
 }
 
-// spoolStdin copies standard input to an unlinked temporary file, so that a
-// message of any size is never held in memory, and returns it with its
+// memMessage is the largest message deliver holds in memory; a larger one
+// goes to a temporary file.
+const memMessage = 1 << 20
+
+// spoolStdin reads standard input: a message of up to memMessage octets
+// into memory, a larger one to an unlinked temporary file, so that a
+// message of any size is never held in memory whole and a small one costs
+// no file. It returns the message and its size.
+func (c *deliverCmd) spoolStdin() (io.ReaderAt, int64, error) {
+	buf := make([]byte, 64<<10)
+	n, err := io.ReadFull(c.stdin, buf)
+	for err == nil && len(buf) < memMessage {
+		buf = append(buf, make([]byte, len(buf))...)
+		var m int
+		m, err = io.ReadFull(c.stdin, buf[n:])
+		n += m
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return bytes.NewReader(buf[:n]), int64(n), nil
+	}
+	if err != nil {
+		return nil, 0, deliverErr(exTempFail, "reading the message: %v", err)
+	}
+	f, size, err := c.spoolFile(io.MultiReader(bytes.NewReader(buf[:n]), c.stdin))
+	if err != nil {
+		return nil, 0, err
+	}
+	c.tmp = f
+	return f, size, nil
+}
+
+// spoolFile copies r to an unlinked temporary file and returns it with its
 // size.
-func (c *deliverCmd) spoolStdin() (*os.File, int64, error) {
+func (c *deliverCmd) spoolFile(r io.Reader) (*os.File, int64, error) {
 	dir, _ := c.env("TMPDIR")
 	f, err := os.CreateTemp(dir, "vmspop-deliver-*")
 	if err != nil {
 		return nil, 0, deliverErr(exTempFail, "temporary file: %v", err)
 	}
 	os.Remove(f.Name()) // nothing to clean up however we end
-	n, err := io.Copy(f, c.stdin)
+	n, err := io.Copy(f, r)
 	if err != nil {
 		f.Close()
 		return nil, 0, deliverErr(exTempFail, "reading the message: %v", err)

@@ -40,6 +40,7 @@ var allowed = map[string][]string{
 	"rpop":                {"internal/atomicfile"},
 	"scripts/lmtpload":    {},
 	"scripts/tlsload":     {},
+	"scripts/deliverload": {},
 	"admin":               {},
 	"metrics":             {"gateway", "penalty", "spool"},
 	"internal/poptest":    {},
