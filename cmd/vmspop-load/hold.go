@@ -154,7 +154,7 @@ func holdLogin(o *holdOpts, i int, name string) (*heldConn, error) {
 		}
 		if !bytes.HasPrefix(line, []byte("+OK")) {
 			c.Close()
-			return nil, fmt.Errorf("%s: %s", strings.Fields(cmd+" greeting")[0], printable(bytes.TrimRight(line, "\r\n")))
+			return nil, fmt.Errorf("%s: %s", strings.Fields(cmd + " greeting")[0], printable(bytes.TrimRight(line, "\r\n")))
 		}
 	}
 	c.SetDeadline(time.Time{})
