@@ -329,6 +329,9 @@ func (b *Box) Body(i int) (io.ReadCloser, error) {
 	base := m.Text
 	r := newBodyReader(f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)
 	r.masks = bufs.masks
+	if r.end-r.off >= mapMin {
+		r.mapped, r.mbase = mapBody(f, r.off, r.end)
+	}
 	return &pooledBody{bodyReader: r, b: b, bufs: bufs}, nil
 }
 
@@ -339,6 +342,10 @@ type pooledBody struct {
 }
 
 func (p *pooledBody) Close() error {
+	if p.mapped != nil {
+		unix.Munmap(p.mapped)
+		p.mapped = nil
+	}
 	if p.bufs != nil {
 		if cap(p.out) <= 4*readBufSize { // keep what a block grew to, within reason
 			p.bufs.out = p.out[:0]
