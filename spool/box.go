@@ -329,7 +329,7 @@ func (b *Box) Body(i int) (io.ReadCloser, error) {
 	base := m.Text
 	r := newBodyReader(f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)
 	r.masks = bufs.masks
-	if r.end-r.off >= mapMin {
+	if n := r.end - r.off; n >= mapMin && n <= mapMax {
 		r.mapped, r.mbase = mapBody(f, r.off, r.end)
 	}
 	return &pooledBody{bodyReader: r, b: b, bufs: bufs}, nil

@@ -6,11 +6,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapMin is the body size from which Body reads a message from the folder
-// file mapped into memory rather than with pread: a map, its page table
-// entries and its unmapping cost about what copying 64 KiB does, and they
-// save copying the whole body.
-const mapMin = 256 << 10
+// mapMin and mapMax bound the body sizes Body reads from the folder file
+// mapped into memory rather than with pread. From mapMin, the map, its
+// page table entries and its unmapping cost less than copying the body.
+// Above mapMax the body is read with pread: a whole mapped body counts in
+// the server's resident size while it is sent, and a 100 MB message must
+// not add 100 MB (TestRetr100MBMemory).
+const (
+	mapMin = 256 << 10
+	mapMax = 8 << 20
+)
 
 // mapBody maps the part of f holding the disk octets [off, end) (from the
 // page boundary before off). It returns the mapping and the disk offset
