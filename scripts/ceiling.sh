@@ -54,7 +54,8 @@ mbs() { popload_mbs "$pl" "$1" "$2" pw; } # ADDR USER -> MB/s of one drain
 
 # Dovecot on the same files, and the raw limit of the 1 MiB mailbox.
 dport=${DOVECOT_PORT:-11330} rport=${RAW_PORT:-11332}
-bench=$(readlink -f ../shared/bench)
+bench=$(readlink -f ../shared/bench || true) # a worktree under /work/wt has no ../shared
+[ -d "$bench" ] || bench=/work/shared/bench
 dovecot=
 if [ "$(id -u)" = 0 ] && command -v dovecot >/dev/null && [ -x "$bench/dovecot.sh" ]; then
   dc() { DB=$tmp/dovecot PORT=$dport "$bench/dovecot.sh" "$@"; }

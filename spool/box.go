@@ -376,6 +376,9 @@ func (b *Box) Body(i int) (io.ReadCloser, error) {
 	base := m.Text
 	r := newBodyReader(f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)
 	r.masks = bufs.masks
+	if n := r.end - r.off; n >= mapMin && n <= mapMax {
+		r.mapped, r.mbase = mapBody(f, r.off, r.end)
+	}
 	return &pooledBody{bodyReader: r, b: b, bufs: bufs}, nil
 }
 
@@ -386,6 +389,10 @@ type pooledBody struct {
 }
 
 func (p *pooledBody) Close() error {
+	if p.mapped != nil {
+		unix.Munmap(p.mapped)
+		p.mapped = nil
+	}
 	if p.bufs != nil {
 		if cap(p.out) <= 4*readBufSize { // keep what a block grew to, within reason
 			p.bufs.out = p.out[:0]

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -107,6 +108,33 @@ func checkFolder(t *testing.T, data []byte) [][]byte {
 			n, err := newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block), nil).WriteStuffedTo(&stuffed)
 			if err != nil || n != int64(len(want)) || !bytes.Equal(stuffed.Bytes(), dotStuff(want)) {
 				t.Fatalf("message %d of %q, block %d: stuffed = %q (%d, %v), want %q", i, data, block, stuffed.Bytes(), n, err, dotStuff(want))
+			}
+			// Read in place from the mapped file, and decoded in place into
+			// buffered writers of several sizes.
+			for _, mapped := range []bool{false, true} {
+				for _, size := range []int{64, 2*block + 40, 5000, 200000} {
+					r := newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block), nil)
+					if mapped {
+						r.mapped = data
+					}
+					var got bytes.Buffer
+					bw := bufio.NewWriterSize(&got, size)
+					n, err := r.WriteStuffedTo(bw)
+					if err == nil {
+						err = bw.Flush()
+					}
+					if err != nil || n != int64(len(want)) || !bytes.Equal(got.Bytes(), dotStuff(want)) {
+						t.Fatalf("message %d of %q, block %d, mapped %v, writer %d: stuffed = %q (%d, %v), want %q", i, data, block, mapped, size, got.Bytes(), n, err, dotStuff(want))
+					}
+				}
+				if mapped {
+					r := newBodyReader(ra, from, to, m.ExtraNewlines, make([]byte, block), nil)
+					r.mapped = data
+					viaRead, err := io.ReadAll(readerOnly{r})
+					if err != nil || !bytes.Equal(viaRead, want) {
+						t.Fatalf("message %d of %q, block %d: mapped body Read = %q (%v), want %q", i, data, block, viaRead, err, want)
+					}
+				}
 			}
 		}
 	}

@@ -12,6 +12,8 @@
 //     PASS, STAT, QUIT), and prints one row of figures.
 //   - "replay" records a session and serves it back with no work per
 //     command (replay.go): the ceiling a client can reach.
+//   - "hold" holds one idle logged-in session per user open until
+//     interrupted (hold.go): the idle crowd of scripts/idle-drain.sh.
 //
 // The client is kept cheap, since on a small machine it shares the CPUs
 // with the server: one goroutine per client, large bufio buffers, message
@@ -55,6 +57,8 @@ const loadUsage = `usage: vmspop-load populate --spool DIR --users N --messages 
                        [--pipeline W] [--timeout D] [--header=false]
        vmspop-load replay --from HOST:PORT --user U --password PW
                           [--listen HOST:PORT] [--dir DIR]
+       vmspop-load hold --addr HOST:PORT --nusers N --password PW
+                        [--users-prefix P] [--sources K] [--ready FILE]
 
 populate creates users P001..Pnnn (P is LOAD by default; more digits
 when N > 999) in the spool DIR (never taken from TCPIP$POP_SPOOL) and
@@ -82,6 +86,13 @@ is printed) until interrupted: any user and password get the recorded
 replies, and each RETR reply leaves with sendfile(2). It is a server
 doing no work: what "load run" (or another client) reaches against it
 is the most any server can give that client on this machine.
+
+hold logs in one session as each of the users P001..Pnnn (USER, PASS,
+STAT) and holds them all open and idle until interrupted (SIGINT or
+SIGTERM), then QUITs them (nothing is deleted). The connections come
+from 127.0.0.1 to 127.0.0.K in turn (--sources, default 1), and --ready
+FILE is created once all are logged in: the idle load that
+scripts/idle-drain.sh drains beside.
 
 Exit status: 0 success; 1 failure (run: any session error or size
 mismatch, reported on standard error); 2 usage error.
@@ -119,7 +130,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	name := "load"
 	switch {
 	case len(args) == 0:
-		err = loadUsagef("missing mode (populate, run or replay)")
+		err = loadUsagef("missing mode (populate, run, replay or hold)")
 	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
 		err = flag.ErrHelp
 	case args[0] == "populate":
@@ -131,8 +142,11 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	case args[0] == "replay":
 		name = "load replay"
 		err = loadReplay(args[1:], stdout)
+	case args[0] == "hold":
+		name = "load hold"
+		err = loadHold(args[1:], stdout, stderr)
 	default:
-		err = loadUsagef("unknown mode %q (want populate, run or replay)", args[0])
+		err = loadUsagef("unknown mode %q (want populate, run, replay or hold)", args[0])
 	}
 	var ue *loadUsageError
 	switch {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -291,11 +292,67 @@ func TestLoadRun(t *testing.T) {
 		t.Errorf("login run has no login times:\n%s", stdout)
 	}
 	testReplay(t, bin, s.Addr)
+	testHold(t, bin, s.Addr)
 	// A wrong password fails every session.
 	stdout, stderr := load(1, "--password", "wrong", "--clients", "3", "--sessions", "2", "--mode", "login")
 	loadRow(t, stdout, map[string]string{"sessions": "6", "errors": "6"})
 	if !strings.Contains(stderr, "LOAD001: PASS: -ERR [AUTH]") || !strings.Contains(stderr, "6 error(s) in 6 session(s)") {
 		t.Errorf("stderr after a wrong password:\n%s", stderr)
+	}
+}
+
+// testHold holds the three users' sessions with "load hold" from two
+// local addresses: while they are held a login as one of them is refused
+// (the maildrop is locked), and after SIGTERM the sessions have QUIT and
+// the login works again.
+func testHold(t *testing.T, bin, addr string) {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(bin, "hold", "--addr", addr, "--nusers", "3", "--password", "loadpw", "--sources", "2", "--ready", ready)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("hold ended before its sessions were ready: %v\n%s%s", err, stdout.String(), stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hold not ready after 60 s\n%s%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	login := func() (int, string) {
+		c := exec.Command(bin, "run", "--addr", addr, "--nusers", "1", "--password", "loadpw", "--mode", "login")
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		return exitCode(t, c), out.String()
+	}
+	if code, out := login(); code != 1 || !strings.Contains(out, "[IN-USE]") {
+		t.Errorf("login beside the held sessions: exit %d, want 1 with [IN-USE]\n%s", code, out)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-exited; err != nil {
+		t.Fatalf("hold after SIGTERM: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if want := "holding 3 sessions (LOAD001-003) from 2 address(es)"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("hold printed %q, want %q", stdout.String(), want)
+	}
+	if _, err := os.Stat(ready); !os.IsNotExist(err) {
+		t.Errorf("ready file left behind: %v", err)
+	}
+	if code, out := login(); code != 0 {
+		t.Errorf("login after hold ended: exit %d\n%s", code, out)
 	}
 }
 
