@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -80,9 +79,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	} else if err != nil {
 		return nil, err
 	}
-	waitStart := time.Now()
 	sess, err := s.lockSession(ctx, dir, folder)
-	s.lockWaited(LockSession, waitStart)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +107,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 			var err error
 			if opts.NoIndex {
 				b.Messages, b.Aux, err = scanVisit(ctx, data, opts.Visit)
-				recordScan(ctx, "none", b.Messages, 0, b.size, 0)
+				s.recordScan(ctx, "none", b.Messages, 0, b.size, 0)
 				return err
 			}
 			b.Messages, b.Aux, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit, &write)

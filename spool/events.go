@@ -1,6 +1,9 @@
 package spool
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Events receives what a Spool does, for metrics; nil fields are
 // skipped. The functions are called from many goroutines: they must be
@@ -21,14 +24,32 @@ const (
 	LockSession = "session"
 )
 
-func (s *Spool) lockWaited(kind string, since time.Time) {
+// lockWaited records a lock of kind taken (or given up) after waiting
+// since start: for the metrics (Events, every time) and for the
+// operation's diagnostic log (Stats in ctx, when another holder made it
+// wait).
+func (s *Spool) lockWaited(ctx context.Context, kind string, start time.Time, waited bool) {
+	d := time.Since(start)
 	if s.Events != nil && s.Events.LockWait != nil {
-		s.Events.LockWait(kind, time.Since(since))
+		s.Events.LockWait(kind, d)
+	}
+	if st := statsOf(ctx); st != nil && waited {
+		st.LockWait += d
 	}
 }
 
-func (s *Spool) indexUsed(hit bool) {
-	if s.Events != nil && s.Events.Index != nil {
-		s.Events.Index(hit)
+// recordScan records how a folder's messages were found (the Stats.Index
+// words): the metrics count a hit when an index covered the whole folder
+// ("memory", "file") and a miss when it had to be scanned ("appended",
+// "rebuilt"); "none" (indexes not used) is neither. msgs[from:] were
+// scanned, the folder's bytes from fromOff to size.
+func (s *Spool) recordScan(ctx context.Context, how string, msgs []Message, from int, size, fromOff int64) {
+	if s.Events != nil && s.Events.Index != nil && how != "none" {
+		s.Events.Index(how == "memory" || how == "file")
+	}
+	if st := statsOf(ctx); st != nil {
+		st.Index = how
+		st.Scanned = len(msgs) - from
+		st.ScannedBytes = size - fromOff
 	}
 }

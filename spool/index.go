@@ -302,8 +302,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	// checked against the folder exactly as the file would be.
 	if ix := s.cachedIndex(path); ix != nil {
 		if keep, ok := ix.usable(data, size, mtime, ino, key); ok && keep == len(ix.msgs) && size == ix.size {
-			s.indexUsed(true)
-			recordScan(ctx, "memory", ix.msgs, len(ix.msgs), size, size)
+			s.recordScan(ctx, "memory", ix.msgs, len(ix.msgs), size, size)
 			return ix.msgs, ix.aux, nil
 		}
 	}
@@ -319,8 +318,7 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		}
 		if keep == len(ix.msgs) && size == ix.size {
 			s.cacheIndex(path, ix)
-			s.indexUsed(true)
-			recordScan(ctx, "file", msgs, len(msgs), size, size)
+			s.recordScan(ctx, "file", msgs, len(msgs), size, size)
 			return msgs, aux, nil
 		}
 	}
@@ -344,11 +342,10 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	if ok {
 		kept = keep
 	}
-	recordScan(ctx, how, msgs, kept, size, from)
+	s.recordScan(ctx, how, msgs, kept, size, from)
 	head, tl := coverCRCs(data, size)
 	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
 	*write = func() { writeIndex(dir, folder, nix) } // best effort: a missing index only costs a scan
-	s.indexUsed(false)
 	s.cacheIndex(path, nix)
 	return msgs, aux, nil
 }

@@ -286,11 +286,12 @@ func (s *Spool) lockSession(ctx context.Context, dir, folder string) (*sessionLo
 	for waited := false; ; waited = true {
 		l, err := s.tryLockSession(dir, sessionLockName(folder))
 		if !errors.Is(err, ErrLocked) || time.Now().After(deadline) {
-			addLockWait(ctx, start, waited)
+			s.lockWaited(ctx, LockSession, start, waited)
 			return l, err
 		}
 		select {
 		case <-ctx.Done():
+			s.lockWaited(ctx, LockSession, start, true)
 			return nil, ErrLocked
 		case <-time.After(delay):
 		}
@@ -403,7 +404,7 @@ func (s *Spool) lockFolder(ctx context.Context, dir string) (*folderLock, error)
 	}
 	var f *os.File
 	start, waited := time.Now(), false
-	defer func() { addLockWait(ctx, start, waited) }()
+	defer func() { s.lockWaited(ctx, LockFolder, start, waited) }()
 	for {
 		var err error
 		f, err = flockNB(filepath.Join(dir, ".lock"))

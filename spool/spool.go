@@ -99,9 +99,7 @@ func (s *Spool) withFolderLock(ctx context.Context, user string, create bool, fn
 func (s *Spool) withDirLock(ctx context.Context, dir string, fn func(dir string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout())
 	defer cancel()
-	waitStart := time.Now()
 	l, err := s.lockFolder(ctx, dir)
-	s.lockWaited(LockFolder, waitStart)
 	if err != nil {
 		return err
 	}

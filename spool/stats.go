@@ -33,20 +33,3 @@ func statsOf(ctx context.Context) *Stats {
 	st, _ := ctx.Value(statsKey{}).(*Stats)
 	return st
 }
-
-// addLockWait records a wait for a lock that began at start, when there
-// was one.
-func addLockWait(ctx context.Context, start time.Time, waited bool) {
-	if st := statsOf(ctx); st != nil && waited {
-		st.LockWait += time.Since(start)
-	}
-}
-
-// recordScan records how a folder's messages were found.
-func recordScan(ctx context.Context, how string, msgs []Message, from int, size int64, fromOff int64) {
-	if st := statsOf(ctx); st != nil {
-		st.Index = how
-		st.Scanned = len(msgs) - from
-		st.ScannedBytes = size - fromOff
-	}
-}
