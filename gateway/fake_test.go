@@ -401,7 +401,8 @@ func (c *client) expectClosed() {
 }
 
 // testTLSConfig returns a server config with a fresh self-signed
-// certificate for host.example, and a client config that trusts it.
+// certificate for host.example, valid for 30 days (the ticket rotation
+// test moves its clock 10 days on), and a client config that trusts it.
 func testTLSConfig(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -413,7 +414,7 @@ func testTLSConfig(t testing.TB) (server, client *tls.Config) {
 		Subject:      pkix.Name{CommonName: "host.example"},
 		DNSNames:     []string{"host.example"},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
