@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/vmspop/vmspop/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vmspop/vmspop/internal/atomicfile"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -49,17 +49,36 @@ func NewDB() *DB {
 // error messages only. Any bad line makes Parse return a *ParseError and no
 // DB.
 func Parse(r io.Reader, name string) (*DB, error) {
+	return parse(r, name, nil)
+}
+
+// parse is Parse; with want set, only the accounts it names (upper case)
+// are parsed and kept, and every other line is checked for the form
+// NAME:... only.
+func parse(r io.Reader, name string, want map[string]bool) (*DB, error) {
 	db := NewDB()
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLine+2) // room for CRLF
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine+2) // room for CRLF
 	n := 0
 	for sc.Scan() {
 		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		a, msg := parseLine(line)
+		if want != nil {
+			user, _, ok := bytes.Cut(line, []byte{':'})
+			if !ok {
+				return nil, &ParseError{File: name, Line: n, Msg: "want NAME:HASH[:key=value...]"}
+			}
+			if !ValidName(string(user)) {
+				return nil, &ParseError{File: name, Line: n, Msg: fmt.Sprintf("bad user name %q", user)}
+			}
+			if !want[strings.ToUpper(string(user))] {
+				continue
+			}
+		}
+		a, msg := parseLine(string(line))
 		if msg != "" {
 			return nil, &ParseError{File: name, Line: n, Msg: msg}
 		}

@@ -1,9 +1,6 @@
 package uaf
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -29,40 +26,5 @@ func LoadUsers(path string, names ...string) (*DB, error) {
 		return nil, fmt.Errorf("uaf: %w", err)
 	}
 	defer f.Close()
-	db := NewDB()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine+2) // room for CRLF
-	n := 0
-	for sc.Scan() {
-		n++
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		name, _, ok := bytes.Cut(line, []byte{':'})
-		if !ok {
-			return nil, &ParseError{File: path, Line: n, Msg: "want NAME:HASH[:key=value...]"}
-		}
-		if !ValidName(string(name)) {
-			return nil, &ParseError{File: path, Line: n, Msg: fmt.Sprintf("bad user name %q", name)}
-		}
-		if !want[strings.ToUpper(string(name))] {
-			continue
-		}
-		a, msg := parseLine(string(line))
-		if msg != "" {
-			return nil, &ParseError{File: path, Line: n, Msg: msg}
-		}
-		if _, dup := db.accounts[a.Name]; dup {
-			return nil, &ParseError{File: path, Line: n, Msg: fmt.Sprintf("duplicate user %s", a.Name)}
-		}
-		db.accounts[a.Name] = a
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, &ParseError{File: path, Line: n + 1, Msg: fmt.Sprintf("line longer than %d bytes", maxLine)}
-		}
-		return nil, fmt.Errorf("uaf: read %s: %w", path, err)
-	}
-	return db, nil
+	return parse(f, path, want)
 }
