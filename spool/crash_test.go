@@ -63,6 +63,9 @@ func crashChild(mode, root string) {
 	case "deliver":
 		start, _ := strconv.Atoi(os.Getenv("VMSPOP_CRASH_START"))
 		deliverChild(s, start)
+	case "redo":
+		start, _ := strconv.Atoi(os.Getenv("VMSPOP_CRASH_START"))
+		redoChild(s, start, os.Getenv("VMSPOP_CRASH_POINT"), os.Getenv("VMSPOP_CRASH_AT"))
 	}
 }
 
@@ -108,7 +111,7 @@ func runChild(t *testing.T, mode, root string, killAfter time.Duration, env ...s
 			timer = time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
 		}
 	}
-	if mode == "append" || mode == "deliver" {
+	if mode == "append" || mode == "deliver" || mode == "redo" {
 		arm()
 	}
 	var took time.Duration

@@ -266,6 +266,9 @@ func recoverAppend(dir string) error {
 // first), so that no record refers to a folder an update is about to
 // replace. The caller holds the folder lock.
 func settleAppend(dir string) error {
+	if err := settleRedo(dir); err != nil {
+		return err
+	}
 	l, err := openAppendLog(dir, false)
 	if l == nil {
 		return err
@@ -295,6 +298,12 @@ func (s *Spool) Deliver(ctx context.Context, user, folder string, msgs []Deliver
 		return err
 	}
 	return s.withFolderLock(ctx, user, true, func(dir string) error {
+		if n := s.redoLogSize(); n > 0 {
+			err := s.deliverRedo(dir, path, msgs, n)
+			if !errors.Is(err, errTooBig) {
+				return mapErr(err)
+			}
+		}
 		return mapErr(deliverLocked(dir, path, msgs))
 	})
 }

@@ -42,10 +42,12 @@ func readRecord(t *testing.T, dir string) appendRecord {
 // Append does, including after a folder that lacks its final newline, and
 // its record "done".
 func TestDeliverWritesAsAppend(t *testing.T) {
-	a, d := New(t.TempDir()), New(t.TempDir())
+	a, d, r := New(t.TempDir()), New(t.TempDir()), New(t.TempDir())
+	d.RedoLog = -1 // the two-flush path; r takes the redo log's
 	appendN(t, a, "SMITH", NewMail, 0, 2)
 	deliverN(t, d, "SMITH", NewMail, 0, 2)
-	for _, s := range []*Spool{a, d} {
+	deliverN(t, r, "SMITH", NewMail, 0, 2)
+	for _, s := range []*Spool{a, d, r} {
 		f, err := os.OpenFile(filepath.Join(s.Root, "SMITH", NewMail), os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -55,13 +57,23 @@ func TestDeliverWritesAsAppend(t *testing.T) {
 	}
 	appendN(t, a, "SMITH", NewMail, 2, 3)
 	deliverN(t, d, "SMITH", NewMail, 2, 3)
+	deliverN(t, r, "SMITH", NewMail, 2, 3)
 	want, _ := os.ReadFile(filepath.Join(a.Root, "SMITH", NewMail))
-	got, _ := os.ReadFile(filepath.Join(d.Root, "SMITH", NewMail))
-	if !bytes.Equal(got, want) {
-		t.Fatalf("Deliver wrote\n%q\nAppend wrote\n%q", got, want)
+	for _, s := range []*Spool{d, r} {
+		got, _ := os.ReadFile(filepath.Join(s.Root, "SMITH", NewMail))
+		if !bytes.Equal(got, want) {
+			t.Fatalf("Deliver (redo log %d) wrote\n%q\nAppend wrote\n%q", s.RedoLog, got, want)
+		}
 	}
-	if r := readRecord(t, filepath.Join(d.Root, "SMITH")); r.state != "done" {
-		t.Errorf("record after Deliver: %+v, want done", r)
+	if rec := readRecord(t, filepath.Join(d.Root, "SMITH")); rec.state != "done" {
+		t.Errorf("record after Deliver: %+v, want done", rec)
+	}
+	// The redo log holds both deliveries, and no commit record was made.
+	if ents := redoEntries(t, filepath.Join(r.Root, "SMITH")); len(ents) != 2 {
+		t.Errorf("%d redo log entries after 2 deliveries, want 2", len(ents))
+	}
+	if _, err := os.Stat(filepath.Join(r.Root, "SMITH", appendLogName)); err == nil {
+		t.Errorf("the redo log path made a commit record")
 	}
 }
 
@@ -71,6 +83,7 @@ func TestDeliverWritesAsAppend(t *testing.T) {
 func TestDeliverRecovery(t *testing.T) {
 	ctx := context.Background()
 	s := New(t.TempDir())
+	s.RedoLog = -1 // the commit record's path
 	deliverN(t, s, "SMITH", NewMail, 0, 3)
 	dir := filepath.Join(s.Root, "SMITH")
 	path := filepath.Join(dir, NewMail)
@@ -80,6 +93,7 @@ func TestDeliverRecovery(t *testing.T) {
 
 	// The bytes the next append writes (taken from a second spool).
 	s2 := New(t.TempDir())
+	s2.RedoLog = -1
 	deliverN(t, s2, "SMITH", NewMail, 0, 3)
 	deliverN(t, s2, "SMITH", NewMail, 3, 1)
 	full, _ := os.ReadFile(filepath.Join(s2.Root, "SMITH", NewMail))
@@ -174,6 +188,9 @@ func TestDeliverSettledByUpdate(t *testing.T) {
 	b.Close()
 	if r := readRecord(t, dir); r.state != "clear" {
 		t.Errorf("record after an update: %+v, want clear", r)
+	}
+	if ents := redoEntries(t, dir); len(ents) != 0 {
+		t.Errorf("%d redo log entries after an update, want none", len(ents))
 	}
 	if got := ids(t, s, "SMITH", NewMail); len(got) != 2 {
 		t.Errorf("NEWMAIL after the update: %v", got)

@@ -24,6 +24,9 @@ func (s *Spool) Recover(ctx context.Context, user string) error {
 // recoverDir finishes or undoes the update recorded in dir's journal, if
 // any. The caller holds the folder lock.
 func recoverDir(dir string) error {
+	if err := recoverRedo(dir); err != nil { // redo.go
+		return err
+	}
 	if err := recoverAppend(dir); err != nil { // deliver.go
 		return err
 	}

@@ -30,6 +30,12 @@ type Spool struct {
 	// interval, staleness bound and host name (lock.go; zero: defaults).
 	LockRefresh, LockStale time.Duration
 	LockHost               string
+	// RedoLog is the size in bytes of each user's delivery redo log
+	// (<USER>/.redo, deliver.go): 0 means DefaultRedoLog, a negative
+	// value none (two syncs per delivery).
+	RedoLog int64
+
+	redoBufs sync.Pool // *limitBuffer: Deliver's entries (redo.go)
 
 	bufs sync.Pool // *blockBufs: the buffers of Body readers
 
