@@ -1,14 +1,81 @@
 package spool
 
-// Deliver: the append of delivery (vmspop deliver, LMTP) with one commit
-// record per append in a file kept from one append to the next, instead of
-// a journal file made and removed each time.
+// Deliver: the append of delivery (vmspop deliver, LMTP). A message is
+// made durable with one device flush: it is written, with a record of where
+// it goes, into a per-user redo log that is overwritten in place, and that
+// log is synced; the folder is written without a sync, and synced once for
+// many messages at a checkpoint. A message too big for the log takes the
+// commit record's path (two flushes). Both survive a kill or a power loss at
+// any instant: no acknowledged message is lost, none is written twice or
+// left partial, and the folder stays standard mboxrd throughout.
+//
+// The redo log (redo.go)
+//
+// <dir>/.redo is made once (whole, synced, renamed into place), with its
+// blocks written, not a hole: entries overwrite them, so the file's size
+// and blocks do not change and fdatasync writes the data and flushes the
+// device without a file-system journal commit (the log grows, by doubling
+// up to its size, Spool.RedoLog, only while it is first filled). It holds:
+//
+//	offset 0     the hint: GEN SEQ TAIL FOLDER INODE BOOT (256 bytes)
+//	offset 4096  the start entry of generation GEN (256 bytes)
+//	then         data entries SEQ = 1, 2, ..., each a 256-byte header
+//	             "data GEN SEQ FOLDER INODE FROM TO CRC" and the TO-FROM
+//	             bytes of the append, the next on the following 512-byte
+//	             boundary
+//
+// Every header and the hint end with their own CRC-32C; CRC is the CRC-32C
+// of the data. The log's entries are the data entries of the start entry's
+// generation in sequence, up to the first that is missing, torn (a CRC
+// fails) or of another generation.
+//
+// A delivery (deliverRedo), under the folder lock, after recovery:
+//
+//  1. the bytes B to append at FROM (the folder's size) are formatted in
+//     memory; if the log holds entries of another folder or inode, or B
+//     does not fit after TAIL, a checkpoint comes first;
+//  2. the entry "data GEN SEQ FOLDER INODE FROM FROM+len(B) crc(B)" and B
+//     are written at TAIL and the log is fdatasynced: the message is
+//     durable, whatever happens next;
+//  3. B is written to the folder at FROM, not synced;
+//  4. the hint "GEN SEQ+1 TAIL' FOLDER INODE BOOT" is written, not synced:
+//     in this boot (BOOT, the kernel's boot_id), every entry before TAIL'
+//     is in its folder, in the page cache, which a killed process does not
+//     take with it.
+//
+// If step 3 fails, the folder is cut back to FROM and synced, then the
+// entry is wiped and the log synced: no bytes of an entry reach a folder
+// before the entry is durable, so there is never an unlogged partial tail
+// to cut. If step 2 fails, the entry is wiped (it was never acknowledged).
+//
+// A checkpoint syncs the folder of the entries, then writes a new start
+// entry (generation GEN+1) and the hint for it, and syncs the log: every
+// earlier entry is void, and on disk the log is empty.
+//
+// Recovery (recoverRedo, under the folder lock before any other work): if
+// the hint is whole, was written in this boot, and no entry GEN SEQ is at
+// TAIL, every entry is in its folder and there is nothing to do. Otherwise
+// (a process killed after step 2, a power loss, another host over NFS) the
+// log is replayed: each entry whose folder is the same file (inode) and
+// whose bytes FROM..TO are not there whole (size and CRC) is written there,
+// in order, then the folders are synced and a checkpoint empties the log.
+// Writing an entry again changes nothing, so a crash during the replay only
+// means it is done again. A torn entry was never synced, so never
+// acknowledged, and no byte of it reached the folder: it ends the log and
+// is dropped.
+//
+// Checking by content is right only while the folder's bytes FROM..TO can
+// change in no other way than by the append itself: appends after TO (by
+// Append or another delivery agent) leave them; an update (Commit, Purge)
+// replaces the folder with another file, whose inode number may be one an
+// entry names, so it first takes a checkpoint (settleAppend), and the
+// journal's undo only cuts folders back to sizes taken after that.
 //
 // The commit record
 //
-// <dir>/.append holds one fixed-size record (recordSize bytes, rewritten in
-// place, so that the file's size and blocks never change and its fdatasync
-// writes one block and needs no file-system journal commit):
+// A delivery bigger than the redo log (or with Spool.RedoLog < 0) uses
+// <dir>/.append, one fixed-size record (recordSize bytes, rewritten in
+// place):
 //
 //	vmspop-append 1 STATE FOLDER INODE FROM TO CRC32C ... RECORD-CRC32C\n
 //
@@ -19,22 +86,18 @@ package spool
 //     and Deliver returns;
 //  3. the record "done", not synced (a crash may leave "pending" on disk).
 //
-// Recovery (recoverAppend, under the folder lock before any other work, as
-// for the journal): a "pending" record whose bytes are in the folder whole
-// (size >= TO and the CRC of FROM..TO matches) is an append that finished;
-// otherwise the append did not finish, and the folder is cut back to FROM
-// (and synced) before the record becomes "done" (synced). A record whose
-// own CRC fails was torn while being written, before any byte of its append
-// (step 1 completes first), so it is ignored; "done" and "clear" need
-// nothing.
-//
-// The check by content is only right while the folder's bytes FROM..TO can
-// change in no other way than by the append itself: appends after TO (by
-// Append or another delivery agent) leave them; a folder replaced by an
-// update (Commit, Purge) is another inode, but inode numbers are reused, so
-// an update first settles the record (settleAppend: resolve it and write
-// "clear", synced), and the journal's own undo only cuts folders back to
-// sizes taken after this append was resolved.
+// Recovery (recoverAppend, after the redo log's): a "pending" record whose
+// bytes are in the folder whole (size >= TO and the CRC of FROM..TO
+// matches) is an append that finished; otherwise the append did not finish,
+// and the folder is cut back to FROM (and synced) before the record becomes
+// "done" (synced). A record whose own CRC fails was torn while being
+// written, before any byte of its append (step 1 completes first), so it is
+// ignored; "done" and "clear" need nothing. Redo entries logged before a
+// pending record end at or before its FROM, and none is logged after it
+// until it is durable, so replaying them first and then cutting back is
+// right in every case. The same reasoning about inode reuse holds: an
+// update settles the record (resolves it and writes "clear", synced) before
+// it replaces a folder.
 
 import (
 	"bufio"
@@ -288,10 +351,11 @@ func settleAppend(dir string) error {
 
 // Deliver appends msgs to a folder of user under the folder lock, creating
 // the user's directory and the folder as needed, as Append does, and
-// returns only once they are on disk; a crash before that leaves no trace
-// of them. It commits with the record described at the top of this file:
-// two fdatasyncs of files that exist (the record and the folder) where
-// Append makes, syncs and removes a journal file.
+// returns only once they are durable; a crash before they are leaves
+// either no trace of them or all of them. It commits through the redo log
+// described at the top of this file (one fdatasync of a file overwritten
+// in place), or, for messages too big for it, the commit record (two
+// fdatasyncs), where Append makes, syncs and removes a journal file.
 func (s *Spool) Deliver(ctx context.Context, user, folder string, msgs []Delivery) error {
 	_, path, err := s.folderPath(user, folder)
 	if err != nil {
