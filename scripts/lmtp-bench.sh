@@ -8,6 +8,8 @@
 # directory, both servers listen on 127.0.0.1 only and are stopped at the end.
 #
 # usage: scripts/lmtp-bench.sh [MESSAGES]   (default 3000 per run)
+# ROUNDS: how many times each cell is measured, alternating the servers
+# (default 1); with more, the table gives the medians.
 # DOVECOT_SH: path of the private-Dovecot helper (default ../shared/bench/dovecot.sh
 # from the repository root, else /work/shared/bench/dovecot.sh).
 # VMSPOP_B: path of a second vmspop binary (e.g. main's) run beside this
@@ -78,11 +80,17 @@ done
 [ -z "$BLMTP" ] || "$W/lmtpload" -addr "127.0.0.1:$BLMTP" -n 200 -c 2 >/dev/null || { tail -5 "$W/spool-b.log"; exit 1; }
 "$W/lmtpload" -addr "127.0.0.1:$DLMTP" -n 200 -c 2 >/dev/null || { tail -5 "$W/dovecot/dovecot.log"; exit 1; }
 declare -A R
-for c in 1 10; do
-  R[v$c]=$(run "$VLMTP" "$c")
-  R[d$c]=$(run "$DLMTP" "$c")
-  [ -z "$BLMTP" ] || R[b$c]=$(run "$BLMTP" "$c")
+for _ in $(seq "${ROUNDS:-1}"); do
+  for c in 1 10; do
+    R[v$c]+=" $(run "$VLMTP" "$c")"
+    R[d$c]+=" $(run "$DLMTP" "$c")"
+    [ -z "$BLMTP" ] || R[b$c]+=" $(run "$BLMTP" "$c")"
+  done
 done
+echo "each cell, in order:"
+for k in "${!R[@]}"; do echo "  $k:${R[$k]}"; done | sort
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:int((a[NR/2]+a[NR/2+1])/2)}'; }
+for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b>0)?a/b:0}'; }
