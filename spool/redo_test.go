@@ -261,7 +261,8 @@ func redoChild(s *Spool, start int, point, at string) {
 // folder write and before the hint, after a checkpoint's folder sync and
 // before the log is emptied, and in the middle of a replay (after a power
 // loss, emulated by cutting the folder back to what the last checkpoint
-// synced and marking the hint as of another boot). Every acknowledged
+// synced and marking the hint as of another boot; before it, two
+// deliveries by the test make sure there are entries to replay). Every acknowledged
 // message is then in the folders exactly once and whole; no other message
 // is partial (ids checks every message's text).
 func TestCrashDuringRedo(t *testing.T) {
@@ -277,6 +278,15 @@ func TestCrashDuringRedo(t *testing.T) {
 	for i := range 48 {
 		point := points[i%len(points)]
 		if point == "replayed" || i%3 == 0 {
+			if point == "replayed" {
+				// Entries to replay: two more deliveries.
+				ps := New(root)
+				ps.RedoLog = 8 << 10
+				for k := range 2 {
+					deliverN(t, ps, "SMITH", NewMail, 900000+10*i+k, 1)
+					acked[900000+10*i+k] = true
+				}
+			}
 			// A power loss: what was not synced is gone.
 			l, err := openRedo(dir, 0)
 			if err != nil || l == nil {
@@ -291,8 +301,13 @@ func TestCrashDuringRedo(t *testing.T) {
 			}
 			setHintBoot(t, dir, "lost")
 		}
-		_, out := runChild(t, "redo", root, 3*time.Second, fmt.Sprintf("VMSPOP_CRASH_START=%d", 10000+1000*i),
-			"VMSPOP_CRASH_POINT="+point, fmt.Sprintf("VMSPOP_CRASH_AT=%d", 1+i/len(points)%4))
+		at := 1 + i/len(points)%4
+		if point == "replayed" {
+			at = 1 + i/len(points)%2 // within the entries a full log leaves
+		}
+		// The timer only stops a child that never reached its point.
+		_, out := runChild(t, "redo", root, 5*time.Second, fmt.Sprintf("VMSPOP_CRASH_START=%d", 10000+1000*i),
+			"VMSPOP_CRASH_POINT="+point, fmt.Sprintf("VMSPOP_CRASH_AT=%d", at))
 		var id int
 		for _, line := range splitLines(out) {
 			if p, ok := strings.CutPrefix(line, "crash "); ok {
