@@ -38,7 +38,9 @@ package spool
 //     are written at TAIL and the log is fdatasynced: the message is
 //     durable, whatever happens next;
 //  3. B is written to the folder at FROM, not synced;
-//  4. the hint "GEN SEQ+1 TAIL' FOLDER INODE BOOT" is written, not synced:
+//  4. the hint "GEN SEQ+1 TAIL' FOLDER INODE SINCE BOOT" is written, not
+//     synced (SINCE: when the first entry after the last checkpoint was
+//     logged):
 //     in this boot (BOOT, the kernel's boot_id), every entry before TAIL'
 //     is in its folder, in the page cache, which a killed process does not
 //     take with it.
@@ -50,7 +52,11 @@ package spool
 //
 // A checkpoint syncs the folder of the entries, then writes a new start
 // entry (generation GEN+1) and the hint for it, and syncs the log: every
-// earlier entry is void, and on disk the log is empty.
+// earlier entry is void, and on disk the log is empty. It runs when the
+// log is full, when a delivery goes to another folder (or inode), before an
+// update, and when the first entry is older than redoMaxAge (30 s), at the
+// next delivery or lock of the user, so that entries do not wait in the
+// log for long (see below).
 //
 // Recovery (recoverRedo, under the folder lock before any other work): if
 // the hint is whole, was written in this boot, and no entry GEN SEQ is at
@@ -69,7 +75,11 @@ package spool
 // Append or another delivery agent) leave them; an update (Commit, Purge)
 // replaces the folder with another file, whose inode number may be one an
 // entry names, so it first takes a checkpoint (settleAppend), and the
-// journal's undo only cuts folders back to sizes taken after that.
+// journal's undo only cuts folders back to sizes taken after that. Another
+// program that rewrites a folder in place (mutt does, under the dotlock)
+// breaks that rule; only a replay after a power loss could then write
+// logged bytes over its own, and the age bound keeps the entries that a
+// replay would consider to the last half minute of deliveries in practice.
 //
 // The commit record
 //

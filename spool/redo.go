@@ -34,7 +34,20 @@ const (
 	// DefaultRedoLog is the size of a user's redo log when Spool.RedoLog
 	// is zero.
 	DefaultRedoLog = 256 << 10
+	// redoMaxAge bounds how long an entry stays in the log: a log whose
+	// first entry is older is checkpointed by the next delivery or lock
+	// of that user. After a power loss a replay writes an entry whose
+	// bytes are not whole in its folder; if another program rewrote that
+	// folder in place meanwhile, those bytes are its, not a lost append.
+	// The bound keeps that window short (the kernel writes dirty pages
+	// back within about 30 s anyway, so the checkpoint's sync is cheap).
+	redoMaxAge = 30 * time.Second
 )
+
+// stale says whether the log's entries (if any) are older than redoMaxAge.
+func (h redoHint) stale(now time.Time) bool {
+	return h.seq > 1 && now.Sub(time.Unix(h.since, 0)) > redoMaxAge
+}
 
 // redoLogSize is the capacity of the redo log; 0 means none (two syncs per
 // delivery).
@@ -112,25 +125,27 @@ type redoHint struct {
 	tail   int64  // offset of the next entry
 	folder string // folder of the entries ("-" when none)
 	ino    uint64 // its inode
+	since  int64  // Unix time of the first entry after the last checkpoint
 	boot   string
 }
 
 func (h redoHint) encode() []byte {
-	return seal("vmspop-redo-hint", "1", u64(h.gen), u64(h.seq), strconv.FormatInt(h.tail, 10), h.folder, u64(h.ino), h.boot)
+	return seal("vmspop-redo-hint", "1", u64(h.gen), u64(h.seq), strconv.FormatInt(h.tail, 10), h.folder, u64(h.ino), strconv.FormatInt(h.since, 10), h.boot)
 }
 
 func decodeHint(b []byte) (h redoHint, ok bool) {
-	f, ok := unseal(b, "vmspop-redo-hint", 8)
+	f, ok := unseal(b, "vmspop-redo-hint", 9)
 	if !ok {
 		return h, false
 	}
-	var e [4]error
+	var e [5]error
 	h.gen, e[0] = strconv.ParseUint(f[2], 10, 64)
 	h.seq, e[1] = strconv.ParseUint(f[3], 10, 64)
 	h.tail, e[2] = strconv.ParseInt(f[4], 10, 64)
 	h.folder = f[5]
 	h.ino, e[3] = strconv.ParseUint(f[6], 10, 64)
-	h.boot = f[7]
+	h.since, e[4] = strconv.ParseInt(f[7], 10, 64)
+	h.boot = f[8]
 	if errors.Join(e[:]...) != nil || h.tail < redoStart || h.seq == 0 {
 		return h, false
 	}
@@ -309,6 +324,9 @@ func recoverRedo(dir string) error {
 	defer l.close()
 	if h, ok := l.hint(); ok && h.boot != "" && h.boot == bootID() {
 		if e, ok := l.head(h.tail); !ok || e.gen != h.gen || e.seq != h.seq {
+			if h.stale(time.Now()) {
+				return l.checkpoint(h)
+			}
 			return nil
 		}
 	}
@@ -514,8 +532,9 @@ func (s *Spool) deliverRedo(dir, path string, msgs []Delivery, capacity int64) e
 	b := buf.Bytes()
 	data := b[redoEntry:]
 	name := filepath.Base(path)
-	if h.seq > 1 && (h.folder != name || h.ino != ino) || nextEntry(h.tail, int64(len(data))) > capacity {
-		// The log holds another folder's entries, or is full.
+	now := time.Now()
+	if h.seq > 1 && (h.folder != name || h.ino != ino) || nextEntry(h.tail, int64(len(data))) > capacity || h.stale(now) {
+		// The log holds another folder's entries, is full or old.
 		if err := l.checkpoint(h); err != nil {
 			return err
 		}
@@ -552,6 +571,9 @@ func (s *Spool) deliverRedo(dir, path string, msgs []Delivery, capacity int64) e
 		return errors.Join(err, fdatasync(l.f))
 	}
 	reached("written")
+	if h.seq == 1 {
+		h.since = now.Unix()
+	}
 	h.seq++
 	h.tail = nextEntry(h.tail, int64(len(data)))
 	h.folder, h.ino = name, ino

@@ -338,3 +338,59 @@ func TestCrashDuringRedo(t *testing.T) {
 	}
 	t.Logf("%d deliveries acknowledged; kills at each point: %v", len(acked), crashes)
 }
+
+// TestRedoMaxAge: entries older than redoMaxAge do not stay in the log:
+// the next lock of the user (a login's, here Recover) checkpoints them, as
+// does the next delivery, which then logs only its own entry.
+func TestRedoMaxAge(t *testing.T) {
+	ctx := context.Background()
+	s := New(t.TempDir())
+	dir := filepath.Join(s.Root, "SMITH")
+	age := func(d time.Duration) {
+		t.Helper()
+		l, err := openRedo(dir, 0)
+		if err != nil || l == nil {
+			t.Fatal(err)
+		}
+		defer l.close()
+		h, ok := l.hint()
+		if !ok {
+			t.Fatal("no hint")
+		}
+		h.since = time.Now().Add(-d).Unix()
+		if err := l.writeHint(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	deliverN(t, s, "SMITH", NewMail, 0, 1)
+	deliverN(t, s, "SMITH", NewMail, 1, 1)
+	if n := len(redoEntries(t, dir)); n != 2 {
+		t.Fatalf("%d entries after 2 deliveries, want 2", n)
+	}
+	age(redoMaxAge / 2)
+	if err := s.Recover(ctx, "SMITH"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(redoEntries(t, dir)); n != 2 {
+		t.Fatalf("%d entries after a lock within the bound, want 2", n)
+	}
+	age(2 * redoMaxAge)
+	if err := s.Recover(ctx, "SMITH"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(redoEntries(t, dir)); n != 0 {
+		t.Fatalf("%d entries after a lock past the bound, want 0", n)
+	}
+
+	deliverN(t, s, "SMITH", NewMail, 2, 1)
+	deliverN(t, s, "SMITH", NewMail, 3, 1)
+	age(2 * redoMaxAge)
+	deliverN(t, s, "SMITH", NewMail, 4, 1)
+	if n := len(redoEntries(t, dir)); n != 1 {
+		t.Fatalf("%d entries after a delivery past the bound, want 1 (its own)", n)
+	}
+	if got := ids(t, s, "SMITH", NewMail); fmt.Sprint(got) != "[0 1 2 3 4]" {
+		t.Fatalf("messages %v, want [0 1 2 3 4]", got)
+	}
+}
