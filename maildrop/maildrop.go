@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
+	"weak"
 
 	"github.com/emersion/go-message/textproto"
 	"github.com/sirupsen/logrus"
@@ -60,12 +62,13 @@ type SpoolBackend struct {
 	key     string
 
 	mu      sync.Mutex
-	derived map[string]*derivedInfo // by user
+	derived map[string]derivedInfo // by user
 }
 
 var (
 	_ gateway.Backend = (*SpoolBackend)(nil)
 	_ gateway.Sizer   = (*spoolDrop)(nil)
+	_ gateway.Lister  = (*spoolDrop)(nil)
 )
 
 // How a message is sent.
@@ -74,13 +77,6 @@ const (
 	sendForeign        // rebuilt header + a note instead of the body (15.1.4)
 	sendBody           // the body alone: it starts with its own RFC 822 header
 )
-
-// dropMessage is how a message is sent (its size and UID are in the
-// session's gateway.MessageInfo).
-type dropMessage struct {
-	header []byte // the rebuilt header (shared, read-only); nil: rebuilt at RETR
-	how    uint8
-}
 
 // auxMessage is what the folder index keeps for a message (encodeAux).
 type auxMessage struct {
@@ -96,20 +92,19 @@ type auxMessage struct {
 // of a million messages would otherwise hold 300 MB of headers per session.
 const defaultHeaderLimit = 100_000
 
-// auxChunk is the size of the blocks the aux data of newly indexed
-// messages is packed in: one allocation per block, not per message.
-const auxChunk = 256 << 10
-
-// spoolDrop is one session's view of a spool folder.
+// spoolDrop is one session's view of a spool folder. Each message's size
+// as sent, UID, how it is sent and (for the first ones) rebuilt header
+// are read from its aux data in the folder's list (spool.MessageList,
+// shared by the sessions of an unchanged folder) when needed: a login
+// builds nothing per message.
 type spoolDrop struct {
 	be     *SpoolBackend
 	folder string
 	keep   bool // retrieved mail stays where it is even in NEWMAIL
 	box    *spool.Box
-	msgs   []dropMessage
-	infos  []gateway.MessageInfo
-	total  int64                 // the sum of the sizes in infos
-	own    []gateway.MessageInfo // the messages' own UIDs when a UIDL map replaced some in infos
+	list   *spool.MessageList
+	total  int64    // the sum of the sizes
+	uids   []string // the UIDs listed when a UIDL map replaced some (nil: the messages' own)
 	log    logrus.FieldLogger
 }
 
@@ -167,7 +162,7 @@ func (d *spoolDrop) view(ctx context.Context, field, name string) (gateway.Maild
 		field = "X-Real-To"
 	}
 	var keep []int
-	for i := range d.msgs {
+	for i := range d.list.Len() {
 		rc, err := d.box.Body(i)
 		if err == nil {
 			err = ctx.Err()
@@ -217,7 +212,7 @@ func (be *SpoolBackend) folderExists(owner, folder string) error {
 func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.Maildrop, error) {
 	folder = strings.ToUpper(folder)
 	d := &spoolDrop{be: be, folder: folder, log: be.logger().WithField("user", strings.ToUpper(user))}
-	var hbuf, arena []byte
+	var hbuf, abuf []byte
 	warned := false
 	keep := be.headerLimit
 	if keep <= 0 {
@@ -228,11 +223,11 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	// folder order. The final UID goes into the index: a login from the
 	// index needs no table.
 	var seen map[string]bool
-	visit := func(i int, m *spool.Message, text []byte, prev [][]byte) ([]byte, error) {
+	visit := func(i int, m *spool.Message, text []byte, prev *spool.MessageList) ([]byte, error) {
 		if seen == nil {
-			seen = make(map[string]bool, len(prev)+1)
-			for _, a := range prev {
-				if pm, ok := decodeAux(a); ok {
+			seen = make(map[string]bool, prev.Len()+1)
+			for j := range prev.Len() {
+				if pm, ok := decodeAux(prev.Aux(j)); ok {
 					seen[string(pm.uid)] = true
 				}
 			}
@@ -278,12 +273,8 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 		if i >= keep {
 			h = nil
 		}
-		if need := auxLen(size, uid, h); cap(arena)-len(arena) < need {
-			arena = make([]byte, 0, max(auxChunk, need))
-		}
-		start := len(arena)
-		arena = appendAux(arena, size, how, uid, h)
-		return arena[start:len(arena):len(arena)], nil
+		abuf = appendAux(abuf[:0], size, how, uid, h) // the spool copies it
+		return abuf, nil
 	}
 	var st spool.Stats
 	start := time.Now()
@@ -295,51 +286,36 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	if err != nil {
 		return nil, err
 	}
-	d.box = box
-	if len(box.Messages) == 0 {
+	d.box, d.list = box, box.List()
+	if d.list.Len() == 0 {
 		return d, nil
 	}
-	// The spool hands out the same (read-only) messages while the folder's
-	// index in memory matches it; then so is what we derived from them.
+	// The spool hands out the same (read-only) list while the folder's
+	// index in memory matches it; then the total is the same too.
 	key := strings.ToUpper(user) + "/" + folder
 	be.mu.Lock()
-	dv := be.derived[key]
+	dv, ok := be.derived[key]
 	be.mu.Unlock()
-	if dv != nil && dv.first == &box.Messages[0] && len(dv.msgs) == len(box.Messages) {
-		d.msgs, d.infos, d.total = dv.msgs, dv.infos, dv.total
+	if ok && dv.list.Value() == d.list {
+		d.total = dv.total
 		return d.useOldUIDLs(user), nil
 	}
-	d.msgs = make([]dropMessage, len(box.Messages))
-	d.infos = make([]gateway.MessageInfo, len(box.Messages))
-	// The UIDs are substrings of one string: one allocation, not one per
-	// message.
-	var uids []byte
-	ends := make([]int, len(box.Messages))
-	for i := range box.Messages {
-		m, ok := decodeAux(box.Aux[i])
+	for i := range d.list.Len() {
+		m, ok := decodeAux(d.list.Aux(i))
 		if !ok {
 			box.Close()
 			return nil, fmt.Errorf("maildrop: message %d of %s has no size in the index", i+1, user)
 		}
-		d.msgs[i] = dropMessage{header: m.header, how: m.how}
-		d.infos[i].Size = m.size
 		d.total += m.size
-		uids = append(uids, m.uid...)
-		ends[i] = len(uids)
-	}
-	all, from := string(uids), 0
-	for i, end := range ends {
-		d.infos[i].UID = all[from:end]
-		from = end
 	}
 	be.mu.Lock()
 	if be.derived == nil {
-		be.derived = map[string]*derivedInfo{}
+		be.derived = map[string]derivedInfo{}
 	}
 	if len(be.derived) >= maxDerived {
 		clear(be.derived)
 	}
-	be.derived[key] = &derivedInfo{first: &box.Messages[0], msgs: d.msgs, infos: d.infos, total: d.total}
+	be.derived[key] = derivedInfo{list: weak.Make(d.list), total: d.total}
 	be.mu.Unlock()
 	return d.useOldUIDLs(user), nil
 }
@@ -355,29 +331,21 @@ func (d *spoolDrop) useOldUIDLs(user string) *spoolDrop {
 	if um.Len() == 0 {
 		return d
 	}
-	uids := make([]string, len(d.infos))
-	for i := range d.infos {
-		uids[i] = d.infos[i].UID
+	uids := make([]string, d.list.Len())
+	for i := range uids {
+		uids[i] = d.ownUID(i)
 	}
-	if uids = um.Apply(uids); uids != nil {
-		infos := slices.Clone(d.infos) // d.infos may be shared (derived)
-		for i := range infos {
-			infos[i].UID = uids[i]
-		}
-		d.own, d.infos = d.infos, infos
-	}
+	d.uids = um.Apply(uids)
 	return d
 }
 
 // maxDerived bounds the users whose derived message lists are kept.
 const maxDerived = 256
 
-// derivedInfo is what OpenMaildrop derived from a folder's index entries,
-// kept while the spool hands out the same entries. Shared read-only.
+// derivedInfo is what OpenMaildrop derived from a folder's list, kept
+// while the spool hands out the same list (which it does not keep alive).
 type derivedInfo struct {
-	first *spool.Message
-	msgs  []dropMessage
-	infos []gateway.MessageInfo
+	list  weak.Pointer[spool.MessageList]
 	total int64
 }
 
@@ -394,11 +362,6 @@ func appendAux(b []byte, size int64, how uint8, uid string, header []byte) []byt
 	b = binary.AppendUvarint(b, uint64(len(uid)))
 	b = append(b, uid...)
 	return append(b, header...)
-}
-
-// auxLen bounds the length of appendAux's output.
-func auxLen(size int64, uid string, header []byte) int {
-	return 2*binary.MaxVarintLen64 + 1 + len(uid) + len(header)
 }
 
 func decodeAux(b []byte) (auxMessage, bool) {
@@ -484,25 +447,51 @@ func arrival(m11 *mail11.Header, m *spool.Message) time.Time {
 	return time.Time{}
 }
 
-func (d *spoolDrop) Messages() []gateway.MessageInfo { return d.infos }
+// Messages returns the whole list (gateway.Maildrop); the gateway reads
+// it through Count, Size and UID instead (gateway.Lister).
+func (d *spoolDrop) Messages() []gateway.MessageInfo {
+	infos := make([]gateway.MessageInfo, d.Count())
+	for i := range infos {
+		infos[i] = gateway.MessageInfo{Size: d.Size(i), UID: d.UID(i)}
+	}
+	return infos
+}
+
+// Count returns the number of messages (gateway.Lister).
+func (d *spoolDrop) Count() int { return d.list.Len() }
+
+// Size returns the size of message i as sent (gateway.Lister).
+func (d *spoolDrop) Size(i int) int64 { return d.aux(i).size }
+
+// UID returns the UID listed for message i (gateway.Lister).
+func (d *spoolDrop) UID(i int) string {
+	if d.uids != nil {
+		return d.uids[i]
+	}
+	return d.ownUID(i)
+}
+
+// ownUID is message i's own UID (the one in its rebuilt header), not one
+// that a UIDL map put in its place. It is the bytes of the shared list,
+// which are never modified.
+func (d *spoolDrop) ownUID(i int) string {
+	u := d.aux(i).uid
+	return unsafe.String(unsafe.SliceData(u), len(u))
+}
+
+// aux decodes message i's aux data (checked at login).
+func (d *spoolDrop) aux(i int) auxMessage {
+	m, _ := decodeAux(d.list.Aux(i))
+	return m
+}
 
 // TotalSize is the sum of the message sizes (gateway.Sizer), worked out
-// with the list, so that a login to a large folder does not add them up.
+// once per list, so that a login to a large folder does not add them up.
 func (d *spoolDrop) TotalSize() int64 { return d.total }
-
-// uid is message i's own UID (the one in its rebuilt header), not one
-// that a UIDL map put in its place in d.infos.
-func (d *spoolDrop) uid(i int) string {
-	if d.own != nil {
-		return d.own[i].UID
-	}
-	return d.infos[i].UID
-}
 
 // Open streams message i as sent: header, then body, CRLF line ends.
 func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
-	m := &d.box.Messages[i]
-	dm := d.msgs[i]
+	dm := d.aux(i)
 	if dm.how == sendBody {
 		return d.box.Body(i)
 	}
@@ -517,9 +506,9 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 			return nil, err
 		}
 		m11, _ := mail11.ParseIn(hdr, d.be.Rewrite.Location)
-		mm := *m
+		mm := d.box.Message(i)
 		mm.Envelope = env
-		h, _ = d.be.header(nil, &m11, &mm, d.uid(i), dm.how)
+		h, _ = d.be.header(nil, &m11, &mm, d.ownUID(i), dm.how)
 	}
 	if dm.how == sendForeign {
 		// h may be shared: build the foreign text in a new slice.
@@ -617,14 +606,14 @@ func (d *spoolDrop) Commit(ctx context.Context, u gateway.Update) (gateway.Commi
 	}
 	var del, move []int
 	for _, i := range u.Deleted {
-		if d.msgs[i].how == sendForeign {
+		if d.aux(i).how == sendForeign {
 			move = append(move, i)
 		} else {
 			del = append(del, i)
 		}
 	}
 	for _, i := range u.Retrieved {
-		if !deleted[i] && (!d.be.LeaveInNewmail || d.msgs[i].how == sendForeign) {
+		if !deleted[i] && (!d.be.LeaveInNewmail || d.aux(i).how == sendForeign) {
 			move = append(move, i)
 		}
 	}
@@ -642,7 +631,7 @@ func (d *spoolDrop) Commit(ctx context.Context, u gateway.Update) (gateway.Commi
 	if d.be.PurgeReclaim && len(del) > 0 {
 		d.purgeReclaim(ctx)
 	}
-	return gateway.CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
+	return gateway.CommitResult{Deleted: len(del), Moved: len(move), Left: d.list.Len() - len(del) - len(move)}, nil
 }
 
 func (d *spoolDrop) Close() error { return d.box.Close() }

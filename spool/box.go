@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -37,17 +36,37 @@ type Box struct {
 	// indexWritten is closed when the index written after login is on
 	// disk (nil when none is being written).
 	indexWritten chan struct{}
-	// Messages are the folder's messages at login; Aux holds, for each,
-	// what the Visitor returned (from the index when it was used).
-	Messages []Message
-	Aux      [][]byte
+	// list is the folder's messages at login, with what the Visitor
+	// returned for each (from the index when it was used).
+	list *MessageList
+}
+
+// Len returns the number of messages in the box.
+func (b *Box) Len() int { return b.list.Len() }
+
+// Message returns message i (its Envelope empty: see Envelope).
+func (b *Box) Message(i int) Message { return b.list.At(i) }
+
+// Aux returns what the Visitor returned for message i.
+func (b *Box) Aux(i int) []byte { return b.list.Aux(i) }
+
+// List returns the box's messages. It is shared read-only, and the same
+// list (the same pointer) while the folder's index in memory matches the
+// folder: callers may key what they derive from it on the pointer.
+func (b *Box) List() *MessageList {
+	if b.list == nil {
+		return &MessageList{}
+	}
+	return b.list
 }
 
 // Visitor is called for each message found when a box is opened and not
 // already described by the folder's index, with the message's disk text
-// (valid only during the call) and the aux data of the messages before it.
-// What it returns is kept in the index as the message's aux data.
-type Visitor func(i int, m *Message, text []byte, prev [][]byte) (aux []byte, err error)
+// (valid only during the call) and the messages before it (with their
+// aux data; prev is being built: valid only during the call). What it
+// returns is copied and kept in the index as the message's aux data (the
+// visitor may reuse its buffer).
+type Visitor func(i int, m *Message, text []byte, prev *MessageList) (aux []byte, err error)
 
 // OpenOptions tune OpenBox.
 type OpenOptions struct {
@@ -106,11 +125,11 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 		return withMapped(f, b.size, func(data []byte) error {
 			var err error
 			if opts.NoIndex {
-				b.Messages, b.Aux, err = scanVisit(ctx, data, opts.Visit)
-				s.recordScan(ctx, "none", b.Messages, 0, b.size, 0)
+				b.list, err = scanAndVisit(ctx, data, 0, nil, opts.Visit, pipelineWorth(len(data)))
+				s.recordScan(ctx, "none", b.list.Len(), 0, b.size, 0)
 				return err
 			}
-			b.Messages, b.Aux, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit, &write)
+			b.list, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit, &write)
 			return err
 		})
 	})
@@ -175,15 +194,6 @@ func withMapped(f *os.File, size int64, fn func(data []byte) error) error {
 	return fn(data)
 }
 
-// scanVisit scans data and visits every message.
-func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]byte, error) {
-	if visit == nil {
-		msgs, err := Scan(ctx, data)
-		return msgs, nil, err
-	}
-	return scanAndVisit(ctx, data, 0, nil, nil, visit, pipelineWorth(len(data)))
-}
-
 // pipelineMin is the folder text from which scanAndVisit scans in a
 // goroutine of its own: below it the scan is too short for the overlap to
 // pay for the goroutine and the hand-overs.
@@ -204,10 +214,8 @@ const estimateAfter = 1024
 func pipelineWorth(n int) bool { return n >= pipelineMin && runtime.GOMAXPROCS(0) >= 2 }
 
 // scanAndVisit scans data[from:], a whole number of messages of the folder
-// file data, and appends them to msgs (their offsets in data) and what
-// visit returns for each to aux (nil entries without a visitor). The caller's
-// slices are never written in place: pass msgs[:len:len] when they are
-// shared.
+// file data, and adds them to known (a list being built, holding the
+// messages before from; nil for none) with what visit returns for each.
 //
 // A first login spends about half its time finding and measuring messages
 // and half in the visitor (MAIL-11 parsing, the rebuilt header), one
@@ -217,36 +225,41 @@ func pipelineWorth(n int) bool { return n >= pipelineMin && runtime.GOMAXPROCS(0
 // The visitor still sees every message in order, on the caller's
 // goroutine. The goroutine has ended when scanAndVisit returns (data may
 // be unmapped then).
-func scanAndVisit(ctx context.Context, data []byte, from int64, msgs []Message, aux [][]byte, visit Visitor, pipe bool) ([]Message, [][]byte, error) {
-	first := len(msgs)
+func scanAndVisit(ctx context.Context, data []byte, from int64, known *MessageList, visit Visitor, pipe bool) (*MessageList, error) {
+	l := known
+	if l == nil {
+		l = &MessageList{}
+	}
+	first := l.Len()
+	firstStart := int64(-1)
 	add := func(m *Message) error {
 		m.Start += from
 		m.Text += from
 		m.End += from
-		if len(msgs)-first == estimateAfter {
-			// Size the slices for the whole folder from the messages so
-			// far, rather than doubling them (a million messages: 100 MB
+		if firstStart < 0 {
+			firstStart = m.Start
+		}
+		if n := l.Len() - first; n == estimateAfter {
+			// Size the entries for the whole folder from the messages so
+			// far, rather than doubling them (a million messages: 50 MB
 			// copied and left behind at each doubling).
-			n := len(msgs) + int(int64(len(data))-m.Start)/max(1, int(m.Start-msgs[first].Start)/estimateAfter)*17/16
-			msgs = slices.Grow(msgs, n-len(msgs))
-			aux = slices.Grow(aux, n-len(aux))
+			l.grow(int(int64(len(data))-m.Start) / max(1, int(m.Start-firstStart)/estimateAfter) * 17 / 16)
 		}
-		msgs = append(msgs, *m)
-		aux = append(aux, nil)
-		if visit == nil {
-			return nil
+		var a []byte
+		if visit != nil {
+			var err error
+			if a, err = visit(l.Len(), m, data[m.Text:m.End], l); err != nil {
+				return err
+			}
 		}
-		i := len(msgs) - 1
-		a, err := visit(i, &msgs[i], data[m.Text:m.End], aux[:i])
-		aux[i] = a
-		return err
+		return l.add(m, a)
 	}
 	tail := data[from:]
 	if visit == nil || !pipe {
 		if err := scanEach(ctx, tail, from > 0, add); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return msgs, aux, nil
+		return l.finish(), nil
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -285,13 +298,13 @@ func scanAndVisit(ctx context.Context, data []byte, from int64, msgs []Message, 
 			cancel()
 			for range batches { // let the goroutine end
 			}
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if scanErr != nil {
-		return nil, nil, scanErr
+		return nil, scanErr
 	}
-	return msgs, aux, nil
+	return l.finish(), nil
 }
 
 // User returns the upper-case user name of the box.
@@ -313,7 +326,7 @@ func (b *Box) getBufs() *blockBufs {
 // Header returns the decoded MAIL-11 header lines of message i (at most
 // 64 KiB of them).
 func (b *Box) Header(i int) ([]byte, error) {
-	m := &b.Messages[i]
+	m := b.list.At(i)
 	n := min(m.HeaderEnd, 64<<10)
 	raw := make([]byte, n)
 	f, err := b.file()
@@ -340,7 +353,7 @@ func (b *Box) Envelope(i int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m := &b.Messages[i]
+	m := b.list.At(i)
 	var line []byte
 	buf := make([]byte, 256)
 	for off := m.Start; off < m.End; {
@@ -368,7 +381,7 @@ func (b *Box) Body(i int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &b.Messages[i]
+	m := b.list.At(i)
 	bufs := b.getBufs()
 	base := m.Text
 	r := newBodyReader(f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)

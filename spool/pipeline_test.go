@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 )
@@ -29,33 +28,40 @@ func checkScanAndVisit(t *testing.T, data []byte, want []Message, pipes ...bool)
 			for i, m := range want {
 				wantAux[i] = auxOf(data[m.Text:m.End])
 			}
-			known, knownAux := slices.Clone(want[:k]), slices.Clone(wantAux[:k])
+			known := &MessageList{}
+			for i := range k {
+				if err := known.add(&want[i], wantAux[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
 			next := k
-			visit := func(i int, m *Message, text []byte, prev [][]byte) ([]byte, error) {
-				if i != next || len(prev) != i {
-					return nil, fmt.Errorf("visit of message %d with %d earlier aux, want message %d", i, len(prev), next)
+			visit := func(i int, m *Message, text []byte, prev *MessageList) ([]byte, error) {
+				if i != next || prev.Len() != i {
+					return nil, fmt.Errorf("visit of message %d with %d earlier aux, want message %d", i, prev.Len(), next)
 				}
 				if i >= len(want) || *m != want[i] || !bytes.Equal(text, data[want[i].Text:want[i].End]) {
 					return nil, fmt.Errorf("visit of message %d: %+v, not Scan's", i, *m)
 				}
 				// Each aux is checked when it is the newest.
-				if i > 0 && !bytes.Equal(prev[i-1], wantAux[i-1]) {
-					return nil, fmt.Errorf("visit of message %d: aux %d is %q", i, i-1, prev[i-1])
+				if i > 0 && !bytes.Equal(prev.Aux(i-1), wantAux[i-1]) {
+					return nil, fmt.Errorf("visit of message %d: aux %d is %q", i, i-1, prev.Aux(i-1))
 				}
 				next++
 				return auxOf(text), nil
 			}
-			msgs, aux, err := scanAndVisit(context.Background(), data, from, known[:k:k], knownAux[:k:k], visit, pipe)
+			l, err := scanAndVisit(context.Background(), data, from, known, visit, pipe)
 			if err != nil {
 				t.Fatalf("pipe %v, from message %d of %q: %v", pipe, k, data, err)
 			}
-			if next != len(want) || len(msgs) != len(want) || len(aux) != len(want) {
-				t.Fatalf("pipe %v, from message %d of %q: visited up to %d, %d messages, %d aux; want %d",
-					pipe, k, data, next, len(msgs), len(aux), len(want))
+			if next != len(want) || l.Len() != len(want) {
+				t.Fatalf("pipe %v, from message %d of %q: visited up to %d, %d messages; want %d",
+					pipe, k, data, next, l.Len(), len(want))
 			}
 			for i := range want {
-				if msgs[i] != want[i] || !bytes.Equal(aux[i], wantAux[i]) {
-					t.Fatalf("pipe %v, from message %d of %q: message %d is %+v (aux %q), Scan's %+v", pipe, k, data, i, msgs[i], aux[i], want[i])
+				w := want[i]
+				w.Envelope = ""
+				if l.At(i) != w || !bytes.Equal(l.Aux(i), wantAux[i]) {
+					t.Fatalf("pipe %v, from message %d of %q: message %d is %+v (aux %q), Scan's %+v", pipe, k, data, i, l.At(i), l.Aux(i), want[i])
 				}
 			}
 		}
@@ -93,7 +99,7 @@ func TestScanAndVisitStops(t *testing.T) {
 	base := runtime.NumGoroutine()
 	boom := errors.New("boom")
 	visited := 0
-	_, _, err := scanAndVisit(context.Background(), data, 0, nil, nil, func(i int, _ *Message, _ []byte, _ [][]byte) ([]byte, error) {
+	_, err := scanAndVisit(context.Background(), data, 0, nil, func(i int, _ *Message, _ []byte, _ *MessageList) ([]byte, error) {
 		visited++
 		if i == scanBatch+3 {
 			return nil, boom
@@ -107,7 +113,7 @@ func TestScanAndVisitStops(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, _, err = scanAndVisit(ctx, data, 0, nil, nil, func(i int, _ *Message, _ []byte, _ [][]byte) ([]byte, error) {
+	_, err = scanAndVisit(ctx, data, 0, nil, func(i int, _ *Message, _ []byte, _ *MessageList) ([]byte, error) {
 		if i == 2*scanBatch {
 			cancel()
 		}
@@ -118,7 +124,7 @@ func TestScanAndVisitStops(t *testing.T) {
 	}
 	waitGoroutines(t, base)
 
-	_, _, err = scanAndVisit(context.Background(), append([]byte("not mbox\n"), data...), 0, nil, nil, func(int, *Message, []byte, [][]byte) ([]byte, error) {
+	_, err = scanAndVisit(context.Background(), append([]byte("not mbox\n"), data...), 0, nil, func(int, *Message, []byte, *MessageList) ([]byte, error) {
 		t.Fatal("a message of a folder that is not mbox was visited")
 		return nil, nil
 	}, true)
