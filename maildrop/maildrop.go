@@ -78,11 +78,14 @@ const (
 	sendBody           // the body alone: it starts with its own RFC 822 header
 )
 
-// auxMessage is what the folder index keeps for a message (encodeAux).
+// auxMessage is what the folder index keeps for a message (appendAux).
 type auxMessage struct {
 	size   int64
-	uid    []byte
 	how    uint8
+	uid    []byte // the UID, unless packed
+	packed bool   // the UID is kept as date and dup (packUID)
+	date   [8]byte
+	dup    uint64
 	header []byte
 }
 
@@ -104,6 +107,8 @@ type spoolDrop struct {
 	box    *spool.Box
 	list   *spool.MessageList
 	total  int64    // the sum of the sizes
+	// uidPrefix is the user part of the UIDs (rewrite.UID) with its dot.
+	uidPrefix string
 	uids   []string // the UIDs listed when a UIDL map replaced some (nil: the messages' own)
 	log    logrus.FieldLogger
 }
@@ -223,12 +228,13 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	// folder order. The final UID goes into the index: a login from the
 	// index needs no table.
 	var seen map[string]bool
+	d.uidPrefix = uidPrefix(user)
 	visit := func(i int, m *spool.Message, text []byte, prev *spool.MessageList) ([]byte, error) {
 		if seen == nil {
 			seen = make(map[string]bool, prev.Len()+1)
 			for j := range prev.Len() {
 				if pm, ok := decodeAux(prev.Aux(j)); ok {
-					seen[string(pm.uid)] = true
+					seen[string(d.uidOf(pm, prev.At(j).Sum))] = true
 				}
 			}
 		}
@@ -273,7 +279,7 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 		if i >= keep {
 			h = nil
 		}
-		abuf = appendAux(abuf[:0], size, how, uid, h) // the spool copies it
+		abuf = appendAux(abuf[:0], size, how, uid, d.uidPrefix, m.Sum, h) // the spool copies it
 		return abuf, nil
 	}
 	var st spool.Stats
@@ -353,15 +359,85 @@ type derivedInfo struct {
 // size as sent, how it is sent, the UID, and the rebuilt header (nil when
 // RETR rebuilds it), so that RETR need not read and rebuild it (header is
 // ignored for sendBody).
-func appendAux(b []byte, size int64, how uint8, uid string, header []byte) []byte {
+//
+// A UID of the usual form, prefix (the user part and a dot)
+// yyyymmddhhmmsscc "." %08x(sum) with an optional "-n", is kept as its 16
+// date digits packed two to a byte and n (9 octets instead of about 31: a
+// folder of a million messages is mostly its UIDs); any other is kept as
+// it is. The packed form is used only when it gives back exactly uid.
+func appendAux(b []byte, size int64, how uint8, uid, prefix string, sum uint32, header []byte) []byte {
 	if how == sendBody {
 		header = nil
 	}
 	b = binary.AppendUvarint(b, uint64(size))
-	b = append(b, how)
-	b = binary.AppendUvarint(b, uint64(len(uid)))
-	b = append(b, uid...)
+	if date, dup, ok := packUID(uid, prefix, sum); ok {
+		b = append(b, how|auxPacked)
+		b = append(b, date[:]...)
+		b = binary.AppendUvarint(b, dup)
+	} else {
+		b = append(b, how)
+		b = binary.AppendUvarint(b, uint64(len(uid)))
+		b = append(b, uid...)
+	}
 	return append(b, header...)
+}
+
+// auxPacked marks, in the how octet of the aux data, a packed UID.
+const auxPacked = 0x80
+
+// uidTail is the length of a UID after its user part and dot.
+const uidTail = len("yyyymmddhhmmsscc.12345678")
+
+// uidPrefix is the user part of user's UIDs, with its dot.
+func uidPrefix(user string) string {
+	u := rewrite.UID(user, time.Time{}, 0)
+	return u[:len(u)-uidTail]
+}
+
+// packUID packs uid (see appendAux), if it has the usual form.
+func packUID(uid, prefix string, sum uint32) (date [8]byte, dup uint64, ok bool) {
+	if !strings.HasPrefix(uid, prefix) || len(uid) < len(prefix)+uidTail {
+		return date, 0, false
+	}
+	digits := uid[len(prefix) : len(prefix)+16]
+	for k := 0; k < 16; k += 2 {
+		hi, lo := digits[k]-'0', digits[k+1]-'0'
+		if hi > 9 || lo > 9 {
+			return date, 0, false
+		}
+		date[k/2] = hi<<4 | lo
+	}
+	if rest := uid[len(prefix)+uidTail:]; rest != "" {
+		n, err := strconv.ParseUint(strings.TrimPrefix(rest, "-"), 10, 64)
+		if err != nil || n < 2 {
+			return date, 0, false
+		}
+		dup = n
+	}
+	if string(unpackUID(nil, prefix, date, dup, sum)) != uid {
+		return date, 0, false
+	}
+	return date, dup, true
+}
+
+// unpackUID appends the UID that packUID packed.
+func unpackUID(b []byte, prefix string, date [8]byte, dup uint64, sum uint32) []byte {
+	b = append(b, prefix...)
+	for _, c := range date {
+		b = append(b, '0'+c>>4, '0'+c&15)
+	}
+	b = append(b, '.')
+	var hb [8]byte
+	hex := strconv.AppendUint(hb[:0], uint64(sum), 16)
+	for i := len(hex); i < 8; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, hex...)
+	if dup > 0 {
+		b = append(b, '-')
+		b = strconv.AppendUint(b, dup, 10)
+	}
+	return b
 }
 
 func decodeAux(b []byte) (auxMessage, bool) {
@@ -369,17 +445,38 @@ func decodeAux(b []byte) (auxMessage, bool) {
 	if n <= 0 || len(b) < n+1 {
 		return auxMessage{}, false
 	}
-	how := b[n]
+	m := auxMessage{size: int64(size), how: b[n] &^ auxPacked, packed: b[n]&auxPacked != 0}
 	b = b[n+1:]
-	ul, k := binary.Uvarint(b)
-	if k <= 0 || ul == 0 || uint64(len(b)-k) < ul {
-		return auxMessage{}, false
+	if m.packed {
+		if len(b) < len(m.date) {
+			return auxMessage{}, false
+		}
+		copy(m.date[:], b)
+		b = b[len(m.date):]
+		dup, k := binary.Uvarint(b)
+		if k <= 0 {
+			return auxMessage{}, false
+		}
+		m.dup, b = dup, b[k:]
+	} else {
+		ul, k := binary.Uvarint(b)
+		if k <= 0 || ul == 0 || uint64(len(b)-k) < ul {
+			return auxMessage{}, false
+		}
+		m.uid, b = b[k:k+int(ul)], b[k+int(ul):]
 	}
-	m := auxMessage{size: int64(size), how: how, uid: b[k : k+int(ul)]}
-	if h := b[k+int(ul):]; len(h) > 0 {
-		m.header = h[:len(h):len(h)]
+	if len(b) > 0 {
+		m.header = b[:len(b):len(b)]
 	}
 	return m, true
+}
+
+// uidOf returns the UID that m keeps, for a message whose checksum is sum.
+func (d *spoolDrop) uidOf(m auxMessage, sum uint32) []byte {
+	if !m.packed {
+		return m.uid
+	}
+	return unpackUID(make([]byte, 0, len(d.uidPrefix)+uidTail+4), d.uidPrefix, m.date, m.dup, sum)
 }
 
 // indexKey fingerprints everything a message's size and UID depend on, so
@@ -392,7 +489,7 @@ func (be *SpoolBackend) indexKey(user string) string {
 		if rw.Location != nil {
 			loc = rw.Location.String()
 		}
-		fmt.Fprintf(h, "v3|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
+		fmt.Fprintf(h, "v4|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
 			rw.DECnet, rw.QuotedDECnet, rw.PersonalName, rw.SendIDHeaders, rw.Server, loc, be.IgnoreMail11Headers)
 		nodes := make([]string, 0, len(rw.Nodes))
 		for k, v := range rw.Nodes {
@@ -472,10 +569,14 @@ func (d *spoolDrop) UID(i int) string {
 }
 
 // ownUID is message i's own UID (the one in its rebuilt header), not one
-// that a UIDL map put in its place. It is the bytes of the shared list,
-// which are never modified.
+// that a UIDL map put in its place. Unless packed it is the bytes of the
+// shared list, which are never modified.
 func (d *spoolDrop) ownUID(i int) string {
-	u := d.aux(i).uid
+	m := d.aux(i)
+	if !m.packed {
+		return unsafe.String(unsafe.SliceData(m.uid), len(m.uid))
+	}
+	u := d.uidOf(m, d.list.At(i).Sum)
 	return unsafe.String(unsafe.SliceData(u), len(u))
 }
 
