@@ -106,11 +106,11 @@ type spoolDrop struct {
 	keep   bool // retrieved mail stays where it is even in NEWMAIL
 	box    *spool.Box
 	list   *spool.MessageList
-	total  int64    // the sum of the sizes
+	total  int64 // the sum of the sizes
 	// uidPrefix is the user part of the UIDs (rewrite.UID) with its dot.
 	uidPrefix string
-	uids   []string // the UIDs listed when a UIDL map replaced some (nil: the messages' own)
-	log    logrus.FieldLogger
+	uids      []string // the UIDs listed when a UIDL map replaced some (nil: the messages' own)
+	log       logrus.FieldLogger
 }
 
 func (be *SpoolBackend) logger() logrus.FieldLogger {
