@@ -4,12 +4,13 @@ package spool
 //
 // A folder of a million messages must not cost a million structs and a
 // million slices per login or per session: a MessageList holds one
-// fixed-size entry per message (48 bytes: its offset, the layout of its
-// text in 32-bit offsets, its sizes, CRC and flags) and the aux data of
-// all messages packed in blocks of auxBlock messages. The End of a message
-// is the Start of the next one (or the end the list covers). A message
-// whose text does not fit 32-bit offsets (4 GiB) is kept whole in a map
-// instead; a folder holding one is not written to an index file.
+// fixed-size entry per message (40 bytes: its 40-bit offset, the layout
+// of its text in 32-bit offsets, its sizes, CRC and flags) and the aux data
+// of all messages packed in blocks of 1<<auxShift messages. The End of a
+// message is the Start of the next one (or the end the list covers). A
+// message that does not fit an entry (a text of 4 GiB or more, more than
+// 65,535 trailing newlines, an offset of 1 TiB or more) is kept whole in a
+// map instead; a folder holding one is not written to an index file.
 //
 // A MessageList is never modified once built: sessions share it, and the
 // aux slices it hands out may be kept.
@@ -18,22 +19,29 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // entry is one message of a MessageList.
 type entry struct {
-	start      int64
+	startLo    uint32 // Start: low 32 bits
+	startHi    uint8  // and the next 8
+	flags      uint8
+	extra      uint16 // ExtraNewlines
 	fromLen    uint32 // Text - Start
 	headerEnd  uint32
 	bodyStart  uint32
 	contentEnd uint32
-	extra      uint32 // ExtraNewlines
 	size       uint32
 	bodySize   uint32
 	sum        uint32
 	auxEnd     uint32 // end of the message's aux data in its block
-	flags      uint8
 }
+
+func (e *entry) start() int64 { return int64(e.startHi)<<32 | int64(e.startLo) }
+
+// maxStart bounds the offsets an entry holds.
+const maxStart = 1<<40 - 1
 
 // entry flags.
 const (
@@ -67,7 +75,7 @@ func (l *MessageList) Len() int {
 
 func (l *MessageList) endOf(i int) int64 {
 	if i+1 < len(l.ents) {
-		return l.ents[i+1].start
+		return l.Start(i + 1)
 	}
 	return l.end
 }
@@ -78,8 +86,9 @@ func (l *MessageList) At(i int) Message {
 	if e.flags&flagBig != 0 {
 		return l.big[i]
 	}
+	start := e.start()
 	return Message{
-		Start: e.start, Text: e.start + int64(e.fromLen), End: l.endOf(i),
+		Start: start, Text: start + int64(e.fromLen), End: l.endOf(i),
 		HeaderEnd: int(e.headerEnd), BodyStart: int(e.bodyStart), ContentEnd: int(e.contentEnd),
 		ExtraNewlines: int(e.extra), Size: int64(e.size), BodySize: int64(e.bodySize), Sum: e.sum,
 		Binary: e.flags&flagBinary != 0, EightBit: e.flags&flagEightBit != 0, UTF8: e.flags&flagUTF8 != 0,
@@ -87,7 +96,12 @@ func (l *MessageList) At(i int) Message {
 }
 
 // Start returns the offset of message i's From_ line; End where it ends.
-func (l *MessageList) Start(i int) int64 { return l.ents[i].start }
+func (l *MessageList) Start(i int) int64 {
+	if e := &l.ents[i]; e.flags&flagBig == 0 {
+		return e.start()
+	}
+	return l.big[i].Start
+}
 
 // End returns the offset after message i.
 func (l *MessageList) End(i int) int64 { return l.endOf(i) }
@@ -116,7 +130,7 @@ func (l *MessageList) Aux(i int) []byte {
 func fits(m *Message) bool {
 	const u = math.MaxUint32
 	return m.Text-m.Start <= u && m.HeaderEnd <= u && m.BodyStart <= u && m.ContentEnd <= u &&
-		m.ExtraNewlines <= u && m.Size <= u && m.BodySize <= u
+		m.ExtraNewlines <= math.MaxUint16 && m.Size <= u && m.BodySize <= u && m.End <= maxStart
 }
 
 // add appends message m (its offsets in the folder) and its aux data.
@@ -131,10 +145,13 @@ func (l *MessageList) add(m *Message, aux []byte) error {
 		return fmt.Errorf("spool: message %d: aux data too large to index", n+1)
 	}
 	l.cur = append(l.cur, aux...)
-	e := entry{start: m.Start, auxEnd: uint32(len(l.cur))}
+	e := entry{auxEnd: uint32(len(l.cur))}
+	if m.Start <= maxStart {
+		e.startLo, e.startHi = uint32(m.Start), uint8(m.Start>>32)
+	}
 	if fits(m) {
 		e.fromLen, e.headerEnd, e.bodyStart, e.contentEnd = uint32(m.Text-m.Start), uint32(m.HeaderEnd), uint32(m.BodyStart), uint32(m.ContentEnd)
-		e.extra, e.size, e.bodySize, e.sum = uint32(m.ExtraNewlines), uint32(m.Size), uint32(m.BodySize), m.Sum
+		e.extra, e.size, e.bodySize, e.sum = uint16(m.ExtraNewlines), uint32(m.Size), uint32(m.BodySize), m.Sum
 		if m.Binary {
 			e.flags |= flagBinary
 		}
@@ -198,7 +215,7 @@ func (l *MessageList) grow(n int) { l.ents = slices.Grow(l.ents, n) }
 
 // memSize is about what l holds in memory, in bytes.
 func (l *MessageList) memSize() int {
-	n := cap(l.ents) * 48
+	n := cap(l.ents) * int(unsafe.Sizeof(entry{}))
 	for _, b := range l.aux {
 		n += cap(b) + 24
 	}

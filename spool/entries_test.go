@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 )
 
 // synthList builds a list of n made-up messages, message i's aux data
@@ -87,14 +88,15 @@ func TestMessageListBlocks(t *testing.T) {
 func TestMessageListBig(t *testing.T) {
 	l := &MessageList{}
 	small := Message{Start: 0, Text: 10, End: 100, HeaderEnd: 5, BodyStart: 6, ContentEnd: 80, Size: 70, BodySize: 75}
-	big := Message{Start: 100, Text: 110, End: 110 + 5<<30, HeaderEnd: 5, BodyStart: 6, ContentEnd: 5 << 30, Size: 5 << 30, BodySize: 5<<30 + 100}
-	for i, m := range []Message{small, big} {
+	big := Message{Start: 100, Text: 110, End: 1 << 40, HeaderEnd: 5, BodyStart: 6, ContentEnd: 5 << 30, Size: 5 << 30, BodySize: 5<<30 + 100}
+	far := Message{Start: 1 << 40, Text: 1<<40 + 10, End: 1<<40 + 100, HeaderEnd: 5, BodyStart: 6, ContentEnd: 80, ExtraNewlines: 1 << 16, Size: 70, BodySize: 75}
+	for i, m := range []Message{small, big, far} {
 		if err := l.add(&m, []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	l.finish()
-	checkList(t, "with a big message", l, []Message{small, big}, [][]byte{{0}, {1}})
+	checkList(t, "with big messages", l, []Message{small, big, far}, [][]byte{{0}, {1}, {2}})
 	ix := &index{size: l.end, key: "k", list: l}
 	if err := ix.writeTo(&bytes.Buffer{}); err != errNoIndexFile {
 		t.Fatalf("writing the index of a list with a big message: %v, want errNoIndexFile", err)
@@ -147,11 +149,12 @@ func TestIndexTornOldOrInconsistent(t *testing.T) {
 	for name, mut := range map[string]func(d []byte){
 		"count too large":       func(d []byte) { binary.LittleEndian.PutUint64(d[rec-16:], n+1) },
 		"aux length off by one": func(d []byte) { binary.LittleEndian.PutUint64(d[rec-8:], binary.LittleEndian.Uint64(d[rec-8:])+1) },
-		"start past the next":   func(d []byte) { binary.LittleEndian.PutUint64(d[rec+entryRecord:], 1) },
+		"start past the next":   func(d []byte) { binary.LittleEndian.PutUint32(d[rec+entryRecord:], 1) },
+		"start above 4 GiB":     func(d []byte) { d[rec+entryRecord+4] = 1 },
 		"content past the end":  func(d []byte) { binary.LittleEndian.PutUint32(d[rec+8+4*3:], math.MaxUint32) },
 		"header after the body": func(d []byte) { binary.LittleEndian.PutUint32(d[rec+8+4*1:], 1<<20) },
-		"aux going backwards":   func(d []byte) { binary.LittleEndian.PutUint32(d[rec+entryRecord+8+4*8:], 0) },
-		"big flag":              func(d []byte) { d[rec+entryRecord-1] |= flagBig },
+		"aux going backwards":   func(d []byte) { binary.LittleEndian.PutUint32(d[rec+entryRecord+8+4*7:], 0) },
+		"big flag":              func(d []byte) { d[rec+5] |= flagBig },
 	} {
 		d := bytes.Clone(data)
 		mut(d)
@@ -196,5 +199,13 @@ func TestIndexSharedList(t *testing.T) {
 	}
 	if err := b3.Commit(context.Background(), []int{0}, nil, true); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEntrySize: an entry is 40 bytes, the record 40 octets (the memory
+// target of a million messages counts on it).
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n != 40 || entryRecord != 40 {
+		t.Fatalf("entry %d bytes, record %d octets; want 40", n, entryRecord)
 	}
 }
