@@ -78,6 +78,18 @@ const (
 	sendBody           // the body alone: it starts with its own RFC 822 header
 )
 
+// prepared is what a message's visit needs that OpenMaildrop works out
+// before it, in parallel (see open).
+type prepared struct {
+	m11    mail11.Header
+	how    uint8
+	err    error  // of the MAIL-11 parse
+	base   string // the UID before any duplicate suffix
+	hlen   int    // the length of the header rebuilt with base
+	header []byte // that header, for a message whose header is kept
+	note   string // the fallback rule the From: rebuild used
+}
+
 // auxMessage is what the folder index keeps for a message (appendAux).
 type auxMessage struct {
 	size   int64
@@ -223,13 +235,33 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	if keep <= 0 {
 		keep = defaultHeaderLimit
 	}
+	// prepare does what a message's visit needs that does not depend on
+	// the messages before it (most of the work: parsing, the rebuilt
+	// header), on every CPU while a large folder is scanned.
+	hbufs := sync.Pool{New: func() any { return new([]byte) }}
+	prepare := func(i int, m *spool.Message, text []byte) any {
+		p := &prepared{}
+		p.m11, p.how, p.err = be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
+		p.base = rewrite.UID(user, arrival(&p.m11, m), m.Sum)
+		if p.how == sendBody {
+			return p
+		}
+		hb := hbufs.Get().(*[]byte)
+		*hb, p.note = be.header((*hb)[:0], &p.m11, m, p.base, p.how)
+		p.hlen = len(*hb)
+		if i < keep {
+			p.header = bytes.Clone(*hb)
+		}
+		hbufs.Put(hb)
+		return p
+	}
 	// seen holds the UIDs before the message being visited, so that exact
 	// duplicates (same arrival time, header and size) get a suffix in
 	// folder order. The final UID goes into the index: a login from the
 	// index needs no table.
 	var seen map[string]bool
 	d.uidPrefix = uidPrefix(user)
-	visit := func(i int, m *spool.Message, text []byte, prev *spool.MessageList) ([]byte, error) {
+	visit := func(i int, m *spool.Message, text []byte, prev *spool.MessageList, prep any) ([]byte, error) {
 		if seen == nil {
 			seen = make(map[string]bool, prev.Len()+1)
 			for j := range prev.Len() {
@@ -238,9 +270,13 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 				}
 			}
 		}
-		m11, how, err := be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
-		if err != nil && !warned {
-			d.log.WithError(err).WithField("message", i+1).Warn("malformed MAIL-11 header")
+		p, _ := prep.(*prepared)
+		if p == nil {
+			p = prepare(i, m, text).(*prepared)
+		}
+		m11, how := &p.m11, p.how
+		if p.err != nil && !warned {
+			d.log.WithError(p.err).WithField("message", i+1).Warn("malformed MAIL-11 header")
 			warned = true
 		}
 		if how == sendRebuilt && be.IgnoreMail11Headers && rewrite.IsSMTP(m11.From) {
@@ -248,19 +284,23 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 			d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).
 				Warn("IGNORE_MAIL11_HEADERS: SMTP message without an RFC 822 header block in its body; sent with the rebuilt header")
 		}
-		base := rewrite.UID(user, arrival(&m11, m), m.Sum)
-		uid := base
+		uid := p.base
 		for n := 2; seen[uid]; n++ {
-			uid = base + "-" + strconv.Itoa(n)
+			uid = p.base + "-" + strconv.Itoa(n)
 		}
 		seen[uid] = true
 		var size int64
+		var h []byte
 		switch how {
 		case sendBody:
 			size = m.BodySize
 		default:
-			var note string
-			hbuf, note = be.header(hbuf[:0], &m11, m, uid, how)
+			hlen, note := p.hlen, p.note
+			h = p.header
+			if uid != p.base { // a duplicate: its header names its own UID
+				hbuf, note = be.header(hbuf[:0], m11, m, uid, how)
+				hlen, h = len(hbuf), hbuf
+			}
 			if traceOn(d.log) {
 				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From, "how": howName[how], "note": note}).Trace("header rebuilt")
 			}
@@ -268,14 +308,13 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 				// Logged when the message is first indexed, not at every login.
 				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).Info("From: rebuilt by a fallback rule: " + note)
 			}
-			size = int64(len(hbuf))
+			size = int64(hlen)
 			if how == sendForeign {
 				size += int64(len(rewrite.ForeignBody(be.Rewrite.Hostname)))
 			} else {
 				size += m.BodySize
 			}
 		}
-		h := hbuf
 		if i >= keep {
 			h = nil
 		}
@@ -284,7 +323,7 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	}
 	var st spool.Stats
 	start := time.Now()
-	box, err := be.Spool.OpenBox(spool.WithStats(ctx, &st), user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
+	box, err := be.Spool.OpenBox(spool.WithStats(ctx, &st), user, folder, spool.OpenOptions{Visit: visit, Prepare: prepare, IndexKey: be.indexKey(user)})
 	traceStats(d.log, "folder open", folder, start, &st, err)
 	if errors.Is(err, spool.ErrLocked) {
 		return nil, fmt.Errorf("%w: %w", gateway.ErrInUse, err)

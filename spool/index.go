@@ -301,7 +301,7 @@ const bigScan = 100_000
 //
 // The new index file is not written here: *write is set to a function that
 // writes it, which the caller runs after answering (it is derived data).
-func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor, write *func()) (*MessageList, error) {
+func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor, prepare Preparer, write *func()) (*MessageList, error) {
 	path := indexPath(dir, folder)
 	// The index of a folder used lately is kept decoded in memory; it is
 	// checked against the folder exactly as the file would be.
@@ -324,11 +324,11 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 		known = ix.list.prefix(keep)
 		from = known.end
 	}
-	l, err := scanAndVisit(ctx, data, from, known, visit, pipelineWorth(len(data)-int(from)))
+	l, err := scanAndVisit(ctx, data, from, known, visit, prepare, pipelineWorth(len(data)-int(from)))
 	if err != nil {
 		if from > 0 && errors.Is(err, ErrFormat) {
 			// Let a full scan report the error against the whole file.
-			return s.scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit, write)
+			return s.scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit, prepare, write)
 		}
 		return nil, err
 	}

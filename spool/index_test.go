@@ -16,7 +16,7 @@ func auxOf(text []byte) []byte { return fmt.Appendf(nil, "%08x", crc32.ChecksumI
 
 type visits struct{ n int }
 
-func (v *visits) visit(i int, m *Message, text []byte, prev *MessageList) ([]byte, error) {
+func (v *visits) visit(i int, m *Message, text []byte, prev *MessageList, _ any) ([]byte, error) {
 	if prev.Len() != i {
 		return nil, fmt.Errorf("visit %d got %d earlier aux", i, prev.Len())
 	}
