@@ -47,3 +47,31 @@ func TestAuxUIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestUIDSet: a set of UIDs holds each UID once, whether kept by its
+// parts or by its text, and tells apart UIDs that differ in any octet.
+func TestUIDSet(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 15, 32, 450_000_000, time.UTC)
+	base := rewrite.UID("SMITH", at, 0x0a1b2c3d)
+	uids := []string{
+		base, base + "-2", base + "-10",
+		rewrite.UID("SMITH", at, 0x0a1b2c3e), rewrite.UID("SMITH", at.Add(10*time.Millisecond), 0x0a1b2c3d),
+		"SMITH.2026112510153245.0A1B2C3D", base + "-02", base + "-1", base + "x", "SMITH.", "JONES.1",
+		rewrite.UID("JONES", at, 0x0a1b2c3d),
+	}
+	s := &uidSet{prefix: uidPrefix("smith"), keys: map[uidKey]bool{}}
+	for i, u := range uids {
+		for _, v := range uids[i:] {
+			if s.has(v) {
+				t.Fatalf("%q in the set before it was added (after %q)", v, uids[:i])
+			}
+		}
+		s.add(u)
+		if !s.has(u) {
+			t.Fatalf("%q not in the set once added", u)
+		}
+	}
+	if len(s.keys) != 5 || len(s.texts) != len(uids)-5 {
+		t.Fatalf("%d UIDs by their parts, %d by their text; want 5 and %d", len(s.keys), len(s.texts), len(uids)-5)
+	}
+}

@@ -85,9 +85,60 @@ type prepared struct {
 	how    uint8
 	err    error  // of the MAIL-11 parse
 	base   string // the UID before any duplicate suffix
+	packed bool   // base has the usual form (packUID), its date digits:
+	date   [8]byte
 	hlen   int    // the length of the header rebuilt with base
 	header []byte // that header, for a message whose header is kept
 	note   string // the fallback rule the From: rebuild used
+}
+
+// uidKey is a UID of the usual form (packUID) by its parts.
+type uidKey struct {
+	date [8]byte
+	sum  uint32
+	dup  uint64
+}
+
+// uidSet is a set of UIDs: those of the usual form by their parts (a map
+// the garbage collector need not scan, no string per UID), others by
+// their text. A UID of the usual form has one key, and text of no other
+// form, so that the two never hold the same UID.
+type uidSet struct {
+	prefix string
+	keys   map[uidKey]bool
+	texts  map[string]bool
+}
+
+// key returns uid's key if it has the usual form.
+func (s *uidSet) key(uid string) (uidKey, bool) {
+	at := len(s.prefix) + 17 // the checksum's hex digits
+	if len(uid) < at+8 || !strings.HasPrefix(uid, s.prefix) {
+		return uidKey{}, false
+	}
+	sum, err := strconv.ParseUint(uid[at:at+8], 16, 32)
+	if err != nil {
+		return uidKey{}, false
+	}
+	date, dup, ok := packUID(uid, s.prefix, uint32(sum))
+	return uidKey{date: date, sum: uint32(sum), dup: dup}, ok
+}
+
+func (s *uidSet) has(uid string) bool {
+	if k, ok := s.key(uid); ok {
+		return s.keys[k]
+	}
+	return s.texts[uid]
+}
+
+func (s *uidSet) add(uid string) {
+	if k, ok := s.key(uid); ok {
+		s.keys[k] = true
+		return
+	}
+	if s.texts == nil {
+		s.texts = map[string]bool{}
+	}
+	s.texts[uid] = true
 }
 
 // auxMessage is what the folder index keeps for a message (appendAux).
@@ -238,11 +289,13 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	// prepare does what a message's visit needs that does not depend on
 	// the messages before it (most of the work: parsing, the rebuilt
 	// header), on every CPU while a large folder is scanned.
+	d.uidPrefix = uidPrefix(user)
 	hbufs := sync.Pool{New: func() any { return new([]byte) }}
 	prepare := func(i int, m *spool.Message, text []byte) any {
 		p := &prepared{}
 		p.m11, p.how, p.err = be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
 		p.base = rewrite.UID(user, arrival(&p.m11, m), m.Sum)
+		p.date, _, p.packed = packUID(p.base, d.uidPrefix, m.Sum)
 		if p.how == sendBody {
 			return p
 		}
@@ -259,14 +312,13 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	// duplicates (same arrival time, header and size) get a suffix in
 	// folder order. The final UID goes into the index: a login from the
 	// index needs no table.
-	var seen map[string]bool
-	d.uidPrefix = uidPrefix(user)
+	var seen *uidSet
 	visit := func(i int, m *spool.Message, text []byte, prev *spool.MessageList, prep any) ([]byte, error) {
 		if seen == nil {
-			seen = make(map[string]bool, prev.Len()+1)
+			seen = &uidSet{prefix: d.uidPrefix, keys: make(map[uidKey]bool, prev.Len()+1)}
 			for j := range prev.Len() {
 				if pm, ok := decodeAux(prev.Aux(j)); ok {
-					seen[string(d.uidOf(pm, prev.At(j).Sum))] = true
+					seen.add(string(d.uidOf(pm, prev.At(j).Sum)))
 				}
 			}
 		}
@@ -285,10 +337,22 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 				Warn("IGNORE_MAIL11_HEADERS: SMTP message without an RFC 822 header block in its body; sent with the rebuilt header")
 		}
 		uid := p.base
-		for n := 2; seen[uid]; n++ {
-			uid = p.base + "-" + strconv.Itoa(n)
+		if p.packed {
+			// The usual form: looked up by its parts, not its text.
+			k := uidKey{date: p.date, sum: m.Sum}
+			for n := uint64(2); seen.keys[k]; n++ {
+				k.dup = n
+			}
+			seen.keys[k] = true
+			if k.dup > 0 {
+				uid = p.base + "-" + strconv.FormatUint(k.dup, 10)
+			}
+		} else {
+			for n := 2; seen.has(uid); n++ {
+				uid = p.base + "-" + strconv.Itoa(n)
+			}
+			seen.add(uid)
 		}
-		seen[uid] = true
 		var size int64
 		var h []byte
 		switch how {
