@@ -95,3 +95,16 @@ type PreStuffer interface {
 type Sizer interface {
 	TotalSize() int64
 }
+
+// Lister is an optional Maildrop interface: the messages read one at a
+// time, for a maildrop that keeps them in a compact form of its own. The
+// gateway then never calls Messages, so that a login to a folder of a
+// million messages builds no list of a million MessageInfo.
+type Lister interface {
+	// Count returns the number of messages.
+	Count() int
+	// Size returns MessageInfo.Size of message i (0-based).
+	Size(i int) int64
+	// UID returns MessageInfo.UID of message i (0-based).
+	UID(i int) string
+}

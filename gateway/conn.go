@@ -130,7 +130,7 @@ type conn struct {
 	sel loginSel // what the login name selects (loginname.go)
 
 	md        Maildrop
-	msgs      []MessageInfo
+	msgs      msgList
 	deleted   bitmap
 	retrieved bitmap
 	left      int   // messages not marked deleted
@@ -906,15 +906,15 @@ func (c *conn) login(method, name, canonical string) error {
 		return errf(CodeSysTemp, "unable to open maildrop, try later")
 	}
 	c.md = md
-	c.msgs = md.Messages()
+	c.msgs = listOf(md)
 	whole := true
-	if m := c.srv.MessageMaximum; m > 0 && len(c.msgs) > m {
-		c.msgs, whole = c.msgs[:m], false
+	if m := c.srv.MessageMaximum; m > 0 && c.msgs.n > m {
+		c.msgs.n, whole = m, false
 	}
-	c.deleted = newBitmap(len(c.msgs))
-	c.retrieved = newBitmap(len(c.msgs))
+	c.deleted = newBitmap(c.msgs.n)
+	c.retrieved = newBitmap(c.msgs.n)
 	if sz, ok := md.(Sizer); ok && whole {
-		c.left, c.leftSize = len(c.msgs), sz.TotalSize()
+		c.left, c.leftSize = c.msgs.n, sz.TotalSize()
 	} else {
 		c.countAll()
 	}
@@ -1018,13 +1018,13 @@ func (c *conn) cmdQuit(arg string) error {
 		return c.ok(c.signOff() + " signing off")
 	}
 	c.state = stateUpdate
-	u := Update{Deleted: c.deleted.list(len(c.msgs)), Retrieved: c.retrieved.list(len(c.msgs))}
+	u := Update{Deleted: c.deleted.list(c.msgs.n), Retrieved: c.retrieved.list(c.msgs.n)}
 	if c.srv.Expire == "0" {
 		// EXPIRE 0: retrieved messages may not stay on the server.
 		for _, i := range u.Retrieved {
 			c.deleted.set(i)
 		}
-		u.Deleted = c.deleted.list(len(c.msgs))
+		u.Deleted = c.deleted.list(c.msgs.n)
 	}
 	res, err := c.md.Commit(c.ctx, u)
 	if err != nil {
@@ -1053,10 +1053,10 @@ func (c *conn) totals() (n int, size int64) { return c.left, c.leftSize }
 // countAll sets the totals when no message is marked deleted.
 func (c *conn) countAll() {
 	var size int64
-	for i := range c.msgs {
-		size += c.msgs[i].Size
+	for i := range c.msgs.n {
+		size += c.msgs.size(i)
 	}
-	c.left, c.leftSize = len(c.msgs), size
+	c.left, c.leftSize = c.msgs.n, size
 }
 
 // message parses a message number and returns its 0-based index; deleted
@@ -1066,8 +1066,8 @@ func (c *conn) message(s string) (int, error) {
 	if !ok {
 		return 0, &Error{Text: "invalid message number"}
 	}
-	if n < 1 || n > len(c.msgs) {
-		return 0, errf("", "no such message, only %d messages in maildrop", len(c.msgs))
+	if n < 1 || n > c.msgs.n {
+		return 0, errf("", "no such message, only %d messages in maildrop", c.msgs.n)
 	}
 	if c.deleted.has(n - 1) {
 		return 0, errf("", "message %d already deleted", n)
@@ -1117,7 +1117,7 @@ func (c *conn) cmdList(arg string, uidl bool) error {
 			return err
 		}
 	}
-	for i := range c.msgs {
+	for i := range c.msgs.n {
 		if c.deleted.has(i) {
 			continue
 		}
@@ -1136,9 +1136,9 @@ func (c *conn) listLine(b []byte, i int, uidl bool) []byte {
 	b = strconv.AppendInt(b, int64(i+1), 10)
 	b = append(b, ' ')
 	if uidl {
-		return append(b, c.msgs[i].UID...)
+		return append(b, c.msgs.uid(i)...)
 	}
-	return strconv.AppendInt(b, c.msgs[i].Size, 10)
+	return strconv.AppendInt(b, c.msgs.size(i), 10)
 }
 
 // messageArgs checks that a command taking n arguments, the first a
@@ -1232,7 +1232,7 @@ func (c *conn) send(i int, lines int64) error {
 		return err
 	}
 	if lines < 0 {
-		err = c.ok(strconv.FormatInt(c.msgs[i].Size, 10) + " octets")
+		err = c.ok(strconv.FormatInt(c.msgs.size(i), 10) + " octets")
 	} else {
 		err = c.ok("top of message follows")
 	}
@@ -1294,8 +1294,8 @@ func (c *conn) send(i int, lines int64) error {
 		b = append(b, " octets]"...)
 		c.trace(string(b))
 	}
-	if lines < 0 && dw.n != c.msgs[i].Size {
-		c.log.WithFields(logrus.Fields{"message": i + 1, "size": c.msgs[i].Size, "sent": dw.n}).Warn("message size differs from the listed size")
+	if lines < 0 && dw.n != c.msgs.size(i) {
+		c.log.WithFields(logrus.Fields{"message": i + 1, "size": c.msgs.size(i), "sent": dw.n}).Warn("message size differs from the listed size")
 	}
 	return nil
 }
@@ -1311,7 +1311,7 @@ func (c *conn) cmdDele(arg string) error {
 	}
 	c.deleted.set(i)
 	c.left--
-	c.leftSize -= c.msgs[i].Size
+	c.leftSize -= c.msgs.size(i)
 	return c.ok("message " + strconv.Itoa(i+1) + " deleted")
 }
 

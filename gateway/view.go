@@ -29,10 +29,10 @@ func (v DomainViews) MapView(local, domain string) (string, string, bool) {
 // md, ascending), numbered from 1 in that order, with their own sizes and
 // UIDs; Commit maps the session's work back to md's messages.
 func NewView(md Maildrop, keep []int) Maildrop {
-	all := md.Messages()
+	all := listOf(md)
 	infos := make([]MessageInfo, len(keep))
 	for i, k := range keep {
-		infos[i] = all[k]
+		infos[i] = all.info(k)
 	}
 	return &viewDrop{md: md, keep: keep, infos: infos}
 }

@@ -3,6 +3,7 @@ package maildrop_test
 import (
 	"context"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,57 @@ func TestHeaderLimit(t *testing.T) {
 		if !strings.HasSuffix(gotUIDs[4], "-2") || !strings.Contains(gotTexts[1], "Date: Fri, 20 Nov 2026 09:01:00") {
 			t.Errorf("pass %d: duplicate UID %q, undated message\n%s", pass, gotUIDs[4], gotTexts[1])
 		}
+	}
+}
+
+// TestPreparedInParallel: a folder large enough to be scanned in a
+// goroutine of its own, its messages prepared on every CPU (parsing and
+// rebuilding headers while the scan goes on), gives the same sizes, UIDs
+// (exact duplicates among them, whose headers name their own UID) and
+// octets as the same folder visited one message after the other on one
+// CPU.
+func TestPreparedInParallel(t *testing.T) {
+	roots := [2]string{t.TempDir(), t.TempDir()}
+	for _, root := range roots {
+		var msgs []spool.NewMessage
+		for i := range 2000 { // about 1.3 MB: scanned in a goroutine of its own
+			c := headerCases[i%len(headerCases)]
+			if i%3 == 0 { // every third is an exact duplicate of an earlier one
+				c = headerCases[0]
+			}
+			c += strings.Repeat("line of text\n", i%80)
+			msgs = append(msgs, spool.NewMessage{Envelope: "JONES@VAXA", Date: time.Date(2026, 11, 20, 9, i%7, 0, 0, time.Local), Text: strings.NewReader(c)})
+		}
+		if err := spool.New(root).Append(context.Background(), "SMITH", spool.NewMail, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	procs := runtime.GOMAXPROCS(1)
+	wantSizes, wantUIDs, wantTexts := sent(t, roots[0], 500)
+	runtime.GOMAXPROCS(max(2, procs))
+	gotSizes, gotUIDs, gotTexts := sent(t, roots[1], 500)
+	runtime.GOMAXPROCS(procs)
+	if len(gotTexts) != 2000 || len(wantTexts) != 2000 {
+		t.Fatalf("%d and %d messages, want 2000", len(wantTexts), len(gotTexts))
+	}
+	seen := map[string]bool{}
+	for i := range wantTexts {
+		if gotSizes[i] != wantSizes[i] || gotUIDs[i] != wantUIDs[i] || gotTexts[i] != wantTexts[i] {
+			t.Fatalf("message %d: prepared in parallel %d %q\n%s\none by one: %d %q\n%s", i+1,
+				gotSizes[i], gotUIDs[i], gotTexts[i], wantSizes[i], wantUIDs[i], wantTexts[i])
+		}
+		if seen[gotUIDs[i]] {
+			t.Fatalf("message %d: UID %q twice", i+1, gotUIDs[i])
+		}
+		seen[gotUIDs[i]] = true
+	}
+	dups := 0
+	for _, u := range gotUIDs {
+		if strings.Contains(u, "-") {
+			dups++
+		}
+	}
+	if dups < 20 {
+		t.Fatalf("%d UIDs with a duplicate suffix, want at least 20", dups)
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
+	"weak"
 
 	"github.com/emersion/go-message/textproto"
 	"github.com/sirupsen/logrus"
@@ -60,12 +62,13 @@ type SpoolBackend struct {
 	key     string
 
 	mu      sync.Mutex
-	derived map[string]*derivedInfo // by user
+	derived map[string]derivedInfo // by user
 }
 
 var (
 	_ gateway.Backend = (*SpoolBackend)(nil)
 	_ gateway.Sizer   = (*spoolDrop)(nil)
+	_ gateway.Lister  = (*spoolDrop)(nil)
 )
 
 // How a message is sent.
@@ -75,18 +78,77 @@ const (
 	sendBody           // the body alone: it starts with its own RFC 822 header
 )
 
-// dropMessage is how a message is sent (its size and UID are in the
-// session's gateway.MessageInfo).
-type dropMessage struct {
-	header []byte // the rebuilt header (shared, read-only); nil: rebuilt at RETR
+// prepared is what a message's visit needs that OpenMaildrop works out
+// before it, in parallel (see open).
+type prepared struct {
+	m11    mail11.Header
 	how    uint8
+	err    error  // of the MAIL-11 parse
+	base   string // the UID before any duplicate suffix
+	packed bool   // base has the usual form (packUID), its date digits:
+	date   [8]byte
+	hlen   int    // the length of the header rebuilt with base
+	header []byte // that header, for a message whose header is kept
+	note   string // the fallback rule the From: rebuild used
 }
 
-// auxMessage is what the folder index keeps for a message (encodeAux).
+// uidKey is a UID of the usual form (packUID) by its parts.
+type uidKey struct {
+	date [8]byte
+	sum  uint32
+	dup  uint64
+}
+
+// uidSet is a set of UIDs: those of the usual form by their parts (a map
+// the garbage collector need not scan, no string per UID), others by
+// their text. A UID of the usual form has one key, and text of no other
+// form, so that the two never hold the same UID.
+type uidSet struct {
+	prefix string
+	keys   map[uidKey]bool
+	texts  map[string]bool
+}
+
+// key returns uid's key if it has the usual form.
+func (s *uidSet) key(uid string) (uidKey, bool) {
+	at := len(s.prefix) + 17 // the checksum's hex digits
+	if len(uid) < at+8 || !strings.HasPrefix(uid, s.prefix) {
+		return uidKey{}, false
+	}
+	sum, err := strconv.ParseUint(uid[at:at+8], 16, 32)
+	if err != nil {
+		return uidKey{}, false
+	}
+	date, dup, ok := packUID(uid, s.prefix, uint32(sum))
+	return uidKey{date: date, sum: uint32(sum), dup: dup}, ok
+}
+
+func (s *uidSet) has(uid string) bool {
+	if k, ok := s.key(uid); ok {
+		return s.keys[k]
+	}
+	return s.texts[uid]
+}
+
+func (s *uidSet) add(uid string) {
+	if k, ok := s.key(uid); ok {
+		s.keys[k] = true
+		return
+	}
+	if s.texts == nil {
+		s.texts = map[string]bool{}
+	}
+	s.texts[uid] = true
+}
+
+// auxMessage is what the folder index keeps for a message (appendAux).
 type auxMessage struct {
 	size   int64
-	uid    []byte
 	how    uint8
+	uid    []byte // the UID, unless packed
+	packed bool   // the UID is kept as date and dup (packUID)
+	date   [8]byte
+	dup    uint64
 	header []byte
 }
 
@@ -96,21 +158,22 @@ type auxMessage struct {
 // of a million messages would otherwise hold 300 MB of headers per session.
 const defaultHeaderLimit = 100_000
 
-// auxChunk is the size of the blocks the aux data of newly indexed
-// messages is packed in: one allocation per block, not per message.
-const auxChunk = 256 << 10
-
-// spoolDrop is one session's view of a spool folder.
+// spoolDrop is one session's view of a spool folder. Each message's size
+// as sent, UID, how it is sent and (for the first ones) rebuilt header
+// are read from its aux data in the folder's list (spool.MessageList,
+// shared by the sessions of an unchanged folder) when needed: a login
+// builds nothing per message.
 type spoolDrop struct {
 	be     *SpoolBackend
 	folder string
 	keep   bool // retrieved mail stays where it is even in NEWMAIL
 	box    *spool.Box
-	msgs   []dropMessage
-	infos  []gateway.MessageInfo
-	total  int64                 // the sum of the sizes in infos
-	own    []gateway.MessageInfo // the messages' own UIDs when a UIDL map replaced some in infos
-	log    logrus.FieldLogger
+	list   *spool.MessageList
+	total  int64 // the sum of the sizes
+	// uidPrefix is the user part of the UIDs (rewrite.UID) with its dot.
+	uidPrefix string
+	uids      []string // the UIDs listed when a UIDL map replaced some (nil: the messages' own)
+	log       logrus.FieldLogger
 }
 
 func (be *SpoolBackend) logger() logrus.FieldLogger {
@@ -167,7 +230,7 @@ func (d *spoolDrop) view(ctx context.Context, field, name string) (gateway.Maild
 		field = "X-Real-To"
 	}
 	var keep []int
-	for i := range d.msgs {
+	for i := range d.list.Len() {
 		rc, err := d.box.Body(i)
 		if err == nil {
 			err = ctx.Err()
@@ -217,29 +280,55 @@ func (be *SpoolBackend) folderExists(owner, folder string) error {
 func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.Maildrop, error) {
 	folder = strings.ToUpper(folder)
 	d := &spoolDrop{be: be, folder: folder, log: be.logger().WithField("user", strings.ToUpper(user))}
-	var hbuf, arena []byte
+	var hbuf, abuf []byte
 	warned := false
 	keep := be.headerLimit
 	if keep <= 0 {
 		keep = defaultHeaderLimit
 	}
+	// prepare does what a message's visit needs that does not depend on
+	// the messages before it (most of the work: parsing, the rebuilt
+	// header), on every CPU while a large folder is scanned.
+	d.uidPrefix = uidPrefix(user)
+	hbufs := sync.Pool{New: func() any { return new([]byte) }}
+	prepare := func(i int, m *spool.Message, text []byte) any {
+		p := &prepared{}
+		p.m11, p.how, p.err = be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
+		p.base = rewrite.UID(user, arrival(&p.m11, m), m.Sum)
+		p.date, _, p.packed = packUID(p.base, d.uidPrefix, m.Sum)
+		if p.how == sendBody {
+			return p
+		}
+		hb := hbufs.Get().(*[]byte)
+		*hb, p.note = be.header((*hb)[:0], &p.m11, m, p.base, p.how)
+		p.hlen = len(*hb)
+		if i < keep {
+			p.header = bytes.Clone(*hb)
+		}
+		hbufs.Put(hb)
+		return p
+	}
 	// seen holds the UIDs before the message being visited, so that exact
 	// duplicates (same arrival time, header and size) get a suffix in
 	// folder order. The final UID goes into the index: a login from the
 	// index needs no table.
-	var seen map[string]bool
-	visit := func(i int, m *spool.Message, text []byte, prev [][]byte) ([]byte, error) {
+	var seen *uidSet
+	visit := func(i int, m *spool.Message, text []byte, prev *spool.MessageList, prep any) ([]byte, error) {
 		if seen == nil {
-			seen = make(map[string]bool, len(prev)+1)
-			for _, a := range prev {
-				if pm, ok := decodeAux(a); ok {
-					seen[string(pm.uid)] = true
+			seen = &uidSet{prefix: d.uidPrefix, keys: make(map[uidKey]bool, prev.Len()+1)}
+			for j := range prev.Len() {
+				if pm, ok := decodeAux(prev.Aux(j)); ok {
+					seen.add(string(d.uidOf(pm, prev.At(j).Sum)))
 				}
 			}
 		}
-		m11, how, err := be.parse(spool.DecodeHeader(text, m), m, func(n int) []byte { return spool.BodyHead(text, m, n) })
-		if err != nil && !warned {
-			d.log.WithError(err).WithField("message", i+1).Warn("malformed MAIL-11 header")
+		p, _ := prep.(*prepared)
+		if p == nil {
+			p = prepare(i, m, text).(*prepared)
+		}
+		m11, how := &p.m11, p.how
+		if p.err != nil && !warned {
+			d.log.WithError(p.err).WithField("message", i+1).Warn("malformed MAIL-11 header")
 			warned = true
 		}
 		if how == sendRebuilt && be.IgnoreMail11Headers && rewrite.IsSMTP(m11.From) {
@@ -247,19 +336,35 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 			d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).
 				Warn("IGNORE_MAIL11_HEADERS: SMTP message without an RFC 822 header block in its body; sent with the rebuilt header")
 		}
-		base := rewrite.UID(user, arrival(&m11, m), m.Sum)
-		uid := base
-		for n := 2; seen[uid]; n++ {
-			uid = base + "-" + strconv.Itoa(n)
+		uid := p.base
+		if p.packed {
+			// The usual form: looked up by its parts, not its text.
+			k := uidKey{date: p.date, sum: m.Sum}
+			for n := uint64(2); seen.keys[k]; n++ {
+				k.dup = n
+			}
+			seen.keys[k] = true
+			if k.dup > 0 {
+				uid = p.base + "-" + strconv.FormatUint(k.dup, 10)
+			}
+		} else {
+			for n := 2; seen.has(uid); n++ {
+				uid = p.base + "-" + strconv.Itoa(n)
+			}
+			seen.add(uid)
 		}
-		seen[uid] = true
 		var size int64
+		var h []byte
 		switch how {
 		case sendBody:
 			size = m.BodySize
 		default:
-			var note string
-			hbuf, note = be.header(hbuf[:0], &m11, m, uid, how)
+			hlen, note := p.hlen, p.note
+			h = p.header
+			if uid != p.base { // a duplicate: its header names its own UID
+				hbuf, note = be.header(hbuf[:0], m11, m, uid, how)
+				hlen, h = len(hbuf), hbuf
+			}
 			if traceOn(d.log) {
 				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From, "how": howName[how], "note": note}).Trace("header rebuilt")
 			}
@@ -267,27 +372,22 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 				// Logged when the message is first indexed, not at every login.
 				d.log.WithFields(logrus.Fields{"message": i + 1, "from": m11.From}).Info("From: rebuilt by a fallback rule: " + note)
 			}
-			size = int64(len(hbuf))
+			size = int64(hlen)
 			if how == sendForeign {
 				size += int64(len(rewrite.ForeignBody(be.Rewrite.Hostname)))
 			} else {
 				size += m.BodySize
 			}
 		}
-		h := hbuf
 		if i >= keep {
 			h = nil
 		}
-		if need := auxLen(size, uid, h); cap(arena)-len(arena) < need {
-			arena = make([]byte, 0, max(auxChunk, need))
-		}
-		start := len(arena)
-		arena = appendAux(arena, size, how, uid, h)
-		return arena[start:len(arena):len(arena)], nil
+		abuf = appendAux(abuf[:0], size, how, uid, d.uidPrefix, m.Sum, h) // the spool copies it
+		return abuf, nil
 	}
 	var st spool.Stats
 	start := time.Now()
-	box, err := be.Spool.OpenBox(spool.WithStats(ctx, &st), user, folder, spool.OpenOptions{Visit: visit, IndexKey: be.indexKey(user)})
+	box, err := be.Spool.OpenBox(spool.WithStats(ctx, &st), user, folder, spool.OpenOptions{Visit: visit, Prepare: prepare, IndexKey: be.indexKey(user)})
 	traceStats(d.log, "folder open", folder, start, &st, err)
 	if errors.Is(err, spool.ErrLocked) {
 		return nil, fmt.Errorf("%w: %w", gateway.ErrInUse, err)
@@ -295,51 +395,36 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 	if err != nil {
 		return nil, err
 	}
-	d.box = box
-	if len(box.Messages) == 0 {
+	d.box, d.list = box, box.List()
+	if d.list.Len() == 0 {
 		return d, nil
 	}
-	// The spool hands out the same (read-only) messages while the folder's
-	// index in memory matches it; then so is what we derived from them.
+	// The spool hands out the same (read-only) list while the folder's
+	// index in memory matches it; then the total is the same too.
 	key := strings.ToUpper(user) + "/" + folder
 	be.mu.Lock()
-	dv := be.derived[key]
+	dv, ok := be.derived[key]
 	be.mu.Unlock()
-	if dv != nil && dv.first == &box.Messages[0] && len(dv.msgs) == len(box.Messages) {
-		d.msgs, d.infos, d.total = dv.msgs, dv.infos, dv.total
+	if ok && dv.list.Value() == d.list {
+		d.total = dv.total
 		return d.useOldUIDLs(user), nil
 	}
-	d.msgs = make([]dropMessage, len(box.Messages))
-	d.infos = make([]gateway.MessageInfo, len(box.Messages))
-	// The UIDs are substrings of one string: one allocation, not one per
-	// message.
-	var uids []byte
-	ends := make([]int, len(box.Messages))
-	for i := range box.Messages {
-		m, ok := decodeAux(box.Aux[i])
+	for i := range d.list.Len() {
+		m, ok := decodeAux(d.list.Aux(i))
 		if !ok {
 			box.Close()
 			return nil, fmt.Errorf("maildrop: message %d of %s has no size in the index", i+1, user)
 		}
-		d.msgs[i] = dropMessage{header: m.header, how: m.how}
-		d.infos[i].Size = m.size
 		d.total += m.size
-		uids = append(uids, m.uid...)
-		ends[i] = len(uids)
-	}
-	all, from := string(uids), 0
-	for i, end := range ends {
-		d.infos[i].UID = all[from:end]
-		from = end
 	}
 	be.mu.Lock()
 	if be.derived == nil {
-		be.derived = map[string]*derivedInfo{}
+		be.derived = map[string]derivedInfo{}
 	}
 	if len(be.derived) >= maxDerived {
 		clear(be.derived)
 	}
-	be.derived[key] = &derivedInfo{first: &box.Messages[0], msgs: d.msgs, infos: d.infos, total: d.total}
+	be.derived[key] = derivedInfo{list: weak.Make(d.list), total: d.total}
 	be.mu.Unlock()
 	return d.useOldUIDLs(user), nil
 }
@@ -355,29 +440,21 @@ func (d *spoolDrop) useOldUIDLs(user string) *spoolDrop {
 	if um.Len() == 0 {
 		return d
 	}
-	uids := make([]string, len(d.infos))
-	for i := range d.infos {
-		uids[i] = d.infos[i].UID
+	uids := make([]string, d.list.Len())
+	for i := range uids {
+		uids[i] = d.ownUID(i)
 	}
-	if uids = um.Apply(uids); uids != nil {
-		infos := slices.Clone(d.infos) // d.infos may be shared (derived)
-		for i := range infos {
-			infos[i].UID = uids[i]
-		}
-		d.own, d.infos = d.infos, infos
-	}
+	d.uids = um.Apply(uids)
 	return d
 }
 
 // maxDerived bounds the users whose derived message lists are kept.
 const maxDerived = 256
 
-// derivedInfo is what OpenMaildrop derived from a folder's index entries,
-// kept while the spool hands out the same entries. Shared read-only.
+// derivedInfo is what OpenMaildrop derived from a folder's list, kept
+// while the spool hands out the same list (which it does not keep alive).
 type derivedInfo struct {
-	first *spool.Message
-	msgs  []dropMessage
-	infos []gateway.MessageInfo
+	list  weak.Pointer[spool.MessageList]
 	total int64
 }
 
@@ -385,20 +462,85 @@ type derivedInfo struct {
 // size as sent, how it is sent, the UID, and the rebuilt header (nil when
 // RETR rebuilds it), so that RETR need not read and rebuild it (header is
 // ignored for sendBody).
-func appendAux(b []byte, size int64, how uint8, uid string, header []byte) []byte {
+//
+// A UID of the usual form, prefix (the user part and a dot)
+// yyyymmddhhmmsscc "." %08x(sum) with an optional "-n", is kept as its 16
+// date digits packed two to a byte and n (9 octets instead of about 31: a
+// folder of a million messages is mostly its UIDs); any other is kept as
+// it is. The packed form is used only when it gives back exactly uid.
+func appendAux(b []byte, size int64, how uint8, uid, prefix string, sum uint32, header []byte) []byte {
 	if how == sendBody {
 		header = nil
 	}
 	b = binary.AppendUvarint(b, uint64(size))
-	b = append(b, how)
-	b = binary.AppendUvarint(b, uint64(len(uid)))
-	b = append(b, uid...)
+	if date, dup, ok := packUID(uid, prefix, sum); ok {
+		b = append(b, how|auxPacked)
+		b = append(b, date[:]...)
+		b = binary.AppendUvarint(b, dup)
+	} else {
+		b = append(b, how)
+		b = binary.AppendUvarint(b, uint64(len(uid)))
+		b = append(b, uid...)
+	}
 	return append(b, header...)
 }
 
-// auxLen bounds the length of appendAux's output.
-func auxLen(size int64, uid string, header []byte) int {
-	return 2*binary.MaxVarintLen64 + 1 + len(uid) + len(header)
+// auxPacked marks, in the how octet of the aux data, a packed UID.
+const auxPacked = 0x80
+
+// uidTail is the length of a UID after its user part and dot.
+const uidTail = len("yyyymmddhhmmsscc.12345678")
+
+// uidPrefix is the user part of user's UIDs, with its dot.
+func uidPrefix(user string) string {
+	u := rewrite.UID(user, time.Time{}, 0)
+	return u[:len(u)-uidTail]
+}
+
+// packUID packs uid (see appendAux), if it has the usual form.
+func packUID(uid, prefix string, sum uint32) (date [8]byte, dup uint64, ok bool) {
+	if !strings.HasPrefix(uid, prefix) || len(uid) < len(prefix)+uidTail {
+		return date, 0, false
+	}
+	digits := uid[len(prefix) : len(prefix)+16]
+	for k := 0; k < 16; k += 2 {
+		hi, lo := digits[k]-'0', digits[k+1]-'0'
+		if hi > 9 || lo > 9 {
+			return date, 0, false
+		}
+		date[k/2] = hi<<4 | lo
+	}
+	if rest := uid[len(prefix)+uidTail:]; rest != "" {
+		n, err := strconv.ParseUint(strings.TrimPrefix(rest, "-"), 10, 64)
+		if err != nil || n < 2 {
+			return date, 0, false
+		}
+		dup = n
+	}
+	if string(unpackUID(nil, prefix, date, dup, sum)) != uid {
+		return date, 0, false
+	}
+	return date, dup, true
+}
+
+// unpackUID appends the UID that packUID packed.
+func unpackUID(b []byte, prefix string, date [8]byte, dup uint64, sum uint32) []byte {
+	b = append(b, prefix...)
+	for _, c := range date {
+		b = append(b, '0'+c>>4, '0'+c&15)
+	}
+	b = append(b, '.')
+	var hb [8]byte
+	hex := strconv.AppendUint(hb[:0], uint64(sum), 16)
+	for i := len(hex); i < 8; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, hex...)
+	if dup > 0 {
+		b = append(b, '-')
+		b = strconv.AppendUint(b, dup, 10)
+	}
+	return b
 }
 
 func decodeAux(b []byte) (auxMessage, bool) {
@@ -406,17 +548,38 @@ func decodeAux(b []byte) (auxMessage, bool) {
 	if n <= 0 || len(b) < n+1 {
 		return auxMessage{}, false
 	}
-	how := b[n]
+	m := auxMessage{size: int64(size), how: b[n] &^ auxPacked, packed: b[n]&auxPacked != 0}
 	b = b[n+1:]
-	ul, k := binary.Uvarint(b)
-	if k <= 0 || ul == 0 || uint64(len(b)-k) < ul {
-		return auxMessage{}, false
+	if m.packed {
+		if len(b) < len(m.date) {
+			return auxMessage{}, false
+		}
+		copy(m.date[:], b)
+		b = b[len(m.date):]
+		dup, k := binary.Uvarint(b)
+		if k <= 0 {
+			return auxMessage{}, false
+		}
+		m.dup, b = dup, b[k:]
+	} else {
+		ul, k := binary.Uvarint(b)
+		if k <= 0 || ul == 0 || uint64(len(b)-k) < ul {
+			return auxMessage{}, false
+		}
+		m.uid, b = b[k:k+int(ul)], b[k+int(ul):]
 	}
-	m := auxMessage{size: int64(size), how: how, uid: b[k : k+int(ul)]}
-	if h := b[k+int(ul):]; len(h) > 0 {
-		m.header = h[:len(h):len(h)]
+	if len(b) > 0 {
+		m.header = b[:len(b):len(b)]
 	}
 	return m, true
+}
+
+// uidOf returns the UID that m keeps, for a message whose checksum is sum.
+func (d *spoolDrop) uidOf(m auxMessage, sum uint32) []byte {
+	if !m.packed {
+		return m.uid
+	}
+	return unpackUID(make([]byte, 0, len(d.uidPrefix)+uidTail+4), d.uidPrefix, m.date, m.dup, sum)
 }
 
 // indexKey fingerprints everything a message's size and UID depend on, so
@@ -429,7 +592,7 @@ func (be *SpoolBackend) indexKey(user string) string {
 		if rw.Location != nil {
 			loc = rw.Location.String()
 		}
-		fmt.Fprintf(h, "v3|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
+		fmt.Fprintf(h, "v4|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
 			rw.DECnet, rw.QuotedDECnet, rw.PersonalName, rw.SendIDHeaders, rw.Server, loc, be.IgnoreMail11Headers)
 		nodes := make([]string, 0, len(rw.Nodes))
 		for k, v := range rw.Nodes {
@@ -484,25 +647,55 @@ func arrival(m11 *mail11.Header, m *spool.Message) time.Time {
 	return time.Time{}
 }
 
-func (d *spoolDrop) Messages() []gateway.MessageInfo { return d.infos }
+// Messages returns the whole list (gateway.Maildrop); the gateway reads
+// it through Count, Size and UID instead (gateway.Lister).
+func (d *spoolDrop) Messages() []gateway.MessageInfo {
+	infos := make([]gateway.MessageInfo, d.Count())
+	for i := range infos {
+		infos[i] = gateway.MessageInfo{Size: d.Size(i), UID: d.UID(i)}
+	}
+	return infos
+}
+
+// Count returns the number of messages (gateway.Lister).
+func (d *spoolDrop) Count() int { return d.list.Len() }
+
+// Size returns the size of message i as sent (gateway.Lister).
+func (d *spoolDrop) Size(i int) int64 { return d.aux(i).size }
+
+// UID returns the UID listed for message i (gateway.Lister).
+func (d *spoolDrop) UID(i int) string {
+	if d.uids != nil {
+		return d.uids[i]
+	}
+	return d.ownUID(i)
+}
+
+// ownUID is message i's own UID (the one in its rebuilt header), not one
+// that a UIDL map put in its place. Unless packed it is the bytes of the
+// shared list, which are never modified.
+func (d *spoolDrop) ownUID(i int) string {
+	m := d.aux(i)
+	if !m.packed {
+		return unsafe.String(unsafe.SliceData(m.uid), len(m.uid))
+	}
+	u := d.uidOf(m, d.list.At(i).Sum)
+	return unsafe.String(unsafe.SliceData(u), len(u))
+}
+
+// aux decodes message i's aux data (checked at login).
+func (d *spoolDrop) aux(i int) auxMessage {
+	m, _ := decodeAux(d.list.Aux(i))
+	return m
+}
 
 // TotalSize is the sum of the message sizes (gateway.Sizer), worked out
-// with the list, so that a login to a large folder does not add them up.
+// once per list, so that a login to a large folder does not add them up.
 func (d *spoolDrop) TotalSize() int64 { return d.total }
-
-// uid is message i's own UID (the one in its rebuilt header), not one
-// that a UIDL map put in its place in d.infos.
-func (d *spoolDrop) uid(i int) string {
-	if d.own != nil {
-		return d.own[i].UID
-	}
-	return d.infos[i].UID
-}
 
 // Open streams message i as sent: header, then body, CRLF line ends.
 func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
-	m := &d.box.Messages[i]
-	dm := d.msgs[i]
+	dm := d.aux(i)
 	if dm.how == sendBody {
 		return d.box.Body(i)
 	}
@@ -517,9 +710,9 @@ func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 			return nil, err
 		}
 		m11, _ := mail11.ParseIn(hdr, d.be.Rewrite.Location)
-		mm := *m
+		mm := d.box.Message(i)
 		mm.Envelope = env
-		h, _ = d.be.header(nil, &m11, &mm, d.uid(i), dm.how)
+		h, _ = d.be.header(nil, &m11, &mm, d.ownUID(i), dm.how)
 	}
 	if dm.how == sendForeign {
 		// h may be shared: build the foreign text in a new slice.
@@ -617,14 +810,14 @@ func (d *spoolDrop) Commit(ctx context.Context, u gateway.Update) (gateway.Commi
 	}
 	var del, move []int
 	for _, i := range u.Deleted {
-		if d.msgs[i].how == sendForeign {
+		if d.aux(i).how == sendForeign {
 			move = append(move, i)
 		} else {
 			del = append(del, i)
 		}
 	}
 	for _, i := range u.Retrieved {
-		if !deleted[i] && (!d.be.LeaveInNewmail || d.msgs[i].how == sendForeign) {
+		if !deleted[i] && (!d.be.LeaveInNewmail || d.aux(i).how == sendForeign) {
 			move = append(move, i)
 		}
 	}
@@ -642,7 +835,7 @@ func (d *spoolDrop) Commit(ctx context.Context, u gateway.Update) (gateway.Commi
 	if d.be.PurgeReclaim && len(del) > 0 {
 		d.purgeReclaim(ctx)
 	}
-	return gateway.CommitResult{Deleted: len(del), Moved: len(move), Left: len(d.msgs) - len(del) - len(move)}, nil
+	return gateway.CommitResult{Deleted: len(del), Moved: len(move), Left: d.list.Len() - len(del) - len(move)}, nil
 }
 
 func (d *spoolDrop) Close() error { return d.box.Close() }

@@ -11,8 +11,8 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,22 +37,53 @@ type Box struct {
 	// indexWritten is closed when the index written after login is on
 	// disk (nil when none is being written).
 	indexWritten chan struct{}
-	// Messages are the folder's messages at login; Aux holds, for each,
-	// what the Visitor returned (from the index when it was used).
-	Messages []Message
-	Aux      [][]byte
+	// list is the folder's messages at login, with what the Visitor
+	// returned for each (from the index when it was used).
+	list *MessageList
+}
+
+// Len returns the number of messages in the box.
+func (b *Box) Len() int { return b.list.Len() }
+
+// Message returns message i (its Envelope empty: see Envelope).
+func (b *Box) Message(i int) Message { return b.list.At(i) }
+
+// Aux returns what the Visitor returned for message i.
+func (b *Box) Aux(i int) []byte { return b.list.Aux(i) }
+
+// List returns the box's messages. It is shared read-only, and the same
+// list (the same pointer) while the folder's index in memory matches the
+// folder: callers may key what they derive from it on the pointer.
+func (b *Box) List() *MessageList {
+	if b.list == nil {
+		return &MessageList{}
+	}
+	return b.list
 }
 
 // Visitor is called for each message found when a box is opened and not
 // already described by the folder's index, with the message's disk text
-// (valid only during the call) and the aux data of the messages before it.
-// What it returns is kept in the index as the message's aux data.
-type Visitor func(i int, m *Message, text []byte, prev [][]byte) (aux []byte, err error)
+// (valid only during the call) and the messages before it (with their
+// aux data; prev is being built: valid only during the call). What it
+// returns is copied and kept in the index as the message's aux data (the
+// visitor may reuse its buffer). prep is what OpenOptions.Prepare returned
+// for the message (nil without Prepare).
+type Visitor func(i int, m *Message, text []byte, prev *MessageList, prep any) (aux []byte, err error)
+
+// Preparer does, for a message about to be visited, the part of the
+// visit that does not depend on the messages before it. It may be called
+// on several goroutines at once and in any order, with the message's disk
+// text (valid only during the call).
+type Preparer func(i int, m *Message, text []byte) any
 
 // OpenOptions tune OpenBox.
 type OpenOptions struct {
 	// Visit is called for each message not found in the index.
 	Visit Visitor
+	// Prepare, when set, is called for each message before Visit, on
+	// every CPU while a large folder is scanned (see scanAndVisit); Visit
+	// gets its result.
+	Prepare Preparer
 	// IndexKey fingerprints whatever Visit's aux data depends on; an index
 	// made with another key is not used.
 	IndexKey string
@@ -106,11 +137,11 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 		return withMapped(f, b.size, func(data []byte) error {
 			var err error
 			if opts.NoIndex {
-				b.Messages, b.Aux, err = scanVisit(ctx, data, opts.Visit)
-				s.recordScan(ctx, "none", b.Messages, 0, b.size, 0)
+				b.list, err = scanAndVisit(ctx, data, 0, nil, opts.Visit, opts.Prepare, pipelineWorth(len(data)))
+				s.recordScan(ctx, "none", b.list.Len(), 0, b.size, 0)
 				return err
 			}
-			b.Messages, b.Aux, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit, &write)
+			b.list, err = s.scanWithIndex(ctx, dir, b.folder, data, b.size, b.mtime, b.ino, opts.IndexKey, opts.Visit, opts.Prepare, &write)
 			return err
 		})
 	})
@@ -175,15 +206,6 @@ func withMapped(f *os.File, size int64, fn func(data []byte) error) error {
 	return fn(data)
 }
 
-// scanVisit scans data and visits every message.
-func scanVisit(ctx context.Context, data []byte, visit Visitor) ([]Message, [][]byte, error) {
-	if visit == nil {
-		msgs, err := Scan(ctx, data)
-		return msgs, nil, err
-	}
-	return scanAndVisit(ctx, data, 0, nil, nil, visit, pipelineWorth(len(data)))
-}
-
 // pipelineMin is the folder text from which scanAndVisit scans in a
 // goroutine of its own: below it the scan is too short for the overlap to
 // pay for the goroutine and the hand-overs.
@@ -204,94 +226,165 @@ const estimateAfter = 1024
 func pipelineWorth(n int) bool { return n >= pipelineMin && runtime.GOMAXPROCS(0) >= 2 }
 
 // scanAndVisit scans data[from:], a whole number of messages of the folder
-// file data, and appends them to msgs (their offsets in data) and what
-// visit returns for each to aux (nil entries without a visitor). The caller's
-// slices are never written in place: pass msgs[:len:len] when they are
-// shared.
+// file data, and adds them to known (a list being built, holding the
+// messages before from; nil for none) with what visit returns for each.
+// prepare (optional) is called for each message before visit.
 //
 // A first login spends about half its time finding and measuring messages
 // and half in the visitor (MAIL-11 parsing, the rebuilt header), one
 // message after the other. With pipe (see pipelineWorth) and a visitor,
 // the scan runs in a goroutine of its own, a few batches ahead of the
-// visitor, so that the two use two CPUs (BenchmarkOpenCold measures it).
-// The visitor still sees every message in order, on the caller's
-// goroutine. The goroutine has ended when scanAndVisit returns (data may
-// be unmapped then).
-func scanAndVisit(ctx context.Context, data []byte, from int64, msgs []Message, aux [][]byte, visit Visitor, pipe bool) ([]Message, [][]byte, error) {
-	first := len(msgs)
-	add := func(m *Message) error {
+// visitor, so that the two use two CPUs (BenchmarkOpenCold measures it);
+// with prepare too, each batch is prepared by one of GOMAXPROCS goroutines
+// as well, so that the visit's heavy part runs on every CPU, also once the
+// scan is done. The visitor still sees every message in order, on the
+// caller's goroutine. The goroutines have ended when scanAndVisit returns
+// (data may be unmapped then).
+func scanAndVisit(ctx context.Context, data []byte, from int64, known *MessageList, visit Visitor, prepare Preparer, pipe bool) (*MessageList, error) {
+	l := known
+	if l == nil {
+		l = &MessageList{}
+	}
+	first := l.Len()
+	firstStart := int64(-1)
+	add := func(m *Message, prep any) error {
+		if firstStart < 0 {
+			firstStart = m.Start
+		}
+		if n := l.Len() - first; n == estimateAfter {
+			// Size the entries for the whole folder from the messages so
+			// far, rather than doubling them (a million messages: 40 MB
+			// copied and left behind at each doubling).
+			l.grow(int(int64(len(data))-m.Start) / max(1, int(m.Start-firstStart)/estimateAfter) * 17 / 16)
+		}
+		var a []byte
+		if visit != nil {
+			if prepare != nil && prep == nil {
+				prep = prepare(l.Len(), m, data[m.Text:m.End])
+			}
+			var err error
+			if a, err = visit(l.Len(), m, data[m.Text:m.End], l, prep); err != nil {
+				return err
+			}
+		}
+		return l.add(m, a)
+	}
+	tail := data[from:]
+	// shift makes a message's offsets the folder's.
+	shift := func(m *Message) {
 		m.Start += from
 		m.Text += from
 		m.End += from
-		if len(msgs)-first == estimateAfter {
-			// Size the slices for the whole folder from the messages so
-			// far, rather than doubling them (a million messages: 100 MB
-			// copied and left behind at each doubling).
-			n := len(msgs) + int(int64(len(data))-m.Start)/max(1, int(m.Start-msgs[first].Start)/estimateAfter)*17/16
-			msgs = slices.Grow(msgs, n-len(msgs))
-			aux = slices.Grow(aux, n-len(aux))
-		}
-		msgs = append(msgs, *m)
-		aux = append(aux, nil)
-		if visit == nil {
-			return nil
-		}
-		i := len(msgs) - 1
-		a, err := visit(i, &msgs[i], data[m.Text:m.End], aux[:i])
-		aux[i] = a
-		return err
 	}
-	tail := data[from:]
 	if visit == nil || !pipe {
-		if err := scanEach(ctx, tail, from > 0, add); err != nil {
-			return nil, nil, err
+		err := scanEach(ctx, tail, from > 0, func(m *Message) error {
+			shift(m)
+			return add(m, nil)
+		})
+		if err != nil {
+			return nil, err
 		}
-		return msgs, aux, nil
+		return l.finish(), nil
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []Message, 4)
-	var scanErr error // set before batches is closed
+	// Batches go to the visitor in order (ordered), and to the preparing
+	// goroutines (work), which close a batch's ready when it is prepared.
+	type batch struct {
+		first int // the number of the first message
+		msgs  []Message
+		preps []any
+		ready chan struct{}
+	}
+	workers := 0
+	if prepare != nil {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ordered := make(chan *batch, 4+2*workers)
+	work := make(chan *batch, 4+2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				for i := range b.msgs {
+					m := &b.msgs[i]
+					b.preps[i] = prepare(b.first+i, m, data[m.Text:m.End])
+				}
+				close(b.ready)
+			}
+		}()
+	}
+	var scanErr error // set before ordered is closed
 	go func() {
-		defer close(batches)
-		send := func(b []Message) error {
+		defer close(ordered)
+		defer close(work)
+		n := first
+		send := func(msgs []Message) error {
+			b := &batch{first: n, msgs: msgs}
+			n += len(msgs)
+			if workers > 0 {
+				b.preps, b.ready = make([]any, len(msgs)), make(chan struct{})
+			}
 			select {
-			case batches <- b:
-				return nil
+			case ordered <- b:
 			case <-sctx.Done():
 				return sctx.Err()
 			}
+			if workers > 0 {
+				select {
+				case work <- b:
+				case <-sctx.Done():
+					close(b.ready)
+					return sctx.Err()
+				}
+			}
+			return nil
 		}
-		batch := make([]Message, 0, scanBatch)
+		msgs := make([]Message, 0, scanBatch)
 		scanErr = scanEach(sctx, tail, from > 0, func(m *Message) error {
-			batch = append(batch, *m)
-			if len(batch) < scanBatch {
+			shift(m)
+			msgs = append(msgs, *m)
+			if len(msgs) < scanBatch {
 				return nil
 			}
-			b := batch
-			batch = make([]Message, 0, scanBatch)
+			b := msgs
+			msgs = make([]Message, 0, scanBatch)
 			return send(b)
 		})
-		if scanErr == nil && len(batch) > 0 {
-			scanErr = send(batch)
+		if scanErr == nil && len(msgs) > 0 {
+			scanErr = send(msgs)
 		}
 	}()
 	var err error
-	for b := range batches {
-		for i := 0; i < len(b) && err == nil; i++ {
-			err = add(&b[i])
+	for b := range ordered {
+		if err == nil && b.ready != nil {
+			select {
+			case <-b.ready:
+			case <-sctx.Done():
+				err = sctx.Err()
+			}
+		}
+		for i := 0; i < len(b.msgs) && err == nil; i++ {
+			var prep any
+			if b.preps != nil {
+				prep = b.preps[i]
+			}
+			err = add(&b.msgs[i], prep)
 		}
 		if err != nil {
 			cancel()
-			for range batches { // let the goroutine end
-			}
-			return nil, nil, err
 		}
 	}
-	if scanErr != nil {
-		return nil, nil, scanErr
+	wg.Wait()
+	if err != nil {
+		return nil, err
 	}
-	return msgs, aux, nil
+	if scanErr != nil {
+		return nil, scanErr
+	}
+	return l.finish(), nil
 }
 
 // User returns the upper-case user name of the box.
@@ -313,7 +406,7 @@ func (b *Box) getBufs() *blockBufs {
 // Header returns the decoded MAIL-11 header lines of message i (at most
 // 64 KiB of them).
 func (b *Box) Header(i int) ([]byte, error) {
-	m := &b.Messages[i]
+	m := b.list.At(i)
 	n := min(m.HeaderEnd, 64<<10)
 	raw := make([]byte, n)
 	f, err := b.file()
@@ -340,7 +433,7 @@ func (b *Box) Envelope(i int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m := &b.Messages[i]
+	m := b.list.At(i)
 	var line []byte
 	buf := make([]byte, 256)
 	for off := m.Start; off < m.End; {
@@ -368,7 +461,7 @@ func (b *Box) Body(i int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &b.Messages[i]
+	m := b.list.At(i)
 	bufs := b.getBufs()
 	base := m.Text
 	r := newBodyReader(f, base+int64(m.BodyStart), base+int64(m.ContentEnd), m.ExtraNewlines, bufs.in, bufs.out)

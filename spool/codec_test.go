@@ -65,7 +65,7 @@ func checkFolder(t *testing.T, data []byte) [][]byte {
 		t.Fatalf("go-mbox error %v, Scan error %v on %q", refErr, err, data)
 	}
 	if err != nil {
-		if _, _, err := scanAndVisit(context.Background(), data, 0, nil, nil, (&visits{}).visit, false); err == nil {
+		if _, err := scanAndVisit(context.Background(), data, 0, nil, (&visits{}).visit, nil, false); err == nil {
 			t.Fatalf("Scan error %v, scanAndVisit none on %q", refErr, data)
 		}
 		return nil

@@ -126,24 +126,23 @@ func (b *Box) carryIndex(tmp string, gone map[int]bool) *index {
 	}
 	ix := &index{key: b.key}
 	ix.mtime, ix.ino = fileStamp(fi)
+	l := &MessageList{}
 	var off int64
-	for i, m := range b.Messages {
+	for i := range b.Len() {
 		if gone[i] {
 			continue
 		}
+		m := b.list.At(i)
 		shift := off - m.Start
 		m.Start += shift
 		m.Text += shift
 		m.End += shift
-		m.Envelope = ""
-		ix.msgs = append(ix.msgs, m)
-		if i < len(b.Aux) {
-			ix.aux = append(ix.aux, b.Aux[i])
-		} else {
-			ix.aux = append(ix.aux, nil)
+		if l.add(&m, b.list.Aux(i)) != nil {
+			return nil
 		}
 		off = m.End
 	}
+	ix.list = l.finish()
 	ix.size = off
 	head := make([]byte, min(off, checkSpan))
 	tail := make([]byte, min(off, checkSpan))
@@ -161,7 +160,7 @@ func (b *Box) carryIndex(tmp string, gone map[int]bool) *index {
 // copyMessage writes message i to w as it stands on disk, ending with a
 // line end so that the next From_ line starts a line (padded).
 func (b *Box) copyMessage(w io.Writer, i int) (padded bool, err error) {
-	m := &b.Messages[i]
+	m := b.list.At(i)
 	if _, err := io.Copy(w, io.NewSectionReader(b.f, m.Start, m.End-m.Start)); err != nil {
 		return false, err
 	}
@@ -215,11 +214,11 @@ func (b *Box) writeRemaining(tmp string, gone map[int]bool, cur int64) (padded b
 		from, to = 0, 0
 		return nil
 	}
-	for i := range b.Messages {
+	for i := range b.Len() {
 		if gone[i] {
 			continue
 		}
-		m := &b.Messages[i]
+		m := struct{ Start, End int64 }{b.list.Start(i), b.list.End(i)}
 		if m.Start != to {
 			if err := flush(); err != nil {
 				return false, err

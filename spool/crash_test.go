@@ -35,7 +35,7 @@ func crashChild(mode, root string) {
 			panic(err)
 		}
 		var del, move []int
-		for i := range b.Messages {
+		for i := range b.Len() {
 			switch i % 3 {
 			case 0:
 				del = append(del, i)

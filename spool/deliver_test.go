@@ -173,8 +173,8 @@ func TestDeliverSettledByUpdate(t *testing.T) {
 	}
 	// The record was resolved at OpenBox: the CRC 1 does not match, so
 	// the folder was cut back to 0 bytes, as a half-done append would be.
-	if len(b.Messages) != 0 {
-		t.Fatalf("%d messages after a bad pending record, want 0", len(b.Messages))
+	if b.Len() != 0 {
+		t.Fatalf("%d messages after a bad pending record, want 0", b.Len())
 	}
 	b.Close()
 	deliverN(t, s, "SMITH", NewMail, 0, 4)

@@ -42,14 +42,14 @@ func (s *Spool) lockWaited(ctx context.Context, kind string, start time.Time, wa
 // words): the metrics count a hit when an index covered the whole folder
 // ("memory", "file") and a miss when it had to be scanned ("appended",
 // "rebuilt"); "none" (indexes not used) is neither. msgs[from:] were
-// scanned, the folder's bytes from fromOff to size.
-func (s *Spool) recordScan(ctx context.Context, how string, msgs []Message, from int, size, fromOff int64) {
+// scanned (of n), the folder's bytes from fromOff to size.
+func (s *Spool) recordScan(ctx context.Context, how string, n int, from int, size, fromOff int64) {
 	if s.Events != nil && s.Events.Index != nil && how != "none" {
 		s.Events.Index(how == "memory" || how == "file")
 	}
 	if st := statsOf(ctx); st != nil {
 		st.Index = how
-		st.Scanned = len(msgs) - from
+		st.Scanned = n - from
 		st.ScannedBytes = size - fromOff
 	}
 }

@@ -5,7 +5,10 @@ package spool
 // Scanning a 100,000-message folder means reading all of it. The index
 // <dir>/.<FOLDER>.idx keeps what a scan found (message offsets and layout)
 // and what the caller derived from each message (an opaque "aux" blob, e.g.
-// the size as sent and the UID), so that a login reads one small file.
+// the size as sent and the UID), so that a login reads one small file:
+// the MessageList (entries.go) as fixed-size records. The index of a
+// folder used lately is kept decoded in memory too (up to maxCachedBytes
+// for all folders), so that a login to it reads nothing.
 //
 // The index is derived data: deleting it loses nothing. It is used only
 // when it provably matches the folder: the same inode, and either the same
@@ -19,6 +22,7 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -26,11 +30,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 )
 
 const (
-	indexMagic = "VMSPOPX2" // X1: sizes by the folder rule of before standard mboxrd
+	indexMagic = "VMSPOPX3" // X1: sizes by the folder rule of before standard mboxrd; X2: varint-encoded
 	checkSpan  = 4096       // bytes at each end of the covered region that are checked
 )
 
@@ -42,8 +47,7 @@ type index struct {
 	headCRC uint32
 	tailCRC uint32
 	key     string
-	msgs    []Message
-	aux     [][]byte
+	list    *MessageList
 }
 
 func indexPath(dir, folder string) string { return filepath.Join(dir, "."+folder+".idx") }
@@ -60,10 +64,32 @@ func coverCRCs(data []byte, size int64) (head, tail uint32) {
 func appendU64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
 func appendU32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
 
-// writeTo writes the serialised index to w, 64 KiB at a time: a profile
-// of a first login to a million messages showed the whole index built in
-// one growing slice (copied at each doubling, 170 MB live at the end).
+// The index file (version X3):
+//
+//	magic "VMSPOPX3"
+//	folder size, mtime, inode (u64 each); CRC-32C of its first and last
+//	4 KiB (u32 each)
+//	key length (u32), key
+//	message count, aux octets (u64 each)
+//	one record per message (entryRecord octets: the entry's fields,
+//	little-endian, in their order: start (5 octets), flags, extra
+//	newlines (u16), then the u32 fields from fromLen to auxEnd)
+//	the aux data of every message, in order
+//	CRC-32C of all that (u32)
+//
+// Fixed-size records decode without parsing; the whole file is checked
+// against its CRC before any of it is used.
+const entryRecord = 4 + 1 + 1 + 2 + 8*4
+
+// errNoIndexFile: the list holds a message too large for a record.
+var errNoIndexFile = errors.New("spool: folder not indexed: a message of more than 4 GiB")
+
+// writeTo writes the serialised index to w, 64 KiB at a time.
 func (ix *index) writeTo(w io.Writer) error {
+	l := ix.list
+	if len(l.big) > 0 {
+		return errNoIndexFile
+	}
 	var crc uint32
 	b := make([]byte, 0, 80<<10)
 	flush := func() error {
@@ -78,39 +104,33 @@ func (ix *index) writeTo(w io.Writer) error {
 	b = appendU64(b, ix.ino)
 	b = appendU32(b, ix.headCRC)
 	b = appendU32(b, ix.tailCRC)
-	b = binary.AppendUvarint(b, uint64(len(ix.key)))
+	b = appendU32(b, uint32(len(ix.key)))
 	b = append(b, ix.key...)
-	b = binary.AppendUvarint(b, uint64(len(ix.msgs)))
-	for i := range ix.msgs {
-		m := &ix.msgs[i]
-		b = binary.AppendUvarint(b, uint64(m.Start))
-		b = binary.AppendUvarint(b, uint64(m.Text-m.Start))
-		b = binary.AppendUvarint(b, uint64(m.End-m.Text))
-		b = binary.AppendUvarint(b, uint64(m.HeaderEnd))
-		b = binary.AppendUvarint(b, uint64(m.BodyStart))
-		b = binary.AppendUvarint(b, uint64(m.ContentEnd))
-		b = binary.AppendUvarint(b, uint64(m.ExtraNewlines))
-		b = binary.AppendUvarint(b, uint64(m.Size))
-		b = binary.AppendUvarint(b, uint64(m.BodySize))
-		b = appendU32(b, m.Sum)
-		var flags byte
-		if m.Binary {
-			flags |= 1
+	auxLen := 0
+	for _, a := range l.aux {
+		auxLen += len(a)
+	}
+	b = appendU64(b, uint64(len(l.ents)))
+	b = appendU64(b, uint64(auxLen))
+	for i := range l.ents {
+		e := &l.ents[i]
+		b = appendU32(b, e.startLo)
+		b = append(b, e.startHi, e.flags)
+		b = binary.LittleEndian.AppendUint16(b, e.extra)
+		for _, v := range [...]uint32{e.fromLen, e.headerEnd, e.bodyStart, e.contentEnd, e.size, e.bodySize, e.sum, e.auxEnd} {
+			b = appendU32(b, v)
 		}
-		if m.EightBit {
-			flags |= 2
-		}
-		if m.UTF8 {
-			flags |= 4
-		}
-		b = append(b, flags)
-		var aux []byte
-		if i < len(ix.aux) {
-			aux = ix.aux[i]
-		}
-		b = binary.AppendUvarint(b, uint64(len(aux)))
-		b = append(b, aux...)
 		if len(b) >= 64<<10 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, a := range l.aux {
+		for len(a) > 0 {
+			n := min(len(a), 64<<10)
+			b = append(b, a[:n]...)
+			a = a[n:]
 			if err := flush(); err != nil {
 				return err
 			}
@@ -127,7 +147,8 @@ var errBadIndex = errors.New("spool: damaged index")
 
 // decodeIndex parses an index file; any inconsistency is errBadIndex.
 func decodeIndex(b []byte) (*index, error) {
-	if len(b) < len(indexMagic)+40 || string(b[:len(indexMagic)]) != indexMagic {
+	const fixed = len(indexMagic) + 8*3 + 4*2 + 4
+	if len(b) < fixed+4 || string(b[:len(indexMagic)]) != indexMagic {
 		return nil, errBadIndex
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
@@ -141,78 +162,58 @@ func decodeIndex(b []byte) (*index, error) {
 	ix.ino = binary.LittleEndian.Uint64(p[16:])
 	ix.headCRC = binary.LittleEndian.Uint32(p[24:])
 	ix.tailCRC = binary.LittleEndian.Uint32(p[28:])
-	p = p[32:]
-	bad := false
-	uv := func() uint64 {
-		v, n := binary.Uvarint(p)
-		if n <= 0 {
-			bad = true
-			p = nil
-			return 0
-		}
-		p = p[n:]
-		return v
-	}
-	take := func(n uint64) []byte {
-		if n > uint64(len(p)) {
-			bad = true
-			p = nil
-			return nil
-		}
-		v := p[:n:n]
-		p = p[n:]
-		return v
-	}
-	ix.key = string(take(uv()))
-	count := uv()
-	if count > uint64(len(p))/12 {
+	kl := uint64(binary.LittleEndian.Uint32(p[32:]))
+	p = p[36:]
+	if kl+16 > uint64(len(p)) {
 		return nil, errBadIndex
 	}
-	ix.msgs = make([]Message, count)
-	ix.aux = make([][]byte, count)
-	for i := range ix.msgs {
-		m := &ix.msgs[i]
-		m.Start = int64(uv())
-		m.Text = m.Start + int64(uv())
-		m.End = m.Text + int64(uv())
-		m.HeaderEnd = int(uv())
-		m.BodyStart = int(uv())
-		m.ContentEnd = int(uv())
-		m.ExtraNewlines = int(uv())
-		m.Size = int64(uv())
-		m.BodySize = int64(uv())
-		s := take(4)
-		f := take(1)
-		if bad {
-			return nil, errBadIndex
-		}
-		m.Sum = binary.LittleEndian.Uint32(s)
-		m.Binary, m.EightBit, m.UTF8 = f[0]&1 != 0, f[0]&2 != 0, f[0]&4 != 0
-		ix.aux[i] = take(uv())
-		// Offsets must be in order and inside the covered size.
-		if bad || m.End > ix.size || m.Text < m.Start || m.End < m.Text ||
-			(i > 0 && m.Start != ix.msgs[i-1].End) || m.BodyStart > m.ContentEnd ||
-			int64(m.ContentEnd) > m.End-m.Text || m.HeaderEnd > m.BodyStart {
-			return nil, errBadIndex
-		}
-	}
-	if len(p) != 0 || (count > 0 && ix.msgs[count-1].End != ix.size) {
+	ix.key = string(p[:kl])
+	p = p[kl:]
+	count, auxLen := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])
+	p = p[16:]
+	if count > uint64(len(p))/entryRecord || auxLen != uint64(len(p))-count*entryRecord {
 		return nil, errBadIndex
 	}
-	// The aux blobs point into b; when they are a small part of it (no
-	// rebuilt headers in them), they are copied out so that b can go.
-	total := 0
-	for _, a := range ix.aux {
-		total += len(a)
-	}
-	if total < len(b)/2 {
-		arena := make([]byte, 0, total)
-		for i, a := range ix.aux {
-			start := len(arena)
-			arena = append(arena, a...)
-			ix.aux[i] = arena[start:len(arena):len(arena)]
+	recs, auxData := p[:count*entryRecord], p[count*entryRecord:]
+	l := &MessageList{ents: make([]entry, count), end: ix.size}
+	blockFrom := 0
+	for i := range l.ents {
+		r := recs[i*entryRecord : (i+1)*entryRecord]
+		e := &l.ents[i]
+		e.startLo, e.startHi, e.flags = binary.LittleEndian.Uint32(r), r[4], r[5]
+		e.extra = binary.LittleEndian.Uint16(r[6:])
+		u := func(k int) uint32 { return binary.LittleEndian.Uint32(r[8+4*k:]) }
+		e.fromLen, e.headerEnd, e.bodyStart, e.contentEnd = u(0), u(1), u(2), u(3)
+		e.size, e.bodySize, e.sum, e.auxEnd = u(4), u(5), u(6), u(7)
+		// Offsets in order and inside the covered size; the aux data
+		// in order within its block.
+		start, end := e.start(), ix.size
+		if i+1 < len(l.ents) {
+			n := recs[(i+1)*entryRecord:]
+			end = int64(n[4])<<32 | int64(binary.LittleEndian.Uint32(n))
+		}
+		var auxFrom uint32
+		if i&(1<<auxShift-1) != 0 {
+			auxFrom = l.ents[i-1].auxEnd
+		}
+		if e.flags&flagBig != 0 || start+int64(e.fromLen) > end || end > ix.size ||
+			e.headerEnd > e.bodyStart || e.bodyStart > e.contentEnd ||
+			int64(e.contentEnd) > end-start-int64(e.fromLen) || e.auxEnd < auxFrom {
+			return nil, errBadIndex
+		}
+		if i&(1<<auxShift-1) == 1<<auxShift-1 || i == len(l.ents)-1 {
+			// The block ends: its aux data is copied out, so that b can go.
+			if uint64(blockFrom)+uint64(e.auxEnd) > uint64(len(auxData)) {
+				return nil, errBadIndex
+			}
+			l.aux = append(l.aux, bytes.Clone(auxData[blockFrom:blockFrom+int(e.auxEnd)]))
+			blockFrom += int(e.auxEnd)
 		}
 	}
+	if blockFrom != len(auxData) {
+		return nil, errBadIndex
+	}
+	ix.list = l
 	return ix, nil
 }
 
@@ -277,62 +278,59 @@ func (ix *index) usable(data []byte, size, mtime int64, ino uint64, key string) 
 	if head != ix.headCRC || tail != ix.tailCRC {
 		return 0, false
 	}
+	n := ix.list.Len()
 	if size == ix.size {
 		if mtime != ix.mtime {
 			return 0, false
 		}
-		return len(ix.msgs), true
+		return n, true
 	}
 	// Appended: the last indexed message may have grown; rescan it.
-	if n := len(ix.msgs); n > 0 {
+	if n > 0 {
 		return n - 1, true
 	}
 	return 0, true
 }
 
+// bigScan is the number of messages from which a scan gives the memory
+// it used for a while back to the system before the login is answered.
+const bigScan = 100_000
+
 // scanWithIndex scans data (the folder's first size bytes) using and
 // refreshing the index; visit is called for messages not in the index.
-// It returns the messages, their aux blobs, and whether the index changed.
 //
 // The new index file is not written here: *write is set to a function that
 // writes it, which the caller runs after answering (it is derived data).
-func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor, write *func()) ([]Message, [][]byte, error) {
+func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []byte, size, mtime int64, ino uint64, key string, visit Visitor, prepare Preparer, write *func()) (*MessageList, error) {
 	path := indexPath(dir, folder)
 	// The index of a folder used lately is kept decoded in memory; it is
 	// checked against the folder exactly as the file would be.
 	if ix := s.cachedIndex(path); ix != nil {
-		if keep, ok := ix.usable(data, size, mtime, ino, key); ok && keep == len(ix.msgs) && size == ix.size {
-			s.recordScan(ctx, "memory", ix.msgs, len(ix.msgs), size, size)
-			return ix.msgs, ix.aux, nil
+		if keep, ok := ix.usable(data, size, mtime, ino, key); ok && keep == ix.list.Len() && size == ix.size {
+			s.recordScan(ctx, "memory", keep, keep, size, size)
+			return ix.list, nil
 		}
 	}
 	ix := loadIndex(dir, folder)
 	keep, ok := ix.usable(data, size, mtime, ino, key)
-	var msgs []Message
-	var aux [][]byte
+	var known *MessageList
 	from := int64(0)
 	if ok {
-		msgs, aux = ix.msgs[:keep], ix.aux[:keep]
-		if keep > 0 {
-			from = msgs[keep-1].End
-		}
-		if keep == len(ix.msgs) && size == ix.size {
+		if keep == ix.list.Len() && size == ix.size {
 			s.cacheIndex(path, ix)
-			s.recordScan(ctx, "file", msgs, len(msgs), size, size)
-			return msgs, aux, nil
+			s.recordScan(ctx, "file", keep, keep, size, size)
+			return ix.list, nil
 		}
+		known = ix.list.prefix(keep)
+		from = known.end
 	}
-	msgs, aux, err := scanAndVisit(ctx, data, from, msgs[:len(msgs):len(msgs)], aux[:len(aux):len(aux)], visit, pipelineWorth(len(data)-int(from)))
+	l, err := scanAndVisit(ctx, data, from, known, visit, prepare, pipelineWorth(len(data)-int(from)))
 	if err != nil {
 		if from > 0 && errors.Is(err, ErrFormat) {
 			// Let a full scan report the error against the whole file.
-			return s.scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit, write)
+			return s.scanWithIndex(ctx, dir, folder, data, size, mtime, ino, "\x00invalid", visit, prepare, write)
 		}
-		return nil, nil, err
-	}
-	// The envelopes were for the visitor; Box.Envelope reads one when needed.
-	for i := keep; i < len(msgs); i++ {
-		msgs[i].Envelope = ""
+		return nil, err
 	}
 	how := "rebuilt"
 	if ok && keep > 0 {
@@ -342,17 +340,25 @@ func (s *Spool) scanWithIndex(ctx context.Context, dir, folder string, data []by
 	if ok {
 		kept = keep
 	}
-	s.recordScan(ctx, how, msgs, kept, size, from)
+	s.recordScan(ctx, how, l.Len(), kept, size, from)
 	head, tl := coverCRCs(data, size)
-	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, msgs: msgs, aux: aux}
+	nix := &index{size: size, mtime: mtime, ino: ino, headCRC: head, tailCRC: tl, key: key, list: l}
 	*write = func() { writeIndex(dir, folder, nix) } // best effort: a missing index only costs a scan
 	s.cacheIndex(path, nix)
-	return msgs, aux, nil
+	if l.Len()-kept >= bigScan {
+		// A scan of a large folder leaves behind garbage of about 1 KB
+		// per message (decoded and rebuilt headers, UIDs seen), which let
+		// the heap grow to about twice what the list keeps: it is given
+		// back now rather than held (a million messages: about 100 MB, in
+		// a collection of a fraction of a second).
+		debug.FreeOSMemory()
+	}
+	return l, nil
 }
 
-// maxCachedMessages bounds the index entries kept decoded in memory (about
-// 150 bytes each), across all folders.
-const maxCachedMessages = 250000
+// maxCachedBytes bounds the memory of the indexes kept decoded in memory
+// (MessageList.memSize: about 85 bytes a message), across all folders.
+const maxCachedBytes = 160 << 20
 
 // cachedIndex returns the decoded index kept for path, or nil. Cached
 // indexes are shared by sessions and never modified.
@@ -363,9 +369,10 @@ func (s *Spool) cachedIndex(path string) *index {
 }
 
 // cacheIndex keeps a decoded index, dropping others while the total
-// would exceed maxCachedMessages.
+// would exceed maxCachedBytes.
 func (s *Spool) cacheIndex(path string, ix *index) {
-	if len(ix.msgs) > maxCachedMessages {
+	size := ix.list.memSize()
+	if size > maxCachedBytes {
 		return
 	}
 	s.mu.Lock()
@@ -374,16 +381,16 @@ func (s *Spool) cacheIndex(path string, ix *index) {
 		s.indexes = map[string]*index{}
 	}
 	if old := s.indexes[path]; old != nil {
-		s.cachedMsgs -= len(old.msgs)
+		s.cachedMsgs -= old.list.memSize()
 		delete(s.indexes, path)
 	}
 	for p, old := range s.indexes {
-		if s.cachedMsgs+len(ix.msgs) <= maxCachedMessages {
+		if s.cachedMsgs+size <= maxCachedBytes {
 			break
 		}
-		s.cachedMsgs -= len(old.msgs)
+		s.cachedMsgs -= old.list.memSize()
 		delete(s.indexes, p)
 	}
 	s.indexes[path] = ix
-	s.cachedMsgs += len(ix.msgs)
+	s.cachedMsgs += size
 }

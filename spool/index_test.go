@@ -16,9 +16,9 @@ func auxOf(text []byte) []byte { return fmt.Appendf(nil, "%08x", crc32.ChecksumI
 
 type visits struct{ n int }
 
-func (v *visits) visit(i int, m *Message, text []byte, prev [][]byte) ([]byte, error) {
-	if len(prev) != i {
-		return nil, fmt.Errorf("visit %d got %d earlier aux", i, len(prev))
+func (v *visits) visit(i int, m *Message, text []byte, prev *MessageList, _ any) ([]byte, error) {
+	if prev.Len() != i {
+		return nil, fmt.Errorf("visit %d got %d earlier aux", i, prev.Len())
 	}
 	v.n++
 	return auxOf(text), nil
@@ -47,17 +47,17 @@ func checkAgainstScan(t *testing.T, s *Spool, key string) (visited int) {
 	b.Close()
 	want, _ := openWith(t, s, key, true)
 	want.Close()
-	if len(b.Messages) != len(want.Messages) {
-		t.Fatalf("index gives %d messages, a scan %d", len(b.Messages), len(want.Messages))
+	if b.Len() != want.Len() {
+		t.Fatalf("index gives %d messages, a scan %d", b.Len(), want.Len())
 	}
-	for i := range want.Messages {
-		got, w := b.Messages[i], want.Messages[i]
+	for i := range want.Len() {
+		got, w := b.Message(i), want.Message(i)
 		got.Envelope, w.Envelope = "", ""
 		if got != w {
 			t.Fatalf("message %d: index %+v, scan %+v", i, got, w)
 		}
-		if string(b.Aux[i]) != string(want.Aux[i]) {
-			t.Fatalf("message %d: aux %q from the index, %q from a scan", i, b.Aux[i], want.Aux[i])
+		if string(b.Aux(i)) != string(want.Aux(i)) {
+			t.Fatalf("message %d: aux %q from the index, %q from a scan", i, b.Aux(i), want.Aux(i))
 		}
 	}
 	return n
@@ -138,7 +138,7 @@ func indexNeverWrong(t *testing.T, data []byte) {
 		default:
 			b, _ := openWith(t, s, "k", false)
 			var del, move []int
-			for i := range b.Messages {
+			for i := range b.Len() {
 				switch rng.IntN(6) {
 				case 0:
 					del = append(del, i)

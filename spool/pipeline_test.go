@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 )
@@ -21,41 +20,57 @@ func checkScanAndVisit(t *testing.T, data []byte, want []Message, pipes ...bool)
 	t.Helper()
 	for _, pipe := range pipes {
 		for _, k := range []int{0, len(want) / 2} {
-			from := int64(0)
-			if k > 0 {
-				from = want[k].Start
-			}
-			wantAux := make([][]byte, len(want))
-			for i, m := range want {
-				wantAux[i] = auxOf(data[m.Text:m.End])
-			}
-			known, knownAux := slices.Clone(want[:k]), slices.Clone(wantAux[:k])
-			next := k
-			visit := func(i int, m *Message, text []byte, prev [][]byte) ([]byte, error) {
-				if i != next || len(prev) != i {
-					return nil, fmt.Errorf("visit of message %d with %d earlier aux, want message %d", i, len(prev), next)
+			for _, withPrep := range []bool{false, true} {
+				from := int64(0)
+				if k > 0 {
+					from = want[k].Start
 				}
-				if i >= len(want) || *m != want[i] || !bytes.Equal(text, data[want[i].Text:want[i].End]) {
-					return nil, fmt.Errorf("visit of message %d: %+v, not Scan's", i, *m)
+				wantAux := make([][]byte, len(want))
+				for i, m := range want {
+					wantAux[i] = auxOf(data[m.Text:m.End])
 				}
-				// Each aux is checked when it is the newest.
-				if i > 0 && !bytes.Equal(prev[i-1], wantAux[i-1]) {
-					return nil, fmt.Errorf("visit of message %d: aux %d is %q", i, i-1, prev[i-1])
+				known := &MessageList{}
+				for i := range k {
+					if err := known.add(&want[i], wantAux[i]); err != nil {
+						t.Fatal(err)
+					}
 				}
-				next++
-				return auxOf(text), nil
-			}
-			msgs, aux, err := scanAndVisit(context.Background(), data, from, known[:k:k], knownAux[:k:k], visit, pipe)
-			if err != nil {
-				t.Fatalf("pipe %v, from message %d of %q: %v", pipe, k, data, err)
-			}
-			if next != len(want) || len(msgs) != len(want) || len(aux) != len(want) {
-				t.Fatalf("pipe %v, from message %d of %q: visited up to %d, %d messages, %d aux; want %d",
-					pipe, k, data, next, len(msgs), len(aux), len(want))
-			}
-			for i := range want {
-				if msgs[i] != want[i] || !bytes.Equal(aux[i], wantAux[i]) {
-					t.Fatalf("pipe %v, from message %d of %q: message %d is %+v (aux %q), Scan's %+v", pipe, k, data, i, msgs[i], aux[i], want[i])
+				next := k
+				var prepare Preparer
+				if withPrep {
+					prepare = func(i int, m *Message, text []byte) any { return fmt.Sprintf("%d %d %x", i, m.Start, auxOf(text)) }
+				}
+				visit := func(i int, m *Message, text []byte, prev *MessageList, prep any) ([]byte, error) {
+					if want := fmt.Sprintf("%d %d %x", i, m.Start, auxOf(text)); withPrep && prep != want {
+						return nil, fmt.Errorf("visit of message %d: prepared %v, want %s", i, prep, want)
+					}
+					if i != next || prev.Len() != i {
+						return nil, fmt.Errorf("visit of message %d with %d earlier aux, want message %d", i, prev.Len(), next)
+					}
+					if i >= len(want) || *m != want[i] || !bytes.Equal(text, data[want[i].Text:want[i].End]) {
+						return nil, fmt.Errorf("visit of message %d: %+v, not Scan's", i, *m)
+					}
+					// Each aux is checked when it is the newest.
+					if i > 0 && !bytes.Equal(prev.Aux(i-1), wantAux[i-1]) {
+						return nil, fmt.Errorf("visit of message %d: aux %d is %q", i, i-1, prev.Aux(i-1))
+					}
+					next++
+					return auxOf(text), nil
+				}
+				l, err := scanAndVisit(context.Background(), data, from, known, visit, prepare, pipe)
+				if err != nil {
+					t.Fatalf("pipe %v, from message %d of %q: %v", pipe, k, data, err)
+				}
+				if next != len(want) || l.Len() != len(want) {
+					t.Fatalf("pipe %v, from message %d of %q: visited up to %d, %d messages; want %d",
+						pipe, k, data, next, l.Len(), len(want))
+				}
+				for i := range want {
+					w := want[i]
+					w.Envelope = ""
+					if l.At(i) != w || !bytes.Equal(l.Aux(i), wantAux[i]) {
+						t.Fatalf("pipe %v, from message %d of %q: message %d is %+v (aux %q), Scan's %+v", pipe, k, data, i, l.At(i), l.Aux(i), want[i])
+					}
 				}
 			}
 		}
@@ -89,17 +104,23 @@ func waitGoroutines(t *testing.T, n int) {
 // A visitor's error, a cancelled context and a folder that is not mbox
 // each end scanAndVisit with their error, and its goroutine with it.
 func TestScanAndVisitStops(t *testing.T) {
+	for _, prepare := range []Preparer{nil, func(_ int, m *Message, _ []byte) any { return m.Start }} {
+		scanAndVisitStops(t, prepare)
+	}
+}
+
+func scanAndVisitStops(t *testing.T, prepare Preparer) {
 	data := benchFolder(t, 10*scanBatch, 300, false)
 	base := runtime.NumGoroutine()
 	boom := errors.New("boom")
 	visited := 0
-	_, _, err := scanAndVisit(context.Background(), data, 0, nil, nil, func(i int, _ *Message, _ []byte, _ [][]byte) ([]byte, error) {
+	_, err := scanAndVisit(context.Background(), data, 0, nil, func(i int, _ *Message, _ []byte, _ *MessageList, _ any) ([]byte, error) {
 		visited++
 		if i == scanBatch+3 {
 			return nil, boom
 		}
 		return nil, nil
-	}, true)
+	}, prepare, true)
 	if !errors.Is(err, boom) || visited != scanBatch+4 {
 		t.Fatalf("visitor failing at message %d: error %v after %d visits", scanBatch+3, err, visited)
 	}
@@ -107,21 +128,21 @@ func TestScanAndVisitStops(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, _, err = scanAndVisit(ctx, data, 0, nil, nil, func(i int, _ *Message, _ []byte, _ [][]byte) ([]byte, error) {
+	_, err = scanAndVisit(ctx, data, 0, nil, func(i int, _ *Message, _ []byte, _ *MessageList, _ any) ([]byte, error) {
 		if i == 2*scanBatch {
 			cancel()
 		}
 		return nil, nil
-	}, true)
+	}, prepare, true)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("context cancelled at message %d: error %v", 2*scanBatch, err)
 	}
 	waitGoroutines(t, base)
 
-	_, _, err = scanAndVisit(context.Background(), append([]byte("not mbox\n"), data...), 0, nil, nil, func(int, *Message, []byte, [][]byte) ([]byte, error) {
+	_, err = scanAndVisit(context.Background(), append([]byte("not mbox\n"), data...), 0, nil, func(int, *Message, []byte, *MessageList, any) ([]byte, error) {
 		t.Fatal("a message of a folder that is not mbox was visited")
 		return nil, nil
-	}, true)
+	}, prepare, true)
 	if !errors.Is(err, ErrFormat) {
 		t.Fatalf("folder with text before its first From_ line: error %v, want ErrFormat", err)
 	}

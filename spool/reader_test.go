@@ -75,10 +75,10 @@ func TestMappedBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if len(b.Messages) != 2 {
-		t.Fatalf("%d messages, want 2", len(b.Messages))
+	if b.Len() != 2 {
+		t.Fatalf("%d messages, want 2", b.Len())
 	}
-	m := b.Messages[1]
+	m := b.Message(1)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ type Spool struct {
 	mu         sync.Mutex
 	sessions   map[string]bool   // session lock files (one per folder) this process holds
 	indexes    map[string]*index // decoded indexes of folders used lately, by index path
-	cachedMsgs int               // entries in indexes
+	cachedMsgs int               // bytes of indexes (MessageList.memSize)
 
 	uidlMaps uidlMaps  // UIDL maps read lately (uidlmap.go)
 	owner    lockOwner // this process in lock files (lock.go)

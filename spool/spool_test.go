@@ -77,8 +77,8 @@ func TestBoxCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Messages) != 10 {
-		t.Fatalf("%d messages, want 10", len(b.Messages))
+	if b.Len() != 10 {
+		t.Fatalf("%d messages, want 10", b.Len())
 	}
 	// A second session is refused; delivery still works meanwhile.
 	if _, err := s.OpenBox(ctx, "SMITH", NewMail, OpenOptions{}); !errors.Is(err, ErrLocked) {
@@ -93,8 +93,8 @@ func TestBoxCommit(t *testing.T) {
 	if want := "body of 3\r\nFrom the start\r\n>From quoted\r\n.\r\n"; string(body) != want {
 		t.Fatalf("Body(3) = %q, want %q", body, want)
 	}
-	if int64(len(body)) != b.Messages[3].BodySize {
-		t.Fatalf("BodySize %d, sent %d", b.Messages[3].BodySize, len(body))
+	if int64(len(body)) != b.Message(3).BodySize {
+		t.Fatalf("BodySize %d, sent %d", b.Message(3).BodySize, len(body))
 	}
 	h, _ := b.Header(3)
 	if !bytes.HasPrefix(h, []byte("From:\tNODE::USER3")) || !bytes.HasSuffix(h, []byte("Subj:\tmessage 3\n")) {
@@ -187,15 +187,15 @@ func TestBodyBufferReuse(t *testing.T) {
 	}
 	defer b.Close()
 	for round := 0; round < 3; round++ {
-		for i := range b.Messages {
+		for i := range b.Len() {
 			rc, err := b.Body(i)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got, err := io.ReadAll(rc)
 			rc.Close()
-			if err != nil || int64(len(got)) != b.Messages[i].BodySize {
-				t.Fatalf("round %d message %d: %d octets, %v; want %d", round, i, len(got), err, b.Messages[i].BodySize)
+			if err != nil || int64(len(got)) != b.Message(i).BodySize {
+				t.Fatalf("round %d message %d: %d octets, %v; want %d", round, i, len(got), err, b.Message(i).BodySize)
 			}
 		}
 	}

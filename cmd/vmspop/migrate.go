@@ -427,7 +427,7 @@ func (m *uidlMigrator) localMessages(ctx context.Context, user string) ([]*local
 	var out []*localMessage
 	for _, f := range folders {
 		var found []*localMessage
-		visit := func(i int, sm *spool.Message, text []byte, _ [][]byte) ([]byte, error) {
+		visit := func(i int, sm *spool.Message, text []byte, _ *spool.MessageList, _ any) ([]byte, error) {
 			m11, _ := mail11.ParseIn(spool.DecodeHeader(text, sm), m.rw.Location)
 			date := m11.Date
 			if date.IsZero() {
