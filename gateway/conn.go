@@ -97,6 +97,7 @@ type conn struct {
 	bc          *blockConn // raw with the blocked-write back-off
 	nc          net.Conn   // bc, or TLS over bc
 	br          *bufio.Reader
+	first       firstOctet // br's source after an idle wait over TLS (idlereader.go)
 	bw          *bufio.Writer
 	small       *bufio.Writer // the session's own writer; bw is a pooled large one while a message is sent
 	sink        sink          // where small writes: nc, or for a moment the large writer
@@ -216,7 +217,7 @@ func (c *conn) loop() string {
 			}
 		}
 		c.setReadDeadline()
-		line, err := readLine(c.br, maxCommandLine)
+		line, err := c.readCommand() // idlereader.go
 		c.unparkWriter()
 		c.cmdTime = time.Now()
 		c.replied = false
@@ -440,7 +441,7 @@ func (c *conn) handshake() error {
 	wire := &tlsWire{blockConn: c.bc}
 	tc := tls.Server(wire, c.srv.TLSConfig)
 	c.raw.SetReadDeadline(time.Now().Add(c.srv.tlsHandshakeTimeout()))
-	if err := tc.HandshakeContext(c.ctx); err != nil {
+	if err := onOwnStack(func() error { return tc.HandshakeContext(c.ctx) }); err != nil { // tlsstack.go
 		c.log.WithError(err).Warn("TLS handshake failed")
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return errHandshakeTimeout

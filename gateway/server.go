@@ -164,6 +164,7 @@ type Server struct {
 	bufPool     sync.Pool
 	writerPool  sync.Pool        // *bufio.Writer of sendBufferSize
 	smallPool   sync.Pool        // *bufio.Writer of writeBufferSize (idlewriter.go)
+	readerPool  sync.Pool        // *bufio.Reader of readBufferSize (idlereader.go)
 	batchPool   sync.Pool        // *[]byte gather buffers of TLS writes (tlswrite.go)
 	busy        atomic.Int32     // sessions with a command in hand
 	fetching    atomic.Int32     // sessions whose last command was RETR, TOP or DELE

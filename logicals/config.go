@@ -75,6 +75,7 @@ const DefaultBusyPoll = 50
 // Defaults of the defence logicals (docs/defence.md).
 const (
 	DefaultAuthPenalty         = 15  // seconds
+	DefaultAuthCacheTTL        = 300 // seconds
 	DefaultMaximumPerAddress   = 100 // sessions
 	DefaultLoginTimeout        = 60  // seconds
 	DefaultTLSHandshakeTimeout = 30  // seconds
@@ -137,6 +138,7 @@ type Config struct {
 
 	// Defence and observation (docs/defence.md).
 	AuthPenalty         int    // AUTH_PENALTY: longest login penalty in seconds, 0 = none; DefaultAuthPenalty
+	AuthCacheTTL        int    // AUTH_CACHE_TTL: seconds a verified password is remembered, 0 = never; DefaultAuthCacheTTL
 	MaximumPerAddress   int    // MAXIMUM_PER_ADDRESS: sessions at once from one address (IPv6: /64), 0 = no limit
 	LoginTimeout        int    // LOGIN_TIMEOUT: seconds from connect to login; DefaultLoginTimeout
 	TLSHandshakeTimeout int    // TLS_HANDSHAKE_TIMEOUT: seconds; DefaultTLSHandshakeTimeout
@@ -169,6 +171,7 @@ func Default() *Config {
 		BusyPoll:        DefaultBusyPoll,
 
 		AuthPenalty:         DefaultAuthPenalty,
+		AuthCacheTTL:        DefaultAuthCacheTTL,
 		MaximumPerAddress:   DefaultMaximumPerAddress,
 		LoginTimeout:        DefaultLoginTimeout,
 		TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,

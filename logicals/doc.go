@@ -67,6 +67,7 @@
 //	USER                   none (spool's owner)   account (or uid) serve and the tools run as       vmspop
 //	GROUP                  none (USER's group)    group (or gid) of that account                    vmspop
 //	AUTH_PENALTY           15                     0 to 3600 s: longest wait after failed logins     vmspop
+//	AUTH_CACHE_TTL         300                    0 (off) to 86400 s a verified password is cached  vmspop
 //	MAXIMUM_PER_ADDRESS    100                    0 (no limit) to 100000 sessions per address       vmspop
 //	LOGIN_TIMEOUT          60                     1 to 86400 s from connect to login                vmspop
 //	TLS_HANDSHAKE_TIMEOUT  30                     1 to 3600 s for a TLS handshake                   vmspop

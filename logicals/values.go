@@ -91,6 +91,8 @@ var table = append([]entry{
 	// Defence and observation (docs/defence.md).
 	intEntry("AUTH_PENALTY", "vmspop", 0, 3600, false, "must be a number of seconds from 0 to 3600",
 		func(c *Config) *int { return &c.AuthPenalty }),
+	intEntry("AUTH_CACHE_TTL", "vmspop", 0, 86400, false, "must be a number of seconds from 0 (no cache) to 86400",
+		func(c *Config) *int { return &c.AuthCacheTTL }),
 	intEntry("MAXIMUM_PER_ADDRESS", "vmspop", 0, 100000, false, "must be a number from 0 (no limit) to 100000",
 		func(c *Config) *int { return &c.MaximumPerAddress }),
 	intEntry("LOGIN_TIMEOUT", "vmspop", 1, 86400, false, "must be a number of seconds from 1 to 86400",

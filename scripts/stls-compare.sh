@@ -6,15 +6,27 @@
 # STLS (RFC 2595) on the plain port $PLAIN_PORT, with one self-signed ECDSA
 # P-256 certificate, TLS 1.3 as negotiated. The client is scripts/tlsload
 # (compare.sh's popload with -stls added), resuming sessions as a
-# long-running client would. Each workload runs $PAIRS times per side,
-# alternating (implicit, STLS, ...); the table gives medians and the ratio,
-# > 1 meaning STLS is better (STLS/implicit for MB/s and logins/s,
-# implicit/STLS for ms and KiB). The target of issue 22 is every ratio
-# within 10 % of 1. Needs ../shared/bench (mkspool) and root is not needed.
+# long-running client would. Each workload runs $PAIRS pairs, the two
+# runs of a pair back to back, in alternating order (implicit first in odd
+# pairs, STLS first in even ones), so that a change of the machine's load
+# hits both sides of a pair alike. Ratio > 1 means STLS is better
+# (STLS/implicit for MB/s and logins/s, implicit/STLS for ms and KiB).
+# The table gives each side's median, the median of the pairs' ratios,
+# and a distribution-free confidence interval of that median (order
+# statistics of the ratios: with 9 pairs the 2nd and 8th smallest, 96 %;
+# 5 pairs at least for 90 %), and a verdict: "within 10%" when the whole
+# interval lies in 0.90-1.10,
+# "differs" when it lies wholly outside, else "not settled" (more pairs
+# needed). The idle workload starts a fresh server for each run, so that
+# neither side inherits the other's free heap. A second table does the
+# same with the server's CPU time of each run (user + system, /proc), which
+# the machine's load moves far less than the rates. The target of issue 22 is
+# every ratio within 10 % of 1. Needs ../shared/bench (mkspool); root is
+# not needed.
 #
 # Environment:
 #   VMSPOP=/path/to/binary   use this binary instead of building one
-#   PAIRS=3                  runs per side and workload
+#   PAIRS=9                  pairs of runs per workload
 #   WORK=/tmp/vmspop-stls    scratch (server, spool, logs)
 #   DATA=/tmp/vmspop-compare-data   mailboxes, shared with compare.sh
 #   TLS_PORT=11411 PLAIN_PORT=11412
@@ -40,7 +52,7 @@ if [ -z "${BENCH:-}" ]; then   # ../shared/bench from a checkout, ../../shared/b
   for BENCH in "$PROJECT/../shared/bench" "$PROJECT/../../shared/bench"; do [ -d "$BENCH/mkspool" ] && break; done
 fi
 [ -d "$BENCH/mkspool" ] || die "no bench kit at $BENCH (set BENCH)"
-PAIRS=${PAIRS:-3}
+PAIRS=${PAIRS:-9}
 WORK=${WORK:-/tmp/vmspop-stls}
 DATA=${DATA:-/tmp/vmspop-compare-data}/$PROFILE
 TPORT=${TLS_PORT:-11411} PPORT=${PLAIN_PORT:-11412}
@@ -108,13 +120,21 @@ mkdir -p "$WORK/users"
 for set in big bigcold huge u i; do users "$set" > "$WORK/users/$set.txt"; done
 
 log "setting up the spool and accounts in $WORK"
-rm -rf "$VSPOOL" "$VUAF"; mkdir -p "$VSPOOL"
+# the accounts (a bcrypt hash each, a minute of CPU) are kept for the next run of the same profile
+UAF_STAMP="$PROFILE $(cat "$WORK"/users/{big,bigcold,huge,u,i}.txt | sha256sum | cut -c1-16)"
+NEW_UAF=0
+if [ ! -s "$VUAF" ] || [ "$(cat "$VUAF.stamp" 2>/dev/null)" != "$UAF_STAMP" ]; then
+  rm -f "$VUAF" "$VUAF.stamp"; NEW_UAF=1
+fi
+rm -rf "$VSPOOL"; mkdir -p "$VSPOOL"
 cat "$WORK"/users/{big,bigcold,huge,u,i}.txt | while IFS=: read -r U p; do
   u=$(tr '[:upper:]' '[:lower:]' <<<"$U")
   mkdir -p "$VSPOOL/$U"; cp "$DATA/$u.mbox" "$VSPOOL/$U/NEWMAIL"
+  [ "$NEW_UAF" = 1 ] || continue
   printf '%s\n' "$p" | env 'TCPIP$POP_UAF='"$VUAF" "$VMSPOP_BIN" uaf add "$U" --password-stdin >>"$WORK/uaf.log" 2>&1 \
     || die "vmspop uaf add $U failed (see $WORK/uaf.log)"
 done
+[ "$NEW_UAF" = 0 ] || echo "$UAF_STAMP" > "$VUAF.stamp"
 
 srv_start() {
   ( exec env 'TCPIP$POP_LISTEN='"127.0.0.1:$PPORT" 'TCPIP$POP_TLS_LISTEN='"127.0.0.1:$TPORT" \
@@ -154,20 +174,25 @@ srv_start
 # side a: implicit TLS; side b: STLS
 name() { if [ "$1" = a ]; then echo implicit; else echo stls; fi; }
 how() { if [ "$1" = a ]; then echo "-tls -addr 127.0.0.1:$TPORT"; else echo "-stls -addr 127.0.0.1:$PPORT"; fi; }
-declare -A VAL EXTRA
+declare -A VAL EXTRA CPU
 FAILED=()
-pl() { # pl LABEL SIDE ARGS... ; sets R
-  local label=$1 side=$2; shift 2
+# the server's CPU time (user + system) in clock ticks
+cpu() { awk '{print $14 + $15}' "/proc/$VPID/stat"; }
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
+pl() { # pl LABEL SIDE ARGS... ; sets R and CPUMS (the server's CPU time of the run, ms)
+  local label=$1 side=$2 c0; shift 2
   local out=$LOGS/$label-$(name "$side").txt
+  c0=$(cpu)
   # shellcheck disable=SC2046
   if "$PL" $(how "$side") -label "$label" "$@" >"$out" 2>&1; then
+    CPUMS=$(( ($(cpu) - c0) * TICK_MS ))
     R=$(grep '^RESULT' "$out" | tail -1); return 0
   fi
   R=; log "  $label on $(name "$side") FAILED: $(grep -E '^(error|mismatch|warning)' "$out" | head -3 | tr '\n' ' ')"
   return 1
 }
 key() { tr ' ' '\n' <<<"$R" | sed -n "s/^$1=//p"; }
-record() { VAL[$1,$2]="${VAL[$1,$2]:-} $3"; EXTRA[$1,$2]="${EXTRA[$1,$2]:-}${EXTRA[$1,$2]:+; }${4:-$3}"; log "  $1 $(name "$2"): $3 ${4:+($4)}"; }
+record() { [ "$1" = idle ] || CPU[$1,$2]="${CPU[$1,$2]:-} ${CPUMS:-0}"; VAL[$1,$2]="${VAL[$1,$2]:-} $3"; EXTRA[$1,$2]="${EXTRA[$1,$2]:-}${EXTRA[$1,$2]:+; }${4:-$3}"; log "  $1 $(name "$2"): $3 ${4:+($4)}"; }
 fail() { FAILED+=("$1/$(name "$2")"); VAL[$1,$2]="${VAL[$1,$2]:-} FAIL"; }
 pss() { awk '/^Pss:/{s+=$2} END{print s+0}' "/proc/$VPID/smaps_rollup"; }
 
@@ -194,6 +219,8 @@ w_login() {
 }
 w_idle() {
   local side=$1 ready=$LOGS/idle.ready b d held
+  srv_stop; srv_start   # a fresh server: no free heap left by the other side's run
+  sleep 0.5
   rm -f "$ready"; b=$(pss)
   # shellcheck disable=SC2046
   "$PL" $(how "$side") -users "$WORK/users/i.txt" -clients "$IDLE_N" -mode idle -hold "$HOLD" -readyfile "$ready" \
@@ -216,7 +243,13 @@ for w in $WORKLOADS; do
   if [ "$w" = warm ]; then
     for side in a b; do pl warmup-warm "$side" -users "$WORK/users/bigcold.txt" -mode login -n 2 || true; done
   fi
-  for r in $(seq 1 "$PAIRS"); do for side in a b; do "w_$w" "$side" "$r"; done; done
+  if [ "$w" = login ]; then   # the cold runs restarted the server: its cache of verified passwords is empty
+    for side in a b; do pl warmup-login "$side" -users "$WORK/users/u.txt" -clients "$U_N" -mode login || true; done
+  fi
+  for r in $(seq 1 "$PAIRS"); do
+    if [ $((r % 2)) = 1 ]; then order="a b"; else order="b a"; fi
+    for side in $order; do "w_$w" "$side" "$r"; done
+  done
 done
 
 # ---------------------------------------------------------------- report
@@ -231,6 +264,33 @@ ratio() {
     if (d=="lo" && a ~ /^-?[0-9.]+$/ && a+0 < 0.1) a=0.1
     if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || a+0==0 || b+0==0) {print "NA"; exit}
     printf "%.2f", (d=="hi") ? b/a : a/b }'
+}
+# pairs A B DIR : the ratio of each pair (the i-th value of each side), one a line
+pairs() {
+  local a=($1) b=($2) i
+  for i in "${!a[@]}"; do
+    [ -n "${b[$i]:-}" ] || continue
+    ratio "${a[$i]}" "${b[$i]}" "$3"; echo
+  done | grep -v NA || true
+}
+# ratiostat RATIOS... : "median lo hi conf" (conf: confidence of [lo, hi] in %)
+ratiostat() {
+  printf '%s\n' "$@" | sort -g | awk 'NF{r[++n]=$1} END{
+    if (n == 0) { print "NA NA NA 0"; exit }
+    med = (n % 2) ? r[(n+1)/2] : (r[n/2] + r[n/2+1]) / 2
+    # the largest k with P(Binomial(n, 1/2) < k) <= 2.5 %; at least 1
+    c = 0; p = 0.5 ^ n; k = 1; tail = 0
+    for (j = 0; j < n; j++) { tail += p; p = p * (n - j) / (j + 1); if (tail <= 0.025) k = j + 1; else break }
+    if (k > (n + 1) / 2) k = int((n + 1) / 2)
+    # confidence of [r(k), r(n+1-k)]: 1 - 2 P(B < k)
+    p = 0.5 ^ n; tail = 0
+    for (j = 0; j < k; j++) { tail += p; p = p * (n - j) / (j + 1) }
+    printf "%.2f %.2f %.2f %.0f\n", med, r[k], r[n+1-k], 100 * (1 - 2 * tail) }'
+}
+verdict() { # verdict LO HI CONF
+  awk -v lo="$1" -v hi="$2" -v conf="$3" 'BEGIN{ if (lo !~ /^[0-9.]+$/) {print "NA"; exit}
+    if (conf < 90) { print "too few pairs"; exit }
+    if (lo >= 0.90 && hi <= 1.10) print "within 10%"; else if (hi < 0.90 || lo > 1.10) print "differs"; else print "not settled" }'
 }
 num() { awk -v v="$1" -v f="$2" 'BEGIN{ if (v ~ /^[0-9.]+$/) printf f, v; else print v }'; }
 title() {
@@ -251,26 +311,46 @@ rkey() {
 }
 {
   echo
-  echo "vmspop over STLS vs over implicit TLS - profile $PROFILE, $PAIRS runs each, alternating, one server"
+  echo "vmspop over STLS vs over implicit TLS - profile $PROFILE, $PAIRS pairs, order alternating, one server"
   echo "ratio > 1 means STLS is better: stls/implicit for MB/s and logins/s, implicit/stls for ms and KiB"
   echo
-  printf '%-44s | %16s | %16s | %6s\n' workload "implicit median" "stls median" ratio
-  printf '%-44s-+-%16s-+-%16s-+-%6s\n' "$(printf '%.0s-' {1..44})" "$(printf '%.0s-' {1..16})" "$(printf '%.0s-' {1..16})" "------"
+  printf '%-44s | %10s | %10s | %6s | %-16s | %s\n' workload "implicit" "stls" ratio "interval" verdict
+  printf '%-44s-+-%10s-+-%10s-+-%6s-+-%-16s-+-%s\n' "$(printf '%.0s-' {1..44})" "$(printf '%.0s-' {1..10})" "$(printf '%.0s-' {1..10})" "------" "$(printf '%.0s-' {1..16})" "-----------"
   RES="RESULT profile=$PROFILE side_a=implicit side_b=stls pairs=$PAIRS"
   for w in $WORKLOADS; do
     ma=$(median "${VAL[$w,a]:-}"); mb=$(median "${VAL[$w,b]:-}")
-    rt=$(ratio "$ma" "$mb" "$(dir "$w")")
-    printf '%-44s | %16s | %16s | %6s\n' "$(title "$w")" "$(num "$ma" %.1f)" "$(num "$mb" %.1f)" "$rt"
-    RES="$RES $(rkey "$w")=$rt"
+    # shellcheck disable=SC2046
+    read -r rm lo hi conf <<<"$(ratiostat $(pairs "${VAL[$w,a]:-}" "${VAL[$w,b]:-}" "$(dir "$w")"))"
+    printf '%-44s | %10s | %10s | %6s | %-16s | %s\n' "$(title "$w")" "$(num "$ma" %.1f)" "$(num "$mb" %.1f)" "$rm" \
+      "$lo-$hi ($conf%)" "$(verdict "$lo" "$hi" "$conf")"
+    RES="$RES $(rkey "$w")=$rm"
+  done
+  echo
+  echo "implicit, stls: medians of the runs; ratio: median of the pairs' ratios; interval: its confidence interval"
+  echo
+  echo "the server's CPU time per run (ms; user + system, from /proc), less sensitive to the machine's load than"
+  echo "the rates: ratio > 1 means STLS costs the server less"
+  echo
+  printf '%-44s | %10s | %10s | %6s | %-16s | %s\n' workload "implicit" "stls" ratio "interval" verdict
+  RES_CPU="RESULT_CPU profile=$PROFILE side_a=implicit side_b=stls pairs=$PAIRS"
+  for w in $WORKLOADS; do
+    [ "$w" = idle ] && continue
+    ma=$(median "${CPU[$w,a]:-}"); mb=$(median "${CPU[$w,b]:-}")
+    # shellcheck disable=SC2046
+    read -r rm lo hi conf <<<"$(ratiostat $(pairs "${CPU[$w,a]:-}" "${CPU[$w,b]:-}" lo))"
+    printf '%-44s | %10s | %10s | %6s | %-16s | %s\n' "$(title "$w" | sed 's/ ([^)]*)$//')" "$(num "$ma" %.0f)" "$(num "$mb" %.0f)" "$rm" \
+      "$lo-$hi ($conf%)" "$(verdict "$lo" "$hi" "$conf")"
+    RES_CPU="$RES_CPU $(rkey "$w")=$rm"
   done
   echo
   echo "runs (in order):"
   for w in $WORKLOADS; do
-    echo "  $w: implicit [${EXTRA[$w,a]:-}]"
-    echo "  $w: stls [${EXTRA[$w,b]:-}]"
+    echo "  $w: implicit [${EXTRA[$w,a]:-}] cpu_ms [${CPU[$w,a]:-}]"
+    echo "  $w: stls [${EXTRA[$w,b]:-}] cpu_ms [${CPU[$w,b]:-}]"
   done
   [ ${#FAILED[@]} -eq 0 ] || echo "FAILED runs: ${FAILED[*]}"
   echo "elapsed $(( $(date +%s) - T_START ))s; logs in $LOGS"
   echo "$RES"
+  echo "$RES_CPU"
 } | tee "$RUN/table.txt"
 [ ${#FAILED[@]} -eq 0 ]

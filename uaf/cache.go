@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// Limits of the verified-password cache.
-const (
-	cacheLifetime   = 5 * time.Minute
-	cacheMaxEntries = 10000
-)
+// DefaultCacheLifetime is how long a verified password is remembered
+// unless Store.SetCacheLifetime says otherwise (TCPIP$POP_AUTH_CACHE_TTL).
+const DefaultCacheLifetime = 5 * time.Minute
+
+// cacheMaxEntries bounds the verified-password cache.
+const cacheMaxEntries = 10000
 
 // credKey is HMAC-SHA256(per-store key, NAME "\x00" password): the cache
 // never holds a password or a hash that could be attacked offline without
@@ -60,9 +61,9 @@ func (c *credCache) hit(k credKey, now time.Time) bool {
 	return true
 }
 
-// add records k as verified at now. When the cache is full it first drops
+// add records k as verified at now, for ttl. When the cache is full it first drops
 // expired entries, then arbitrary ones (Go map order is randomised).
-func (c *credCache) add(k credKey, now time.Time) {
+func (c *credCache) add(k credKey, now time.Time, ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
@@ -78,7 +79,7 @@ func (c *credCache) add(k credKey, now time.Time) {
 			delete(c.entries, e)
 		}
 	}
-	c.entries[k] = now.Add(cacheLifetime)
+	c.entries[k] = now.Add(ttl)
 }
 
 // len returns the number of entries.

@@ -40,6 +40,8 @@ type Store struct {
 	cur *snapshot
 	err error // the last load error; cur is then nil
 
+	ttl atomic.Int64 // credential cache lifetime (time.Duration); 0 = no cache
+
 	bcrypts   atomic.Uint64
 	cacheHits atomic.Uint64
 	reloads   atomic.Uint64
@@ -71,10 +73,44 @@ func NewStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("uaf: random key: %w", err)
 	}
 	s := &Store{path: path, key: key}
+	s.ttl.Store(int64(DefaultCacheLifetime))
 	if _, err := s.snapshot(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// SetCacheLifetime sets how long a verified password is remembered
+// (DefaultCacheLifetime until set); 0 turns the cache off. The passwords
+// cached so far are forgotten.
+func (s *Store) SetCacheLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ttl.Store(int64(max(d, 0)))
+	if s.cur != nil {
+		s.cur = &snapshot{db: s.cur.db, cache: newCredCache(s.key, cacheMaxEntries), dummy: s.cur.dummy}
+	}
+}
+
+// cacheLifetime returns the credential cache's lifetime; 0 = off.
+func (s *Store) cacheLifetime() time.Duration { return time.Duration(s.ttl.Load()) }
+
+// cached reports whether the credential k was verified against snap
+// within the cache lifetime, and counts the hit.
+func (s *Store) cached(snap *snapshot, k credKey, now time.Time) bool {
+	if s.cacheLifetime() <= 0 || !snap.cache.hit(k, now) {
+		return false
+	}
+	s.cacheHits.Add(1)
+	return true
+}
+
+// remember caches the verified credential k in snap, unless the cache is
+// off.
+func (s *Store) remember(snap *snapshot, k credKey, now time.Time) {
+	if ttl := s.cacheLifetime(); ttl > 0 {
+		snap.cache.add(k, now, ttl)
+	}
 }
 
 // Path returns the path of the accounts file.
@@ -169,13 +205,15 @@ func admit(a *Account, now time.Time) (string, error) {
 // comparison (against a dummy hash at the highest cost in the file), so
 // that timing does not reveal which names exist. Passwords longer than 72 bytes are refused.
 //
-// A good password is cached for five minutes, keyed by an HMAC of the user
-// name and password under a random per-Store key, so that clients polling
-// every minute do not cost a bcrypt each time; at most 10,000 entries are
-// kept, and the whole cache is dropped when the file changes. A cache hit
-// still applies the flag and expiry checks of the current account. Failures
-// are never cached. now is the time of the check (for expiry and cache
-// lifetime).
+// A good password is cached (cache.go) for the cache lifetime
+// (SetCacheLifetime, five minutes by default), keyed by an HMAC-SHA256 of
+// the user name and password under a random per-Store key, so that clients
+// polling every minute do not cost a bcrypt each time; at most 10,000
+// entries are kept, and the whole cache is dropped when the file changes.
+// A password that does not hit the cache gets the full bcrypt check. A
+// cache hit still applies the flag and expiry checks of the current
+// account. Failures are never cached. now is the time of the check (for
+// expiry and cache lifetime).
 func (s *Store) CheckPassword(user, password string, now time.Time) (string, error) {
 	snap, err := s.snapshot()
 	if err != nil {
@@ -197,14 +235,13 @@ func (s *Store) CheckPassword(user, password string, now time.Time) (string, err
 		return "", ErrBadPassword
 	}
 	k := snap.cache.keyOf(a.Name, password)
-	if snap.cache.hit(k, now) {
-		s.cacheHits.Add(1)
+	if s.cached(snap, k, now) {
 		return admit(a, now)
 	}
 	if !s.compare(a.Hash, password) {
 		return "", ErrBadPassword
 	}
-	snap.cache.add(k, now)
+	s.remember(snap, k, now)
 	return admit(a, now)
 }
 

@@ -587,7 +587,7 @@ func TestCredCacheBound(t *testing.T) {
 	c := newCredCache([]byte("k"), 3)
 	now := time.Now()
 	for i := 0; i < 10; i++ {
-		c.add(c.keyOf("U", string(rune('a'+i))), now)
+		c.add(c.keyOf("U", string(rune('a'+i))), now, DefaultCacheLifetime)
 		if c.len() > 3 {
 			t.Fatalf("cache holds %d entries; max 3", c.len())
 		}
@@ -597,9 +597,9 @@ func TestCredCacheBound(t *testing.T) {
 	}
 	// Expired entries go first.
 	c = newCredCache([]byte("k"), 2)
-	c.add(c.keyOf("U", "old"), now.Add(-10*time.Minute))
-	c.add(c.keyOf("U", "a"), now)
-	c.add(c.keyOf("U", "b"), now)
+	c.add(c.keyOf("U", "old"), now.Add(-10*time.Minute), DefaultCacheLifetime)
+	c.add(c.keyOf("U", "a"), now, DefaultCacheLifetime)
+	c.add(c.keyOf("U", "b"), now, DefaultCacheLifetime)
 	if !c.hit(c.keyOf("U", "a"), now) || !c.hit(c.keyOf("U", "b"), now) {
 		t.Error("a live entry was evicted while an expired one was present")
 	}

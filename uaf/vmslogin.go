@@ -20,15 +20,14 @@ const vmsUpgradeLockWait = 10 * time.Second
 // login still succeeds and the next one tries again.
 func (s *Store) checkVMS(snap *snapshot, a *Account, password string, now time.Time) (string, error) {
 	k := snap.cache.keyOf(a.Name, password)
-	if snap.cache.hit(k, now) {
-		s.cacheHits.Add(1)
+	if s.cached(snap, k, now) {
 		return admit(a, now)
 	}
 	s.compare(s.dummy, password)
 	if !a.VMS.Check(a.Name, password) {
 		return "", ErrBadPassword
 	}
-	snap.cache.add(k, now)
+	s.remember(snap, k, now)
 	if err := s.replaceVMSHash(a.Name, *a.VMS, password); err != nil {
 		s.vmsUpgradeErrs.Add(1)
 	} else {

@@ -94,6 +94,7 @@ func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.S
 		return func(*gateway.Server) {}, stopAdmin, nil
 	}
 	m := metrics.New(Version, pt.Len)
+	registerPasswordChecks(m.Registry, current)
 	attach = func(srv *gateway.Server) {
 		srv.Observer = m
 		if sb, ok := srv.Backend.(*maildrop.SpoolBackend); ok {

@@ -74,6 +74,7 @@ var lgCovered = map[string]string{
 	"STARTUP":               "TestLogicalStartup",
 	// e2e_defence_test.go
 	"AUTH_PENALTY":          "TestLogicalAuthPenalty",
+	"AUTH_CACHE_TTL":        "TestLogicalAuthCacheTTL",
 	"MAXIMUM_PER_ADDRESS":   "TestLogicalMaximumPerAddress",
 	"LOGIN_TIMEOUT":         "TestLogicalLoginTimeout",
 	"TLS_HANDSHAKE_TIMEOUT": "TestLogicalTLSHandshakeTimeout",

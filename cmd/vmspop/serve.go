@@ -154,6 +154,7 @@ func newServer(cfg *logicals.Config, log *logrus.Logger, sp *spool.Spool, pt *pe
 	if err != nil {
 		return nil, err
 	}
+	store.SetCacheLifetime(time.Duration(cfg.AuthCacheTTL) * time.Second)
 	rw := &rewrite.Settings{
 		Hostname:         host,
 		SubstituteDomain: cfg.SubstituteDomain,
