@@ -12,7 +12,7 @@ import (
 // and delivery needs none of them.
 var notInDeliver = []string{
 	"github.com/prometheus/", "google.golang.org/protobuf/", "github.com/sirupsen/logrus",
-	"html/template", "text/template", "net/http", "crypto/tls", "crypto/x509", "expvar",
+	"html/template", "text/template", "net/http", "crypto/tls", "crypto/x509", "expvar", "regexp",
 	"github.com/emersion/go-smtp", "github.com/pires/go-proxyproto",
 	module + "/gateway", module + "/maildrop", module + "/metrics",
 	module + "/lmtp", module + "/rpop", module + "/tracelog", module + "/penalty", module + "/admin",

@@ -220,7 +220,10 @@ func (r *run) deliver(ctx context.Context) error {
 // message of any size is never held in memory whole and a small one costs
 // no file. It returns the message and its size.
 func (r *run) spoolStdin() (io.ReaderAt, int64, error) {
-	buf := make([]byte, 64<<10)
+	// The buffer starts small (most mail is a few KiB; every page of it
+	// is a page fault in a process that lives for milliseconds) and
+	// doubles.
+	buf := make([]byte, 8<<10)
 	n, err := io.ReadFull(r.Stdin, buf)
 	for err == nil && len(buf) < MemMessage {
 		buf = append(buf, make([]byte, len(buf))...)
