@@ -78,7 +78,8 @@ func TestPostfixDeliverAgent(t *testing.T) {
 	}
 	delivery := fmt.Sprintf(`local_transport = vmspop
 vmspop_destination_recipient_limit = 1
-export_environment = TZ MAIL_CONFIG LANG TCPIP_POP_SPOOL=%s TCPIP_POP_UAF=%s
+export_environment = TZ MAIL_CONFIG LANG
+  TCPIP_POP_SPOOL=%s TCPIP_POP_UAF=%s
 `, sp, uafPath)
 	services := fmt.Sprintf(`vmspop    unix  -       n       n       -       -       pipe
   flags=R user=%s argv=%s -f ${sender} ${user}
