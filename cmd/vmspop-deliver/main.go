@@ -1,3 +1,10 @@
+// The runtime's start, for a process that lives a few milliseconds and
+// sets GOMAXPROCS to 1 itself: no goroutine for GOMAXPROCS updates, no
+// prctl naming each memory mapping.
+
+//go:debug updatemaxprocs=0
+//go:debug decoratemappings=0
+
 // Command vmspop-deliver is vmspop's local delivery agent on its own: the
 // same code, flags, exit statuses and configuration as "vmspop deliver"
 // (package internal/delivercmd), in a small binary that links only what

@@ -39,6 +39,16 @@ func (a *Account) String() string {
 // TCPIP$POP_GROUP (default: that account's primary group), or, with no
 // TCPIP$POP_USER, the owner and group of the spool directory.
 func Resolve(cfg *logicals.Config) (*Account, error) {
+	a, err := resolve(cfg)
+	if err == nil && a.FromSpool {
+		a.lookupName()
+	}
+	return a, err
+}
+
+// resolve is Resolve without the look-up of the spool directory owner's
+// name: Name is the uid.
+func resolve(cfg *logicals.Config) (*Account, error) {
 	a := &Account{}
 	if cfg.User == "" {
 		fi, err := os.Stat(cfg.Spool)
@@ -48,9 +58,6 @@ func Resolve(cfg *logicals.Config) (*Account, error) {
 		st := fi.Sys().(*syscall.Stat_t)
 		a.UID, a.GID, a.FromSpool = int(st.Uid), int(st.Gid), true
 		a.Name = strconv.Itoa(a.UID)
-		if u, err := user.LookupId(a.Name); err == nil {
-			a.Name = u.Username
-		}
 	} else {
 		u, err := lookupUser(cfg.User)
 		if err != nil {
@@ -68,6 +75,13 @@ func Resolve(cfg *logicals.Config) (*Account, error) {
 		a.GID, _ = strconv.Atoi(g.Gid)
 	}
 	return a, nil
+}
+
+// lookupName sets Name to the account name of UID, when it has one.
+func (a *Account) lookupName() {
+	if u, err := user.LookupId(strconv.Itoa(a.UID)); err == nil {
+		a.Name = u.Username
+	}
 }
 
 // lookupUser finds an account by name, or by number.
@@ -149,7 +163,8 @@ func ActAs(cfg *logicals.Config) error {
 	if _, err := os.Stat(cfg.Spool); cfg.User == "" && errors.Is(err, os.ErrNotExist) {
 		return nil // no spool yet, no owner: the spool makes it as it always did
 	}
-	a, err := Resolve(cfg)
+	// The owner's name is looked up (in /etc/passwd) only for a message.
+	a, err := resolve(cfg)
 	if err != nil {
 		return fmt.Errorf("run as root, it acts as the spool owner, but: %w", err)
 	}
@@ -157,6 +172,9 @@ func ActAs(cfg *logicals.Config) error {
 		return nil
 	}
 	if err := Become(a); err != nil {
+		if a.FromSpool {
+			a.lookupName()
+		}
 		return fmt.Errorf("run as root, it acts as the spool owner %s, but: %w", a, err)
 	}
 	return nil
