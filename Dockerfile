@@ -11,10 +11,11 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG REVISION=
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.buildRevision=${REVISION}" -o /out/vmspop ./cmd/vmspop
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.buildRevision=${REVISION}" -o /out/vmspop ./cmd/vmspop && \
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/vmspop-deliver ./cmd/vmspop-deliver
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/vmspop /usr/local/bin/vmspop
+COPY --from=build /out/vmspop /out/vmspop-deliver /usr/local/bin/
 # Docker lets a container's processes bind ports below 1024
 # (net.ipv4.ip_unprivileged_port_start=0), so no capability is needed.
 ENV TCPIP_POP_LISTEN=:110 \

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -307,7 +306,19 @@ func hostEntry(name string, field func(*Config) *string) entry {
 	}
 }
 
-var hostLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+// isHostLabel reports whether s is a DNS label: 1 to 63 letters, digits
+// and hyphens, not starting or ending with a hyphen.
+func isHostLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // isHostName reports whether s looks like a DNS host name (RFC 1123 §2.1);
 // one trailing dot is allowed.
@@ -317,7 +328,7 @@ func isHostName(s string) bool {
 		return false
 	}
 	for _, l := range strings.Split(s, ".") {
-		if !hostLabel.MatchString(l) {
+		if !isHostLabel(l) {
 			return false
 		}
 	}

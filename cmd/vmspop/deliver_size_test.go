@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/vmspop/vmspop/internal/delivercmd"
 )
 
 // TestDeliverSizes: messages on each side of the in-memory limit (and one
@@ -12,7 +14,7 @@ func TestDeliverSizes(t *testing.T) {
 	e := newDlEnv(t)
 	head := "From: a@b.example\nSubject: size\n\n"
 	var want []string
-	for _, size := range []int{64 << 10, memMessage - 1, memMessage, memMessage + 1, 3 * memMessage} {
+	for _, size := range []int{8 << 10, 64 << 10, delivercmd.MemMessage - 1, delivercmd.MemMessage, delivercmd.MemMessage + 1, 3 * delivercmd.MemMessage} {
 		line := strings.Repeat("y", 99) + "\n"
 		body := strings.Repeat(line, (size-len(head))/len(line)+1)[:size-len(head)-1] + "\n"
 		msg := head + body

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vmspop/vmspop/delivery"
+	"github.com/vmspop/vmspop/internal/delivercmd"
 	"github.com/vmspop/vmspop/mail11"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
@@ -47,13 +48,13 @@ func (e *dlEnv) lookup(k string) (string, bool) {
 // deliverArrival is the arrival time the deliver tests use.
 var deliverArrival = time.Date(2026, 11, 25, 10, 15, 32, 450_000_000, time.UTC)
 
-// deliverT runs runDeliver in-process at a fixed arrival time.
+// deliver runs "vmspop deliver" in-process at a fixed arrival time.
 func (e *dlEnv) deliver(t *testing.T, stdin string, args ...string) (int, string) {
 	t.Helper()
 	var stderr bytes.Buffer
-	c := &deliverCmd{env: e.lookup, stdin: strings.NewReader(stdin), stderr: &stderr,
-		now: func() time.Time { return deliverArrival }}
-	return c.main(args), stderr.String()
+	c := &delivercmd.Command{Name: "vmspop deliver", Env: e.lookup, Stdin: strings.NewReader(stdin), Stderr: &stderr,
+		Now: func() time.Time { return deliverArrival }}
+	return c.Main(args), stderr.String()
 }
 
 func (e *dlEnv) folder(t *testing.T, user, folder string) [][]byte {

@@ -33,6 +33,14 @@ type postfixInstance struct {
 // socket sock; it is stopped when the test ends.
 func startPostfix(t *testing.T, dir, sock string) *postfixInstance {
 	t.Helper()
+	return startPostfixConf(t, dir, "mailbox_transport = lmtp:unix:"+sock+"\n", "")
+}
+
+// startPostfixConf starts a Postfix in dir whose local delivery is set by
+// the main.cf lines delivery, with the master.cf lines services added; it
+// is stopped when the test ends.
+func startPostfixConf(t *testing.T, dir, delivery, services string) *postfixInstance {
+	t.Helper()
 	bin := requireTool(t, "postfix")
 	if os.Geteuid() != 0 {
 		t.Skip("a private Postfix instance needs root (CI runs as root)")
@@ -63,13 +71,12 @@ local_recipient_maps =
 alias_maps =
 alias_database =
 biff = no
-mailbox_transport = lmtp:unix:%[2]s
-maillog_file = %[1]s/maillog
+%[2]smaillog_file = %[1]s/maillog
 maillog_file_prefixes = %[1]s
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
-`, dir, sock)
+`, dir, delivery)
 	master := p.smtpAddr + ` inet n - n - - smtpd
 pickup    unix  n - n 60  1 pickup
 cleanup   unix  n - n -   0 cleanup
@@ -92,7 +99,7 @@ lmtp      unix  - - n -   - lmtp
 anvil     unix  - - n -   1 anvil
 scache    unix  - - n -   1 scache
 postlog   unix-dgram n - n - 1 postlogd
-`
+` + services
 	if err := os.WriteFile(filepath.Join(p.conf, "main.cf"), []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}

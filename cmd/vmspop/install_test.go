@@ -11,7 +11,7 @@ import (
 )
 
 // TestMakeInstall runs `make install DESTDIR=...` and checks the tree: the
-// binary (which reports its revision), the units pointing at it, the
+// binary (which reports its revision), the delivery agent vmspop-deliver, the units pointing at it, the
 // sample environment, the logrotate file and the two man pages, which
 // groff formats without a warning.
 func TestMakeInstall(t *testing.T) {
@@ -34,6 +34,7 @@ func TestMakeInstall(t *testing.T) {
 	t.Logf("installed:\n%s", strings.Join(tree, "\n"))
 	want := []string{
 		"-rwxr-xr-x /usr/local/bin/vmspop",
+		"-rwxr-xr-x /usr/local/bin/vmspop-deliver",
 		"-rw-r--r-- /usr/local/lib/systemd/system/vmspop.service",
 		"-rw-r--r-- /usr/local/lib/systemd/system/vmspop.socket",
 		"-rw-r--r-- /etc/vmspop/vmspop.env.sample",
@@ -63,6 +64,11 @@ func TestMakeInstall(t *testing.T) {
 		if !strings.Contains(string(out), "revision "+strings.TrimSpace(string(head))) {
 			t.Errorf("vmspop version does not report revision %s:\n%s", head, out)
 		}
+	}
+	// vmspop-deliver without a user: its usage, exit 64 (EX_USAGE).
+	out, err = exec.Command(filepath.Join(dest, "usr/local/bin/vmspop-deliver")).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 64 || !strings.Contains(string(out), "usage: vmspop-deliver [-f SENDER] USER...") {
+		t.Errorf("vmspop-deliver without arguments: %v\n%s", err, out)
 	}
 	// A second install keeps an edited vmspop.env.
 	env := filepath.Join(dest, "etc/vmspop/vmspop.env")

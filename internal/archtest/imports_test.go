@@ -46,9 +46,12 @@ var allowed = map[string][]string{
 	"internal/poptest":    {},
 	"internal/atomicfile": {},
 	"internal/archtest":   {},
-	"cmd/vmspop": {"admin", "delivery", "gateway", "lmtp", "logicals", "mail11", "maildrop", "metrics",
+	"internal/spoolowner": {"logicals"},
+	"internal/delivercmd": {"delivery", "internal/spoolowner", "logicals", "spool"},
+	"cmd/vmspop": {"admin", "delivery", "gateway", "internal/delivercmd", "internal/spoolowner", "lmtp", "logicals", "mail11", "maildrop", "metrics",
 		"penalty", "rewrite", "rpop", "sd", "spool", "tracelog", "uaf"},
-	"cmd/vmspop-load": {"mail11", "spool", "uaf"},
+	"cmd/vmspop-deliver": {"internal/delivercmd"},
+	"cmd/vmspop-load":    {"mail11", "spool", "uaf"},
 }
 
 // leaves must not depend on any package of the module, even indirectly,

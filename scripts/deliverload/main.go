@@ -1,6 +1,7 @@
 // Command deliverload runs a local delivery agent once per message, as an
 // MTA does, as fast as it completes, and prints messages per second;
-// scripts/deliver-bench.sh runs it for "vmspop deliver" and dovecot-lda.
+// scripts/deliver-bench.sh runs it for vmspop-deliver, "vmspop deliver" and
+// dovecot-lda.
 //
 // usage: deliverload [-n N] [-c C] [-users U] [-size S] [-env K=V]... -- COMMAND ARG...
 //
