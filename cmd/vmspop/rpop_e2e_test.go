@@ -333,8 +333,17 @@ func TestRPOPInServe(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	site.checkOnce(t, "JONES", msgs)
-	log, _ := os.ReadFile(srv.Log)
-	if !regexp.MustCompile(`rpop poll.*messages=5`).Match(log) && !regexp.MustCompile(`"messages":5.*rpop poll|rpop poll.*"messages":5`).Match(log) {
+	// A poll logs its line after it has stored the messages: wait for it.
+	polled := regexp.MustCompile(`rpop poll.*messages=5|"messages":5.*rpop poll|rpop poll.*"messages":5`)
+	var log []byte
+	for {
+		log, _ = os.ReadFile(srv.Log)
+		if polled.Match(log) && strings.Contains(string(log), self) && strings.Contains(string(log), good) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !polled.Match(log) {
 		t.Errorf("no poll log line with messages=5 in:\n%s", log)
 	}
 	if !strings.Contains(string(log), self) || !strings.Contains(string(log), good) {
