@@ -389,31 +389,17 @@ func deliverLocked(dir, path string, msgs []Delivery) error {
 	}
 	defer l.close()
 	// withFolderLock has resolved the record (recoverDir).
-	f, created, err := openFolder(path)
+	f, from, ino, nl, err := openFolderEnd(dir, path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if created {
-		if err := atomicfile.SyncDir(dir); err != nil {
-			return err
-		}
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	from := fi.Size()
-	nl, err := needsNewline(f, from)
-	if err != nil {
-		return err
-	}
 	// First pass: the bytes to be written, counted and summed.
 	sum := &crcCounter{h: crc32.New(castagnoli)}
 	if err := formatDeliveries(sum, nl, msgs); err != nil {
 		return err
 	}
-	rec := appendRecord{state: "pending", folder: filepath.Base(path), ino: fi.Sys().(*syscall.Stat_t).Ino, from: from, to: from + sum.n, crc: sum.h.Sum32()}
+	rec := appendRecord{state: "pending", folder: filepath.Base(path), ino: ino, from: from, to: from + sum.n, crc: sum.h.Sum32()}
 	if err := l.write(rec, true); err != nil {
 		return err
 	}
@@ -452,6 +438,34 @@ func deliverLocked(dir, path string, msgs []Delivery) error {
 
 // openFolder opens the folder file path for writing, creating it (with the
 // directory's owner) if needed; created says it did.
+// openFolderEnd opens (or makes, its directory synced) the folder to
+// append to, and returns its size, its inode and whether a newline must
+// end its last message first.
+func openFolderEnd(dir, path string) (f *os.File, size int64, ino uint64, nl bool, err error) {
+	f, created, err := openFolder(path)
+	if err != nil {
+		return nil, 0, 0, false, err
+	}
+	fail := func(err error) (*os.File, int64, uint64, bool, error) {
+		f.Close()
+		return nil, 0, 0, false, err
+	}
+	if created {
+		if err := atomicfile.SyncDir(dir); err != nil {
+			return fail(err)
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	size = fi.Size()
+	if nl, err = needsNewline(f, size); err != nil {
+		return fail(err)
+	}
+	return f, size, fi.Sys().(*syscall.Stat_t).Ino, nl, nil
+}
+
 func openFolder(path string) (*os.File, bool, error) {
 	f, err := openNoFollow(path, os.O_RDWR)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {

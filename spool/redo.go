@@ -498,26 +498,11 @@ func (s *Spool) deliverRedo(dir, path string, msgs []Delivery, capacity int64) e
 			return errTooBig // the two-flush path needs no log
 		}
 	}
-	f, created, err := openFolder(path)
+	f, from, ino, nl, err := openFolderEnd(dir, path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if created {
-		if err := atomicfile.SyncDir(dir); err != nil {
-			return err
-		}
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	from := fi.Size()
-	ino := fi.Sys().(*syscall.Stat_t).Ino
-	nl, err := needsNewline(f, from)
-	if err != nil {
-		return err
-	}
 	buf, _ := s.redoBufs.Get().(*limitBuffer)
 	if buf == nil {
 		buf = &limitBuffer{}
