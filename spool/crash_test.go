@@ -203,19 +203,27 @@ func TestCrashDuringAppend(t *testing.T) {
 				acked[id] = true
 			}
 		}
-		// Every message present is whole (ids checks content) and unique;
-		// every acknowledged one is present.
-		seen := map[int]bool{}
-		for _, id := range ids(t, New(root), "SMITH", NewMail) {
+		checkCensus(t, root, acked, fmt.Sprintf("kill %d", i), NewMail)
+	}
+}
+
+// checkCensus fails t unless every message in SMITH's folders is whole
+// (ids checks content) and there once, and every acknowledged one is
+// there; after says after what (for the failure message).
+func checkCensus(t *testing.T, root string, acked map[int]bool, after string, folders ...string) {
+	t.Helper()
+	seen := map[int]bool{}
+	for _, folder := range folders {
+		for _, id := range ids(t, New(root), "SMITH", folder) {
 			if seen[id] {
-				t.Fatalf("message %d twice after kill %d", id, i)
+				t.Fatalf("message %d twice after %s", id, after)
 			}
 			seen[id] = true
 		}
-		for id := range acked {
-			if !seen[id] {
-				t.Fatalf("acknowledged message %d lost after kill %d", id, i)
-			}
+	}
+	for id := range acked {
+		if !seen[id] {
+			t.Fatalf("acknowledged message %d lost after %s", id, after)
 		}
 	}
 }

@@ -243,20 +243,7 @@ func TestCrashDuringDeliver(t *testing.T) {
 				acked[id] = true
 			}
 		}
-		seen := map[int]bool{}
-		for _, folder := range []string{NewMail, Mail} {
-			for _, id := range ids(t, New(root), "SMITH", folder) {
-				if seen[id] {
-					t.Fatalf("message %d twice after kill %d", id, i)
-				}
-				seen[id] = true
-			}
-		}
-		for id := range acked {
-			if !seen[id] {
-				t.Fatalf("acknowledged message %d lost after kill %d", id, i)
-			}
-		}
+		checkCensus(t, root, acked, fmt.Sprintf("kill %d", i), NewMail, Mail)
 	}
 	t.Logf("%d deliveries acknowledged across 50 kills, %d of which left a pending record", len(acked), pending)
 }

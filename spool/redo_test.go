@@ -316,20 +316,7 @@ func TestCrashDuringRedo(t *testing.T) {
 				acked[id] = true
 			}
 		}
-		seen := map[int]bool{}
-		for _, folder := range []string{NewMail, Mail} {
-			for _, id := range ids(t, New(root), "SMITH", folder) {
-				if seen[id] {
-					t.Fatalf("message %d twice after kill %d (%s)", id, i, point)
-				}
-				seen[id] = true
-			}
-		}
-		for id := range acked {
-			if !seen[id] {
-				t.Fatalf("acknowledged message %d lost after kill %d (%s)", id, i, point)
-			}
-		}
+		checkCensus(t, root, acked, fmt.Sprintf("kill %d (%s)", i, point), NewMail, Mail)
 	}
 	for _, p := range points {
 		if crashes[p] == 0 {
