@@ -29,9 +29,9 @@ func redoEntries(t testing.TB, dir string) []redoData {
 	return ents
 }
 
-// setHintBoot rewrites the hint of dir's redo log as if written in another
-// boot: what a power loss leaves (the page cache is gone).
-func setHintBoot(t *testing.T, dir, boot string) {
+// editHint rewrites the hint of dir's redo log after edit has changed it:
+// how the tests fake another boot or an older log.
+func editHint(t *testing.T, dir string, edit func(*redoHint)) {
 	t.Helper()
 	l, err := openRedo(dir, 0)
 	if err != nil || l == nil {
@@ -42,7 +42,7 @@ func setHintBoot(t *testing.T, dir, boot string) {
 	if !ok {
 		t.Fatal("no hint")
 	}
-	h.boot = boot
+	edit(&h)
 	if err := l.writeHint(h); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,8 @@ func TestCrashDuringRedo(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			setHintBoot(t, dir, "lost")
+			// The hint as a power loss leaves it: written in another boot.
+			editHint(t, dir, func(h *redoHint) { h.boot = "lost" })
 		}
 		at := 1 + i/len(points)%4
 		if point == "replayed" {
@@ -335,19 +336,7 @@ func TestRedoMaxAge(t *testing.T) {
 	dir := filepath.Join(s.Root, "SMITH")
 	age := func(d time.Duration) {
 		t.Helper()
-		l, err := openRedo(dir, 0)
-		if err != nil || l == nil {
-			t.Fatal(err)
-		}
-		defer l.close()
-		h, ok := l.hint()
-		if !ok {
-			t.Fatal("no hint")
-		}
-		h.since = time.Now().Add(-d).Unix()
-		if err := l.writeHint(h); err != nil {
-			t.Fatal(err)
-		}
+		editHint(t, dir, func(h *redoHint) { h.since = time.Now().Add(-d).Unix() })
 	}
 
 	deliverN(t, s, "SMITH", NewMail, 0, 1)
