@@ -285,24 +285,32 @@ func noteErr(who string, err error) {
 	}
 }
 
+// openSession connects, logs in and sends STAT, timing the login and the
+// STAT reply from t0, the moment it started; the caller closes p.
+func openSession(cr cred) (p *popConn, s sample, t0 time.Time, n int, size int64, err error) {
+	t0 = time.Now()
+	if p, err = dial(); err != nil {
+		return nil, s, t0, 0, 0, err
+	}
+	if err = p.login(cr); err == nil {
+		s.auth = time.Since(t0)
+		n, size, err = p.stat()
+	}
+	if err != nil {
+		p.close()
+		return nil, s, t0, 0, 0, err
+	}
+	s.first = time.Since(t0)
+	return p, s, t0, n, size, nil
+}
+
 // drainSession performs one full drain session.
 func drainSession(cr cred) (sample, error) {
-	var s sample
-	t0 := time.Now()
-	p, err := dial()
+	p, s, t0, nmsg, statSize, err := openSession(cr)
 	if err != nil {
 		return s, err
 	}
 	defer p.close()
-	if err := p.login(cr); err != nil {
-		return s, err
-	}
-	s.auth = time.Since(t0)
-	nmsg, statSize, err := p.stat()
-	if err != nil {
-		return s, err
-	}
-	s.first = time.Since(t0)
 	// UIDL
 	if _, err := p.cmd("UIDL", "UIDL"); err != nil {
 		return s, err
@@ -386,22 +394,11 @@ func drainSession(cr cred) (sample, error) {
 }
 
 func loginSession(cr cred) (sample, error) {
-	var s sample
-	t0 := time.Now()
-	p, err := dial()
+	p, s, t0, n, _, err := openSession(cr)
 	if err != nil {
 		return s, err
 	}
 	defer p.close()
-	if err := p.login(cr); err != nil {
-		return s, err
-	}
-	s.auth = time.Since(t0)
-	n, _, err := p.stat()
-	if err != nil {
-		return s, err
-	}
-	s.first = time.Since(t0)
 	if _, err := p.cmd("QUIT", "QUIT"); err != nil {
 		return s, err
 	}
