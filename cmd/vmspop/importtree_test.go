@@ -20,11 +20,23 @@ import (
 var treeFolders = []string{"NEWMAIL", "MAIL", "PROJECTS"}
 
 // genExport writes users x folders EXTRACT files as VMSPOP_EXPORT.COM
-// does (DIR/USER/FOLDER.TXT) and returns the message count of each
-// USER/FOLDER. bodyRepeat makes the messages larger.
+// does (DIR/USER/FOLDER.TXT, and its ACCOUNTS.TXT, SYSUAF.LIS and log
+// beside them) and returns the message count of each USER/FOLDER.
 func genExport(t *testing.T, dir string, users int) map[string]int {
 	t.Helper()
 	want := map[string]int{}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{
+		"ACCOUNTS.TXT":      vmsExport,
+		"SYSUAF.LIS":        authorizeListing,
+		"VMSPOP_EXPORT.LOG": "VMSPOP_EXPORT started  1-DEC-2026 14:02:11.23\nVMSPOP_EXPORT finished  1-DEC-2026 14:09:40.02\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for u := range users {
 		user := fmt.Sprintf("USER%02d", u)
 		if err := os.MkdirAll(filepath.Join(dir, user), 0o755); err != nil {
@@ -123,6 +135,12 @@ func TestImportTree(t *testing.T) {
 				t.Errorf("run %d: report lacks %q:\n%s", run, w, out)
 			}
 		}
+		// The export procedure's own files are not mail, nor refused.
+		for _, f := range []string{"ACCOUNTS.TXT", "SYSUAF.LIS", "VMSPOP_EXPORT.LOG"} {
+			if strings.Contains(out, f) {
+				t.Errorf("run %d: the report names the export's %s:\n%s", run, f, out)
+			}
+		}
 		if !regexp.MustCompile(`(?m)^USER07 +3 +[0-9]+ `).MatchString(out) {
 			t.Errorf("run %d: no line for USER07 (lower-case file names):\n%s", run, out)
 		}
@@ -192,13 +210,13 @@ func TestImportTreeKilled(t *testing.T) {
 	}
 }
 
-// TestImportTreeProgressTTY runs the import on a pseudo-terminal (script
-// (1)): the progress bar is redrawn in place.
+// TestImportTreeProgressTTY runs the import of 50 users x 3 folders on a
+// pseudo-terminal (script(1)): the progress bar is redrawn in place.
 func TestImportTreeProgressTTY(t *testing.T) {
 	requireTool(t, "script")
 	dir := t.TempDir()
 	export := filepath.Join(dir, "export")
-	genExport(t, export, 5)
+	want := genExport(t, export, 50)
 	spoolDir := filepath.Join(dir, "spool")
 	os.Mkdir(spoolDir, 0o700)
 	cmd := exec.Command("script", "-qec", fmt.Sprintf("'%s' import --tree '%s'", vmspopBinary(t), export), "/dev/null")
@@ -208,7 +226,7 @@ func TestImportTreeProgressTTY(t *testing.T) {
 		t.Fatalf("script: %v\n%s", err, out)
 	}
 	s := string(out)
-	for _, w := range []string{"\r[###", "100%", "5/5 users", "ETA", "messages", "MB"} {
+	for _, w := range []string{"\r[###", "100%", "50/50 users", "ETA", "messages", "MB", "Total 50 "} {
 		if !strings.Contains(s, w) {
 			t.Errorf("terminal output lacks %q:\n%q", w, s)
 		}
@@ -216,4 +234,5 @@ func TestImportTreeProgressTTY(t *testing.T) {
 	if strings.Contains(s, " done (") {
 		t.Errorf("plain progress lines on a terminal:\n%q", s)
 	}
+	checkCounts(t, spoolCounts(t, spoolDir), want)
 }
