@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vmspop/vmspop/spool"
 )
@@ -195,6 +198,122 @@ func TestImportTreeKilled(t *testing.T) {
 	checkCounts(t, spoolCounts(t, spoolDir), want)
 	// Exactly once: no message twice in a folder.
 	for k := range want {
+		user, folder, _ := strings.Cut(k, "/")
+		msgs, err := spool.New(spoolDir).ReadFolder(context.Background(), user, folder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, m := range msgs {
+			if seen[string(m)] {
+				t.Errorf("%s holds a message twice", k)
+			}
+			seen[string(m)] = true
+		}
+	}
+}
+
+// TestImportTreeKilledAnyInstant kills import --tree (two users at a
+// time) at instants spread over the run, several times in a row, each run
+// starting where the last was killed: after every kill each folder is
+// either not there or whole (one atomic update per folder file) and holds
+// no message twice; a last run completes the import, every message once.
+func TestImportTreeKilledAnyInstant(t *testing.T) {
+	dir := t.TempDir()
+	export := filepath.Join(dir, "export")
+	want := genExport(t, export, 50)
+	spoolDir := filepath.Join(dir, "spool")
+	os.Mkdir(spoolDir, 0o700)
+	rounds := 4
+	if s := os.Getenv("IMPORT_KILL_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 18))
+	killed, ran := 0, 0
+	for round := range rounds {
+		cmd := treeCmd(t, spoolDir, "--tree", export, "--jobs", "2")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill after a random number of finished users and a random
+		// pause of up to 30 ms, so that the kill lands anywhere: between
+		// users, while a folder file is read, appended or synced.
+		// Users are imported in order of their names, so the first
+		// users still to do come after the finished ones.
+		got := spoolCounts(t, spoolDir)
+		finished := 0
+		for u := range len(want) / len(treeFolders) {
+			whole := true
+			for _, f := range treeFolders {
+				k := fmt.Sprintf("USER%02d/%s", u, f)
+				whole = whole && got[k] == want[k]
+			}
+			if whole {
+				finished++
+			}
+		}
+		users := len(want) / len(treeFolders)
+		if finished == users {
+			break // every run before was killed late: done
+		}
+		after := finished + rng.IntN(users-finished)
+		pause := time.Duration(rng.IntN(30_000)) * time.Microsecond
+		sc := bufio.NewScanner(stderr)
+		for done := 0; done < after && sc.Scan(); {
+			if strings.Contains(sc.Text(), " done (") {
+				done++
+			}
+		}
+		time.Sleep(pause)
+		cmd.Process.Signal(syscall.SIGKILL)
+		for sc.Scan() {
+		}
+		cmd.Wait()
+		ran++
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			killed++
+		}
+		got = spoolCounts(t, spoolDir)
+		whole := 0
+		for k, n := range got {
+			// An empty folder file may stay where the kill came before
+			// the folder's append was complete.
+			if n != want[k] && n != 0 {
+				t.Errorf("round %d (killed after %d users and %v): %s holds %d messages, want 0 or %d", round, after, pause, k, n, want[k])
+			}
+			if n == want[k] {
+				whole++
+			}
+		}
+		checkOnce(t, spoolDir, got)
+		t.Logf("round %d: killed after %d users and %v: %d of %d folders imported", round, after, pause, whole, len(want))
+	}
+	if killed < (ran+1)/2 {
+		t.Fatalf("only %d of %d runs were killed before they ended", killed, ran)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	cmd := treeCmd(t, spoolDir, "--tree", export)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if code := exitCode(t, cmd); code != 0 {
+		t.Fatalf("resumed import: exit %d\n%s", code, out.String())
+	}
+	got := spoolCounts(t, spoolDir)
+	checkCounts(t, got, want)
+	checkOnce(t, spoolDir, got)
+}
+
+// checkOnce fails if a folder of folders (USER/FOLDER keys) holds a
+// message twice.
+func checkOnce(t *testing.T, spoolDir string, folders map[string]int) {
+	t.Helper()
+	for k := range folders {
 		user, folder, _ := strings.Cut(k, "/")
 		msgs, err := spool.New(spoolDir).ReadFolder(context.Background(), user, folder)
 		if err != nil {
