@@ -31,6 +31,8 @@ Users are imported N at a time (default: the number of CPUs). Each folder
 is appended in one atomic update, skipping messages already there, so a
 second run adds nothing and a run that was killed can simply be run again.
 A folder file with a malformed message is refused whole and reported.
+The files the export procedure writes beside the user directories
+(ACCOUNTS.TXT, SYSUAF.LIS, VMSPOP_EXPORT.LOG) are left alone.
 `
 
 // isTreeImport reports whether the import arguments ask for --tree.
@@ -120,8 +122,19 @@ type treeFolder struct {
 	size int64
 }
 
+// exportFiles are the files dist/vms/VMSPOP_EXPORT.COM writes beside the
+// user directories (upper case): not mail, and not refused.
+var exportFiles = []string{"ACCOUNTS.TXT", "SYSUAF.LIS", "VMSPOP_EXPORT.LOG"}
+
+// isExportFile reports whether name, a file at the top of an export, is one
+// of exportFiles (in either case, with or without a VMS version ";n").
+func isExportFile(name string) bool {
+	base, _, _ := strings.Cut(strings.ToUpper(name), ";")
+	return slices.Contains(exportFiles, base)
+}
+
 // planTree lists DIR/USER/FOLDER.TXT; anything else is refused (returned
-// as problems) and left alone.
+// as problems) and left alone, but for the export procedure's own files.
 func planTree(root string) ([]*treeUser, []string, error) {
 	if root == "" {
 		return nil, nil, errors.New("--tree needs a directory")
@@ -135,6 +148,9 @@ func planTree(root string) ([]*treeUser, []string, error) {
 	seen := map[string]string{}
 	for _, e := range ents {
 		p := filepath.Join(root, e.Name())
+		if !e.IsDir() && e.Type().IsRegular() && isExportFile(e.Name()) {
+			continue
+		}
 		if !e.IsDir() {
 			refused = append(refused, p+": not a user directory")
 			continue

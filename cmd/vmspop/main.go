@@ -9,7 +9,7 @@
 //	vmspop serve [--startup FILE]     run the server (TCPIP$POP_* logicals)
 //	vmspop logicals [--startup FILE]  show the effective settings
 //	vmspop check [--startup FILE]     every problem that would stop serve
-//	vmspop uaf add|modify|show|list|remove ...   the accounts file
+//	vmspop uaf add|modify|show|list|remove|import ...   the accounts file
 //	vmspop deliver [-f SENDER] USER...   local delivery agent (stdin)
 //	vmspop rpop add|list|poll|run ...   remote POP3 accounts (docs/rpop.md)
 //	vmspop import USER FILE...        import VMS MAIL EXTRACT files
@@ -88,6 +88,7 @@ func usage(w io.Writer) {
   logicals [--startup FILE]     show the effective TCPIP$POP_* settings
   check [--startup FILE]        report every problem that would stop serve (exit 0: it would start)
   uaf add|modify|show|list|remove USER ...   manage the accounts file (TCPIP$POP_UAF)
+  uaf import FILE [--dry-run]   accounts from VMS: the export or AUTHORIZE LIST/FULL
   deliver [-f SENDER] USER...   append the RFC 5322 message on stdin to each user's NEWMAIL
   rpop add|modify|remove|list|show|poll|run ...   poll remote POP3 accounts into NEWMAIL (docs/rpop.md)
   import USER FILE... [--folder NAME]   import VMS MAIL EXTRACT/ALL files

@@ -284,6 +284,12 @@ func TestMigrateUIDLDovecot(t *testing.T) {
 	}
 	p.cmd("QUIT")
 	s2.stop()
+	// The three retrieved messages moved: NEWMAIL holds the other 20 and the
+	// one delivered after the cutover, MAIL the three.
+	moved := spoolCounts(t, spoolDir)
+	if moved["SMITH/NEWMAIL"] != len(site["smith"])-3+1 || moved["SMITH/MAIL"] != 3 {
+		t.Fatalf("after RETR 1-3 and QUIT SMITH holds %v, want NEWMAIL %d, MAIL 3", moved, len(site["smith"])-2)
+	}
 	idx, _ := filepath.Glob(filepath.Join(spoolDir, "SMITH", ".*.idx"))
 	if len(idx) == 0 {
 		t.Fatal("no index to remove")
@@ -291,19 +297,25 @@ func TestMigrateUIDLDovecot(t *testing.T) {
 	for _, f := range idx {
 		os.Remove(f)
 	}
-	got := map[string]bool{}
+	// With every index rebuilt: MAIL lists Dovecot's UIDLs of the moved
+	// messages, NEWMAIL those of the rest and vmspop's own UID of the new
+	// one, in order.
+	listed := map[string][]string{}
 	for _, env := range []string{"TCPIP$POP_USE_MAIL_FOLDER=0", "TCPIP$POP_USE_MAIL_FOLDER=1"} {
 		s3 := &e2eServer{Dir: dir, Spool: spoolDir, UAF: s.UAF, Log: filepath.Join(dir, "server3.log"), Addr: freePort(t)}
 		s3.start(t, "TCPIP$POP_DECNET_NODES="+nodes, env)
-		for _, u := range popUIDLs(t, s3.Addr, "smith", "pw-smith") {
-			got[u] = true
-		}
+		listed[env] = popUIDLs(t, s3.Addr, "smith", "pw-smith")
 		s3.stop()
 	}
-	for _, u := range doveUIDLs {
-		if !got[u] {
-			t.Errorf("Dovecot's UIDL %s is not listed by vmspop after the move to MAIL", u)
-		}
+	if len(doveUIDLs) != len(site["smith"]) {
+		t.Fatalf("Dovecot lists %d UIDLs of smith, want %d", len(doveUIDLs), len(site["smith"]))
+	}
+	if got, want := listed["TCPIP$POP_USE_MAIL_FOLDER=1"], doveUIDLs[:3]; !slices.Equal(got, want) {
+		t.Errorf("MAIL lists %q after the move and the index rebuild, want Dovecot's %q", got, want)
+	}
+	newmail := listed["TCPIP$POP_USE_MAIL_FOLDER=0"]
+	if len(newmail) != len(doveUIDLs)-3+1 || !slices.Equal(newmail[:len(newmail)-1], doveUIDLs[3:]) || !strings.HasPrefix(newmail[len(newmail)-1], "SMITH.") {
+		t.Errorf("NEWMAIL lists %q after the index rebuild, want Dovecot's %q and a UID of vmspop's own", newmail, doveUIDLs[3:])
 	}
 }
 

@@ -159,7 +159,7 @@ func (c *uafCmd) run(args []string) error {
 	}
 	args = top.Args()
 	if len(args) == 0 {
-		return uafUsagef("missing command (add, modify, show, list or remove)")
+		return uafUsagef("missing command (add, modify, show, list, remove or import)")
 	}
 	switch cmd, rest := strings.ToLower(args[0]), args[1:]; cmd {
 	case "add", "modify":

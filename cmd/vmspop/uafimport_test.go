@@ -91,6 +91,88 @@ func TestUAFImport(t *testing.T) {
 	}
 }
 
+// authorizeListing is AUTHORIZE LIST/FULL output (SYSUAF.LIS) as a VMS
+// system writes it, copied in text mode with CRLF line ends and a form
+// feed between pages: no password hashes; SMITH expires, JONES is DISUSER
+// and DISMAIL (on a continued Flags: line), FIELD has DisNewMail only.
+var authorizeListing = strings.ReplaceAll(`Username: SMITH                            Owner:  JOHN SMITH
+Account:  USERS                            UIC:    [200,201] ([USERS,SMITH])
+CLI:      DCL                              Tables: DCLTABLES
+Default:  USERS:[SMITH]
+LGICMD:   LOGIN
+Flags:
+Primary days:   Mon Tue Wed Thu Fri
+Secondary days:                     Sat Sun
+No access restrictions
+Expiration:   31-DEC-2026 00:00    Pwdminimum:  8   Login Fails:     0
+Pwdlifetime:         90 00:00    Pwdchange:  15-JAN-2025 10:23
+
+`+"\f"+`
+Username: JONES                            Owner:  FRED JONES
+Account:  USERS                            UIC:    [200,202] ([USERS,JONES])
+Flags:  DisCtlY DefCLI LockPwd Restricted DisUser DisWelcome DisNewMail
+        DisMail DisReport
+Expiration:            (none)    Pwdminimum:  6   Login Fails:     3
+
+Username: FIELD                            Owner:  ANNE FIELD
+Flags:  DisNewMail
+Expiration:            (none)    Pwdminimum:  6   Login Fails:     0
+`, "\n", "\r\n")
+
+// TestUAFImportAuthorizeList imports AUTHORIZE LIST/FULL output with the
+// command: dry run, flags and expiry, the accounts without a password, a
+// second run that changes nothing, then the export's hashes on top.
+func TestUAFImportAuthorizeList(t *testing.T) {
+	env, path := uafEnv(t)
+	dir := t.TempDir()
+	lis := filepath.Join(dir, "SYSUAF.LIS")
+	os.WriteFile(lis, []byte(authorizeListing), 0o644)
+
+	r := runUAFTest(t, env, "", "import", lis, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "3 created, 0 changed, 0 unchanged (dry run: nothing written)") {
+		t.Fatalf("dry run: %+v", r)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("--dry-run wrote the accounts file")
+	}
+	r = runUAFTest(t, env, "", "import", lis)
+	if r.code != 0 || !strings.Contains(r.stdout, "3 created, 0 changed, 0 unchanged") {
+		t.Fatalf("import: %+v", r)
+	}
+	for _, u := range []string{"SMITH", "JONES", "FIELD"} {
+		if !strings.Contains(r.stdout, "no password: "+u) {
+			t.Errorf("import does not say %s has no password:\n%s", u, r.stdout)
+		}
+	}
+	for user, want := range map[string][]string{
+		"smith": {"Flags:       -", "Expires:     2026-12-30", "Password:    not set"},
+		"jones": {"Flags:       DISUSER,DISMAIL", "Expires:     none"},
+		"field": {"Flags:       -", "Expires:     none"},
+	} {
+		show := runUAFTest(t, env, "", "show", user).stdout
+		for _, w := range want {
+			if !strings.Contains(show, w) {
+				t.Errorf("show %s lacks %q:\n%s", user, w, show)
+			}
+		}
+	}
+	r = runUAFTest(t, env, "", "import", lis)
+	if r.code != 0 || !strings.Contains(r.stdout, "0 created, 0 changed, 3 unchanged") {
+		t.Fatalf("second import: %+v", r)
+	}
+	// The export of F$GETUAI values after the listing: JONES's expiry and
+	// flags change, JRANDOM and OLDCRC are new.
+	exp := filepath.Join(dir, "ACCOUNTS.TXT")
+	os.WriteFile(exp, []byte(vmsExport), 0o600)
+	r = runUAFTest(t, env, "", "import", exp)
+	if r.code != 0 || !strings.Contains(r.stdout, "2 created, 1 changed, 0 unchanged") {
+		t.Fatalf("export after the listing: %+v", r)
+	}
+	if show := runUAFTest(t, env, "", "show", "jones").stdout; !strings.Contains(show, "Flags:       DISUSER\n") || !strings.Contains(show, "VMS hash (PURDY_S)") {
+		t.Errorf("JONES after the export:\n%s", show)
+	}
+}
+
 // TestUAFImportVMSPasswordPOP: a user imported with a VMS hash logs in to
 // the real server with the old VMS password; the server then keeps a
 // bcrypt hash.
