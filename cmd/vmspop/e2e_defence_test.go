@@ -8,11 +8,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,10 +233,18 @@ next:
 	return total
 }
 
+// TestLogicalMetricsListen scrapes /metrics of a real server after real
+// sessions and deliveries and parses it with the Prometheus text parser:
+// every family docs/defence.md lists has the samples those made.
+// Deliveries are counted by exit status both for LMTP (in the server) and
+// for vmspop deliver processes (reported through the admin socket).
 func TestLogicalMetricsListen(t *testing.T) {
 	t.Parallel()
 	maddr := freePort(t)
-	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr, "TCPIP$POP_AUTH_PENALTY=0")
+	lmtpSock := filepath.Join(t.TempDir(), "lmtp.sock")
+	adminSock := filepath.Join(t.TempDir(), "run", "admin.sock")
+	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr, "TCPIP$POP_AUTH_PENALTY=0",
+		"TCPIP$POP_LMTP_LISTEN="+lmtpSock, "TCPIP$POP_ADMIN_SOCKET="+adminSock)
 	base := "http://" + maddr
 	before := scrape(t, base+"/metrics")
 	if v := metricValue(before, "vmspop_build_info", "version=V0.1"); v != 1 {
@@ -267,6 +279,22 @@ func TestLogicalMetricsListen(t *testing.T) {
 	p.cmd("QUIT")
 	lgReadLog(t, s, "end=QUIT")
 	t.Logf("QUIT after %v", time.Since(t0))
+	// Deliveries: LMTP to SMITH (delivered: 0) and to an unknown user
+	// (67); vmspop deliver processes, the same two (0 and 67).
+	lc := dialLMTP(t, lmtpSock)
+	codes, err := lmtpSend(lc, "ann@b.example", []string{"smith@vms.example", "nobody@vms.example"}, "From: ann@b.example\nSubject: m\n\nbody\n")
+	if err != nil || codes["smith@vms.example"] != 250 || codes["nobody@vms.example"] != 550 {
+		t.Fatalf("LMTP replies %v, %v", codes, err)
+	}
+	lc.Quit()
+	for user, want := range map[string]int{"SMITH": 0, "NOBODY": 67} {
+		cmd := exec.Command(vmspopBinary(t), "deliver", "-f", "ann@b.example", user)
+		cmd.Env = append(os.Environ(), "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF, "TCPIP$POP_ADMIN_SOCKET="+adminSock, lgRace)
+		cmd.Stdin = strings.NewReader("From: ann@b.example\nSubject: d\n\nbody\n")
+		if code := exitCode(t, cmd); code != want {
+			t.Errorf("vmspop deliver %s = %d, want %d", user, code, want)
+		}
+	}
 	var after map[string]*dto.MetricFamily
 	want := []struct {
 		name   string
@@ -284,6 +312,8 @@ func TestLogicalMetricsListen(t *testing.T) {
 		{"vmspop_lock_wait_seconds", []string{"kind=session"}, 2},
 		{"vmspop_update_duration_seconds", nil, 2},
 		{"vmspop_penalised_addresses", nil, 1},
+		{"vmspop_deliveries_total", []string{"status=0"}, 2},
+		{"vmspop_deliveries_total", []string{"status=67"}, 2},
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -332,6 +362,53 @@ func TestLogicalMetricsListen(t *testing.T) {
 	}
 }
 
+// TestHealthzNotAccepting: /healthz answers 503 once the server no
+// longer accepts connections, here while SIGTERM's grace period lets an
+// open session finish (the metrics listener stays up until then).
+func TestHealthzNotAccepting(t *testing.T) {
+	t.Parallel()
+	maddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr)
+	health := func() (int, string) {
+		resp, err := http.Get("http://" + maddr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if c, b := health(); c != 200 {
+		t.Fatalf("/healthz = %d %q, want 200", c, b)
+	}
+	p := dialPOP(t, s.Addr)
+	p.login("smith", "demo")
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, b := health()
+		if c == 503 && strings.Contains(b, "not accepting connections") {
+			break
+		}
+		if c != 200 || time.Now().After(deadline) {
+			t.Fatalf("/healthz after SIGTERM = %d %q, want 503 not accepting connections", c, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The session is still served, and ends normally.
+	if r := p.cmd("STAT"); !strings.HasPrefix(r, "+OK") {
+		t.Errorf("STAT during the grace period: %s", r)
+	}
+	p.cmd("QUIT")
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		t.Error("server did not exit after the last session")
+	}
+}
+
 // chromium runs headless Chromium with args and the given URL and returns
 // its standard output.
 func chromium(t *testing.T, args ...string) string {
@@ -369,6 +446,30 @@ func TestStatusPageBrowser(t *testing.T) {
 	t.Parallel()
 	maddr := freePort(t)
 	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr)
+	// A guesser at 127.0.0.9 (penalised), and an error: JONES's spool
+	// directory is a file, so his maildrop cannot be opened.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}}
+	nc, err := d.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	g := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
+	g.line()
+	g.cmd("USER nosuch")
+	g.cmd("PASS wrong")
+	nc.Close()
+	jones := filepath.Join(s.Spool, "JONES")
+	if err := os.RemoveAll(jones); err != nil {
+		t.Fatal(err)
+	}
+	lgWrite(t, jones, "not a directory\n")
+	j := dialPOP(t, s.Addr)
+	j.cmd("USER jones")
+	if r := j.cmd("PASS demo"); !strings.HasPrefix(r, "-ERR") {
+		t.Fatalf("JONES with a broken spool directory: %s", r)
+	}
+	j.cmd("QUIT")
 	p := dialPOP(t, s.Addr)
 	p.cmd("USER smith")
 	p.cmd("PASS wrong")
@@ -385,6 +486,8 @@ func TestStatusPageBrowser(t *testing.T) {
 		`<rect class="l"`,
 		`http-equiv="refresh"`,
 		`<span id="health" class="ok">OK</span>`,
+		`<td>127.0.0.9</td>`,
+		`cannot open maildrop`,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("status page DOM lacks %q:\n%s", want, dom)
@@ -393,7 +496,53 @@ func TestStatusPageBrowser(t *testing.T) {
 	if shot := os.Getenv("VMSPOP_STATUS_SCREENSHOT"); shot != "" {
 		chromium(t, "--screenshot="+shot, "--window-size=900,900", url)
 	}
+	statusRefreshes(t, maddr)
 	p.cmd("QUIT")
+}
+
+// statusRefreshes leaves the status page open in headless Chromium,
+// through a proxy that counts the page's requests, until the browser has
+// loaded it a second time by itself (the page's refresh).
+func statusRefreshes(t *testing.T, maddr string) {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed")
+	}
+	target, _ := neturl.Parse("http://" + maddr)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	loads := make(chan string, 16)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/status" {
+			select {
+			case loads <- time.Now().Format("15:04:05.000"):
+			default:
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--remote-debugging-port=0", proxy.URL+"/status")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case at := <-loads:
+			got = append(got, at)
+		case <-ctx.Done():
+			t.Fatalf("status page loaded at %v, not refreshed by the browser within 90 s\n%s", got, errb.String())
+		}
+	}
+	t.Logf("status page loaded by the browser at %v", got)
 }
 
 func TestLogicalAdminSocket(t *testing.T) {
