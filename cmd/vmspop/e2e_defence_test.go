@@ -141,6 +141,44 @@ func TestLogicalMaximumPerAddress(t *testing.T) {
 	}
 }
 
+// TestLoginCommandBudgetServe: the real server's default budget before
+// login (gateway.DefaultMaxLoginCommands, 30): a CAPA loop gets 30
+// listings, then the closing reply, and the socket closes. (A NOOP loop
+// ends sooner: NOOP is an error before login, and errors have their own
+// limit.)
+func TestLoginCommandBudgetServe(t *testing.T) {
+	t.Parallel()
+	s := lgServer(t)
+	p := dialPOP(t, s.Addr)
+	for i := 0; i < 30; i++ {
+		if r := p.cmd("CAPA"); !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("CAPA %d: %s", i+1, r)
+		}
+		p.multi()
+	}
+	if r := p.cmd("CAPA"); r != "-ERR too many commands before login, closing connection" {
+		t.Errorf("CAPA 31: %q", r)
+	}
+	if d := waitEOF(t, p.conn, 20*time.Second); d > 10*time.Second {
+		t.Errorf("closed after %v", d)
+	}
+	lgReadLog(t, s, "too many commands before login")
+	// A NOOP loop: closed at the error limit.
+	p = dialPOP(t, s.Addr)
+	for i := 1; ; i++ {
+		r := p.cmd("NOOP")
+		if r == "-ERR too many errors, closing connection" {
+			break
+		}
+		if i > 10 {
+			t.Fatalf("NOOP %d before login: %q, want the connection closed by now", i, r)
+		}
+	}
+	if d := waitEOF(t, p.conn, 20*time.Second); d > 10*time.Second {
+		t.Errorf("NOOP loop closed after %v", d)
+	}
+}
+
 func TestLogicalLoginTimeout(t *testing.T) {
 	t.Parallel()
 	s := lgServer(t, "TCPIP$POP_LOGIN_TIMEOUT=1")
@@ -270,6 +308,9 @@ func TestLogicalMetricsListen(t *testing.T) {
 	p.cmd("PASS wrong")
 	p.login("smith", "demo")
 	t.Logf("sessions after %v", time.Since(t0))
+	if v := metricValue(scrape(t, base+"/metrics"), "vmspop_sessions_open"); v < 1 {
+		t.Errorf("vmspop_sessions_open = %v with a session logged in, want at least 1", v)
+	}
 	if r := p.cmd("RETR 1"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("RETR 1: %s", r)
 	}
@@ -312,6 +353,7 @@ func TestLogicalMetricsListen(t *testing.T) {
 		{"vmspop_index_builds_total", nil, 1},
 		{"vmspop_index_hits_total", nil, 1},
 		{"vmspop_lock_wait_seconds", []string{"kind=session"}, 2},
+		{"vmspop_lock_wait_seconds", []string{"kind=folder"}, 1},
 		{"vmspop_update_duration_seconds", nil, 2},
 		{"vmspop_penalised_addresses", nil, 1},
 		{"vmspop_deliveries_total", []string{"status=0"}, 2},
