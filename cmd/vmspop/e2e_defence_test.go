@@ -15,7 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -659,4 +661,115 @@ func TestPlaintextRefusedBeforeSTLS(t *testing.T) {
 	if log := lgReadLog(t, s, "end=QUIT"); strings.Contains(log, "passwords may be sent in clear") {
 		t.Errorf("plaintext warning logged with passwords only under TLS")
 	}
+}
+
+// TestFloodServe: 1,000 parallel bad logins against the real server (the
+// binary without the race detector, whose cost is not the product's) with
+// its default penalties and per-address cap (100 clients from each of 10
+// addresses, MAXIMUM_THREADS raised to let them all in) leave a good login
+// from another address answered within 1 s: the median of 3 logins made
+// while the flood is in the server, in one of up to 3 rounds (a shared
+// machine's load can spoil one).
+func TestFloodServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 connections")
+	}
+	t.Parallel()
+	s := lgPrepare(t)
+	s.Bin = plainBinary(t)
+	s.Args = []string{"--grace=1s"} // the flood's sessions sit in their penalty: do not wait for them at the end
+	s.start(t, lgRace, lgNodes(s), "TCPIP$POP_MAXIMUM_THREADS=1100", "TCPIP$POP_TRACE=0")
+	const addrs, per = 10, 100
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sent := 0
+	for a := 0; a < addrs; a++ {
+		for i := 0; i < per; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+a))}, Timeout: 30 * time.Second}
+				nc, err := d.Dial("tcp", s.Addr)
+				if err != nil {
+					t.Errorf("flood dial: %v", err)
+					return
+				}
+				mu.Lock()
+				conns = append(conns, nc)
+				mu.Unlock()
+				nc.SetDeadline(time.Now().Add(60 * time.Second))
+				r := bufio.NewReader(nc)
+				if l, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+OK") {
+					t.Errorf("flood greeting %q, %v", l, err)
+					return
+				}
+				nc.Write([]byte("USER jones\r\n"))
+				r.ReadString('\n')
+				nc.Write([]byte("PASS wrong\r\n"))
+				mu.Lock()
+				sent++
+				mu.Unlock()
+			}()
+		}
+	}
+	// Measure once 90 % of the flood has sent its password (the last
+	// connections of 1,000 can take seconds on a loaded machine).
+	t0 := time.Now()
+	for {
+		mu.Lock()
+		n := sent
+		mu.Unlock()
+		if n >= addrs*per*9/10 {
+			break
+		}
+		if time.Since(t0) > 60*time.Second || t.Failed() {
+			t.Fatalf("flood: %d of %d sent their password", n, addrs*per)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("90 %% of the flood in after %v", time.Since(t0))
+	defer wg.Wait()
+	for round := 1; round <= 3; round++ {
+		med, lat := floodGoodLogins(t, s)
+		log := lgReadLog(t, s, "login failed")
+		t.Logf("round %d: good logins during the flood: %v; %d failures logged by then", round, lat, strings.Count(log, "login failed"))
+		if med < time.Second {
+			return
+		}
+		if round == 3 {
+			t.Errorf("good login took %v (median of %v) during 1,000 bad ones, want under 1 s", med, lat)
+		}
+	}
+}
+
+// floodGoodLogins logs in 3 times as SMITH from 127.0.0.2 and returns the
+// median time from PASS to its reply, and the three.
+func floodGoodLogins(t *testing.T, s *e2eServer) (time.Duration, []time.Duration) {
+	var lat []time.Duration
+	for i := 0; i < 3; i++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		nc, err := d.Dial("tcp", s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(60 * time.Second))
+		p := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
+		p.line()
+		p.cmd("USER smith")
+		start := time.Now()
+		if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("good login during the flood: %s", r)
+		}
+		lat = append(lat, time.Since(start))
+		p.cmd("QUIT")
+		nc.Close()
+	}
+	slices.Sort(lat)
+	return lat[1], lat
 }
