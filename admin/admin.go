@@ -5,8 +5,10 @@
 // that the server creates, and every connection's peer credentials
 // (SO_PEERCRED) are checked again.
 //
-// The protocol is one request line ("WHO" or "KICK <user>") and one JSON
-// reply (Reply).
+// The protocol is one request line ("WHO", "KICK <user>", or "DELIVERED
+// <status>", which vmspop deliver sends after each run so that the
+// server's metrics count deliveries by exit status) and one JSON reply
+// (Reply).
 package admin
 
 import (
@@ -19,6 +21,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +51,9 @@ type Reply struct {
 type Handler struct {
 	Who  func() []Session
 	Kick func(user string) int
+	// Delivered counts one run of vmspop deliver with its exit status
+	// (0-255); nil means deliveries are not counted.
+	Delivered func(status int)
 }
 
 // Listen creates the socket at path: its directory is created with mode
@@ -143,6 +149,15 @@ func serveConn(c net.Conn, h Handler, log logrus.FieldLogger) {
 		}
 		r.Kicked = h.Kick(user)
 		log.WithFields(logrus.Fields{"user": strings.ToUpper(user), "sessions": r.Kicked, "uid": uid}).Info("admin: kick")
+	case "DELIVERED":
+		n, err := strconv.Atoi(strings.TrimSpace(arg))
+		if err != nil || n < 0 || n > 255 {
+			r.Error = "DELIVERED needs an exit status (0-255)"
+			break
+		}
+		if h.Delivered != nil {
+			h.Delivered(n)
+		}
 	default:
 		r.Error = fmt.Sprintf("unknown request %q", verb)
 	}

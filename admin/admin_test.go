@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,14 +14,20 @@ import (
 
 func serveTest(t *testing.T, path string) {
 	t.Helper()
+	serveTestDelivered(t, path, nil)
+}
+
+func serveTestDelivered(t *testing.T, path string, delivered func(int)) {
+	t.Helper()
 	ln, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log, _ := logtest.NewNullLogger()
 	h := Handler{
-		Who:  func() []Session { return []Session{{ID: "a1", User: "SMITH", State: "TRANSACTION", Start: time.Now()}} },
-		Kick: func(u string) int { return 1 },
+		Who:       func() []Session { return []Session{{ID: "a1", User: "SMITH", State: "TRANSACTION", Start: time.Now()}} },
+		Kick:      func(u string) int { return 1 },
+		Delivered: delivered,
 	}
 	go Serve(ln, h, log)
 	t.Cleanup(func() { ln.Close() })
@@ -48,6 +55,30 @@ func TestRequest(t *testing.T) {
 	}
 	if _, err := Listen(filepath.Join(filepath.Dir(path), "file")); err == nil {
 		t.Error("Listen over a regular file succeeded")
+	}
+}
+
+// TestDelivered: DELIVERED <status> reaches the handler (vmspop deliver's
+// report); a status outside 0-255 is refused.
+func TestDelivered(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d", "admin.sock")
+	got := make(chan int, 4)
+	serveTestDelivered(t, path, func(s int) { got <- s })
+	for _, s := range []int{0, 75} {
+		if _, err := Request(path, fmt.Sprintf("DELIVERED %d", s)); err != nil {
+			t.Fatalf("DELIVERED %d: %v", s, err)
+		}
+		if g := <-got; g != s {
+			t.Errorf("DELIVERED %d counted as %d", s, g)
+		}
+	}
+	for _, bad := range []string{"DELIVERED", "DELIVERED 256", "DELIVERED -1", "DELIVERED x"} {
+		if _, err := Request(path, bad); err == nil || !strings.Contains(err.Error(), "exit status") {
+			t.Errorf("%s: %v, want an error", bad, err)
+		}
+	}
+	if len(got) != 0 {
+		t.Errorf("a bad request was counted: %d", <-got)
 	}
 }
 

@@ -186,3 +186,24 @@ func TestMaxPerAddress(t *testing.T) {
 	c.expectClosed()
 	dialFrom(t, "127.0.0.6", env.addr).expect("+OK POP server ready")
 }
+
+// TestSilentSTLS: a client that sends STLS and then no ClientHello is
+// closed at the TLS handshake timeout, not the idle timeout.
+func TestSilentSTLS(t *testing.T) {
+	srvTLS, _ := testTLSConfig(t)
+	env := startServer(t, func(s *gateway.Server, _ *fakeBackend) {
+		s.TLSConfig = srvTLS
+		s.TLSHandshakeTimeout = 300 * time.Millisecond
+		s.IdleTimeout = time.Minute
+		s.LoginTimeout = time.Minute
+	})
+	c := dial(t, env.addr)
+	c.expect("+OK POP server ready")
+	c.send("STLS")
+	c.expect("+OK")
+	if d, _ := waitClosed(t, c.Conn, 30*time.Second); d > 10*time.Second {
+		t.Errorf("silent after STLS: closed after %v, want the 300 ms handshake timeout", d)
+	}
+	env.shutdown(t)
+	assertEnd(t, env, "TLS handshake timeout")
+}

@@ -72,23 +72,32 @@ func TestSecureTimingDelayedSASL(t *testing.T) {
 		c.Conn.Close()
 		return d
 	}
-	const n = 9
-	known, unknown := make([]time.Duration, n), make([]time.Duration, n)
-	for i := 0; i < n; i++ {
-		done := make(chan struct{})
-		go func() { defer close(done); unknown[i] = sample("nobody") }()
-		known[i] = sample("alice")
-		<-done
-	}
-	slices.Sort(known)
-	slices.Sort(unknown)
-	mk, mu := known[n/2], unknown[n/2]
-	t.Logf("medians: wrong password %v, unknown user %v", mk, mu)
-	if mk < delay || mu < delay {
-		t.Errorf("a reply came before the failure delay after the client's last line: %v, %v", mk, mu)
-	}
-	diff := float64(mk-mu) / float64(max(mk, mu))
-	if diff < -0.05 || diff > 0.05 {
-		t.Errorf("medians differ by %.1f %% (wrong password %v, unknown user %v), want within 5 %%", 100*diff, mk, mu)
+	// A round is 9 pairs; the medians must be within 5 % in one of 3
+	// rounds (a burst of load on a shared machine can skew one round),
+	// and no reply may ever come before the delay.
+	const n, rounds = 9, 3
+	for round := 1; ; round++ {
+		known, unknown := make([]time.Duration, n), make([]time.Duration, n)
+		for i := 0; i < n; i++ {
+			done := make(chan struct{})
+			go func() { defer close(done); unknown[i] = sample("nobody") }()
+			known[i] = sample("alice")
+			<-done
+		}
+		slices.Sort(known)
+		slices.Sort(unknown)
+		mk, mu := known[n/2], unknown[n/2]
+		t.Logf("round %d medians: wrong password %v, unknown user %v", round, mk, mu)
+		if known[0] < delay || unknown[0] < delay {
+			t.Fatalf("a reply came before the failure delay after the client's last line: %v, %v", known[0], unknown[0])
+		}
+		diff := float64(mk-mu) / float64(max(mk, mu))
+		if diff >= -0.05 && diff <= 0.05 {
+			return
+		}
+		if round == rounds {
+			t.Errorf("medians differ by %.1f %% (wrong password %v, unknown user %v), want within 5 %%", 100*diff, mk, mu)
+			return
+		}
 	}
 }

@@ -6,7 +6,7 @@
 //
 // The gateway reports through gateway.Observer, the spool through
 // spool.Events, UPDATE through a wrapped gateway.Backend; deliveries
-// (vmspop deliver) through Delivered.
+// (LMTP, vmspop deliver) through Delivered.
 package metrics
 
 import (
@@ -105,8 +105,8 @@ func (m *Metrics) Sent(verb string, octets int64) {
 func (m *Metrics) Committed(deleted int) { m.deleted.Add(float64(deleted)) }
 
 // Delivered counts one local delivery with its exit status (0, or the
-// sysexits code): for vmspop deliver and any other subsystem that
-// delivers.
+// sysexits code): cmd/vmspop calls it for LMTP deliveries and for the
+// runs of vmspop deliver reported through the admin socket.
 func (m *Metrics) Delivered(status int) {
 	m.deliveries.WithLabelValues(itoa(status)).Inc()
 }

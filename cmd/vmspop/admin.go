@@ -16,7 +16,7 @@ import (
 
 // startAdmin opens the admin socket of TCPIP$POP_ADMIN_SOCKET, if set,
 // for vmspop who and kick; the returned function closes it.
-func startAdmin(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server) (func(), error) {
+func startAdmin(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server, dlv *deliveryCount) (func(), error) {
 	if cfg.AdminSocket == "" {
 		return func() {}, nil
 	}
@@ -42,6 +42,7 @@ func startAdmin(cfg *logicals.Config, log *logrus.Logger, current func() *gatewa
 			}
 			return 0
 		},
+		Delivered: dlv.status,
 	}
 	go admin.Serve(ln, h, log)
 	log.WithField("path", cfg.AdminSocket).Info("admin socket listening")

@@ -84,9 +84,10 @@ func warnPlaintext(log *logrus.Logger, cfg *logicals.Config, addr net.Addr) {
 // /healthz and the status page) and the admin socket of
 // TCPIP$POP_ADMIN_SOCKET, for whichever server current returns (a reload
 // replaces it). attach wires a server to the metrics before it serves;
-// stop stops them.
-func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server, pt *penalty.Table) (attach func(*gateway.Server), stop func(), err error) {
-	stopAdmin, err := startAdmin(cfg, log, current)
+// stop stops them. The deliveries counted in dlv (LMTP's, and vmspop
+// deliver's through the admin socket) go to the metrics.
+func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server, pt *penalty.Table, dlv *deliveryCount) (attach func(*gateway.Server), stop func(), err error) {
+	stopAdmin, err := startAdmin(cfg, log, current, dlv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,6 +95,7 @@ func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.S
 		return func(*gateway.Server) {}, stopAdmin, nil
 	}
 	m := metrics.New(Version, pt.Len)
+	dlv.set(m.Delivered)
 	registerPasswordChecks(m.Registry, current)
 	attach = func(srv *gateway.Server) {
 		srv.Observer = m

@@ -8,11 +8,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,8 +126,10 @@ func TestLogicalAuthPenalty(t *testing.T) {
 
 func TestLogicalMaximumPerAddress(t *testing.T) {
 	t.Parallel()
+	// The server's address comes from its log: no probe connection holds
+	// the one session 127.0.0.1 may have (waiting here for the probe's
+	// "session end" cost 20 s).
 	s := lgServer(t, "TCPIP$POP_MAXIMUM_PER_ADDRESS=1")
-	lgReadLog(t, s, "session end") // startServer's probe has gone
 	dialPOP(t, s.Addr)
 	nc, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -132,6 +140,44 @@ func TestLogicalMaximumPerAddress(t *testing.T) {
 	b, _ := io.ReadAll(nc)
 	if string(b) != "-ERR [SYS/TEMP] too many sessions from your address, try later\r\n" {
 		t.Errorf("second session from 127.0.0.1 got %q", b)
+	}
+}
+
+// TestLoginCommandBudgetServe: the real server's default budget before
+// login (gateway.DefaultMaxLoginCommands, 30): a CAPA loop gets 30
+// listings, then the closing reply, and the socket closes. (A NOOP loop
+// ends sooner: NOOP is an error before login, and errors have their own
+// limit.)
+func TestLoginCommandBudgetServe(t *testing.T) {
+	t.Parallel()
+	s := lgServer(t)
+	p := dialPOP(t, s.Addr)
+	for i := 0; i < 30; i++ {
+		if r := p.cmd("CAPA"); !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("CAPA %d: %s", i+1, r)
+		}
+		p.multi()
+	}
+	if r := p.cmd("CAPA"); r != "-ERR too many commands before login, closing connection" {
+		t.Errorf("CAPA 31: %q", r)
+	}
+	if d := waitEOF(t, p.conn, 20*time.Second); d > 10*time.Second {
+		t.Errorf("closed after %v", d)
+	}
+	lgReadLog(t, s, "too many commands before login")
+	// A NOOP loop: closed at the error limit.
+	p = dialPOP(t, s.Addr)
+	for i := 1; ; i++ {
+		r := p.cmd("NOOP")
+		if r == "-ERR too many errors, closing connection" {
+			break
+		}
+		if i > 10 {
+			t.Fatalf("NOOP %d before login: %q, want the connection closed by now", i, r)
+		}
+	}
+	if d := waitEOF(t, p.conn, 20*time.Second); d > 10*time.Second {
+		t.Errorf("NOOP loop closed after %v", d)
 	}
 }
 
@@ -229,10 +275,18 @@ next:
 	return total
 }
 
+// TestLogicalMetricsListen scrapes /metrics of a real server after real
+// sessions and deliveries and parses it with the Prometheus text parser:
+// every family docs/defence.md lists has the samples those made.
+// Deliveries are counted by exit status both for LMTP (in the server) and
+// for vmspop deliver processes (reported through the admin socket).
 func TestLogicalMetricsListen(t *testing.T) {
 	t.Parallel()
 	maddr := freePort(t)
-	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr, "TCPIP$POP_AUTH_PENALTY=0")
+	lmtpSock := filepath.Join(t.TempDir(), "lmtp.sock")
+	adminSock := filepath.Join(t.TempDir(), "run", "admin.sock")
+	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr, "TCPIP$POP_AUTH_PENALTY=0",
+		"TCPIP$POP_LMTP_LISTEN="+lmtpSock, "TCPIP$POP_ADMIN_SOCKET="+adminSock)
 	base := "http://" + maddr
 	before := scrape(t, base+"/metrics")
 	if v := metricValue(before, "vmspop_build_info", "version=V0.1"); v != 1 {
@@ -256,6 +310,9 @@ func TestLogicalMetricsListen(t *testing.T) {
 	p.cmd("PASS wrong")
 	p.login("smith", "demo")
 	t.Logf("sessions after %v", time.Since(t0))
+	if v := metricValue(scrape(t, base+"/metrics"), "vmspop_sessions_open"); v < 1 {
+		t.Errorf("vmspop_sessions_open = %v with a session logged in, want at least 1", v)
+	}
 	if r := p.cmd("RETR 1"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("RETR 1: %s", r)
 	}
@@ -267,6 +324,22 @@ func TestLogicalMetricsListen(t *testing.T) {
 	p.cmd("QUIT")
 	lgReadLog(t, s, "end=QUIT")
 	t.Logf("QUIT after %v", time.Since(t0))
+	// Deliveries: LMTP to SMITH (delivered: 0) and to an unknown user
+	// (67); vmspop deliver processes, the same two (0 and 67).
+	lc := dialLMTP(t, lmtpSock)
+	codes, err := lmtpSend(lc, "ann@b.example", []string{"smith@vms.example", "nobody@vms.example"}, "From: ann@b.example\nSubject: m\n\nbody\n")
+	if err != nil || codes["smith@vms.example"] != 250 || codes["nobody@vms.example"] != 550 {
+		t.Fatalf("LMTP replies %v, %v", codes, err)
+	}
+	lc.Quit()
+	for user, want := range map[string]int{"SMITH": 0, "NOBODY": 67} {
+		cmd := exec.Command(vmspopBinary(t), "deliver", "-f", "ann@b.example", user)
+		cmd.Env = append(os.Environ(), "TCPIP$POP_SPOOL="+s.Spool, "TCPIP$POP_UAF="+s.UAF, "TCPIP$POP_ADMIN_SOCKET="+adminSock, lgRace)
+		cmd.Stdin = strings.NewReader("From: ann@b.example\nSubject: d\n\nbody\n")
+		if code := exitCode(t, cmd); code != want {
+			t.Errorf("vmspop deliver %s = %d, want %d", user, code, want)
+		}
+	}
 	var after map[string]*dto.MetricFamily
 	want := []struct {
 		name   string
@@ -282,8 +355,11 @@ func TestLogicalMetricsListen(t *testing.T) {
 		{"vmspop_index_builds_total", nil, 1},
 		{"vmspop_index_hits_total", nil, 1},
 		{"vmspop_lock_wait_seconds", []string{"kind=session"}, 2},
+		{"vmspop_lock_wait_seconds", []string{"kind=folder"}, 1},
 		{"vmspop_update_duration_seconds", nil, 2},
 		{"vmspop_penalised_addresses", nil, 1},
+		{"vmspop_deliveries_total", []string{"status=0"}, 2},
+		{"vmspop_deliveries_total", []string{"status=67"}, 2},
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -332,6 +408,53 @@ func TestLogicalMetricsListen(t *testing.T) {
 	}
 }
 
+// TestHealthzNotAccepting: /healthz answers 503 once the server no
+// longer accepts connections, here while SIGTERM's grace period lets an
+// open session finish (the metrics listener stays up until then).
+func TestHealthzNotAccepting(t *testing.T) {
+	t.Parallel()
+	maddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr)
+	health := func() (int, string) {
+		resp, err := http.Get("http://" + maddr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if c, b := health(); c != 200 {
+		t.Fatalf("/healthz = %d %q, want 200", c, b)
+	}
+	p := dialPOP(t, s.Addr)
+	p.login("smith", "demo")
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, b := health()
+		if c == 503 && strings.Contains(b, "not accepting connections") {
+			break
+		}
+		if c != 200 || time.Now().After(deadline) {
+			t.Fatalf("/healthz after SIGTERM = %d %q, want 503 not accepting connections", c, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The session is still served, and ends normally.
+	if r := p.cmd("STAT"); !strings.HasPrefix(r, "+OK") {
+		t.Errorf("STAT during the grace period: %s", r)
+	}
+	p.cmd("QUIT")
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		t.Error("server did not exit after the last session")
+	}
+}
+
 // chromium runs headless Chromium with args and the given URL and returns
 // its standard output.
 func chromium(t *testing.T, args ...string) string {
@@ -369,6 +492,30 @@ func TestStatusPageBrowser(t *testing.T) {
 	t.Parallel()
 	maddr := freePort(t)
 	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr)
+	// A guesser at 127.0.0.9 (penalised), and an error: JONES's spool
+	// directory is a file, so his maildrop cannot be opened.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}}
+	nc, err := d.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	g := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
+	g.line()
+	g.cmd("USER nosuch")
+	g.cmd("PASS wrong")
+	nc.Close()
+	jones := filepath.Join(s.Spool, "JONES")
+	if err := os.RemoveAll(jones); err != nil {
+		t.Fatal(err)
+	}
+	lgWrite(t, jones, "not a directory\n")
+	j := dialPOP(t, s.Addr)
+	j.cmd("USER jones")
+	if r := j.cmd("PASS demo"); !strings.HasPrefix(r, "-ERR") {
+		t.Fatalf("JONES with a broken spool directory: %s", r)
+	}
+	j.cmd("QUIT")
 	p := dialPOP(t, s.Addr)
 	p.cmd("USER smith")
 	p.cmd("PASS wrong")
@@ -385,6 +532,8 @@ func TestStatusPageBrowser(t *testing.T) {
 		`<rect class="l"`,
 		`http-equiv="refresh"`,
 		`<span id="health" class="ok">OK</span>`,
+		`<td>127.0.0.9</td>`,
+		`cannot open maildrop`,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("status page DOM lacks %q:\n%s", want, dom)
@@ -393,7 +542,53 @@ func TestStatusPageBrowser(t *testing.T) {
 	if shot := os.Getenv("VMSPOP_STATUS_SCREENSHOT"); shot != "" {
 		chromium(t, "--screenshot="+shot, "--window-size=900,900", url)
 	}
+	statusRefreshes(t, maddr)
 	p.cmd("QUIT")
+}
+
+// statusRefreshes leaves the status page open in headless Chromium,
+// through a proxy that counts the page's requests, until the browser has
+// loaded it a second time by itself (the page's refresh).
+func statusRefreshes(t *testing.T, maddr string) {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed")
+	}
+	target, _ := neturl.Parse("http://" + maddr)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	loads := make(chan string, 16)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/status" {
+			select {
+			case loads <- time.Now().Format("15:04:05.000"):
+			default:
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--remote-debugging-port=0", proxy.URL+"/status")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case at := <-loads:
+			got = append(got, at)
+		case <-ctx.Done():
+			t.Fatalf("status page loaded at %v, not refreshed by the browser within 90 s\n%s", got, errb.String())
+		}
+	}
+	t.Logf("status page loaded by the browser at %v", got)
 }
 
 func TestLogicalAdminSocket(t *testing.T) {
@@ -466,4 +661,115 @@ func TestPlaintextRefusedBeforeSTLS(t *testing.T) {
 	if log := lgReadLog(t, s, "end=QUIT"); strings.Contains(log, "passwords may be sent in clear") {
 		t.Errorf("plaintext warning logged with passwords only under TLS")
 	}
+}
+
+// TestFloodServe: 1,000 parallel bad logins against the real server (the
+// binary without the race detector, whose cost is not the product's) with
+// its default penalties and per-address cap (100 clients from each of 10
+// addresses, MAXIMUM_THREADS raised to let them all in) leave a good login
+// from another address answered within 1 s: the median of 3 logins made
+// while the flood is in the server, in one of up to 3 rounds (a shared
+// machine's load can spoil one).
+func TestFloodServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 connections")
+	}
+	t.Parallel()
+	s := lgPrepare(t)
+	s.Bin = plainBinary(t)
+	s.Args = []string{"--grace=1s"} // the flood's sessions sit in their penalty: do not wait for them at the end
+	s.start(t, lgRace, lgNodes(s), "TCPIP$POP_MAXIMUM_THREADS=1100", "TCPIP$POP_TRACE=0")
+	const addrs, per = 10, 100
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sent := 0
+	for a := 0; a < addrs; a++ {
+		for i := 0; i < per; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+a))}, Timeout: 30 * time.Second}
+				nc, err := d.Dial("tcp", s.Addr)
+				if err != nil {
+					t.Errorf("flood dial: %v", err)
+					return
+				}
+				mu.Lock()
+				conns = append(conns, nc)
+				mu.Unlock()
+				nc.SetDeadline(time.Now().Add(60 * time.Second))
+				r := bufio.NewReader(nc)
+				if l, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+OK") {
+					t.Errorf("flood greeting %q, %v", l, err)
+					return
+				}
+				nc.Write([]byte("USER jones\r\n"))
+				r.ReadString('\n')
+				nc.Write([]byte("PASS wrong\r\n"))
+				mu.Lock()
+				sent++
+				mu.Unlock()
+			}()
+		}
+	}
+	// Measure once 90 % of the flood has sent its password (the last
+	// connections of 1,000 can take seconds on a loaded machine).
+	t0 := time.Now()
+	for {
+		mu.Lock()
+		n := sent
+		mu.Unlock()
+		if n >= addrs*per*9/10 {
+			break
+		}
+		if time.Since(t0) > 60*time.Second || t.Failed() {
+			t.Fatalf("flood: %d of %d sent their password", n, addrs*per)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("90 %% of the flood in after %v", time.Since(t0))
+	defer wg.Wait()
+	for round := 1; round <= 3; round++ {
+		med, lat := floodGoodLogins(t, s)
+		log := lgReadLog(t, s, "login failed")
+		t.Logf("round %d: good logins during the flood: %v; %d failures logged by then", round, lat, strings.Count(log, "login failed"))
+		if med < time.Second {
+			return
+		}
+		if round == 3 {
+			t.Errorf("good login took %v (median of %v) during 1,000 bad ones, want under 1 s", med, lat)
+		}
+	}
+}
+
+// floodGoodLogins logs in 3 times as SMITH from 127.0.0.2 and returns the
+// median time from PASS to its reply, and the three.
+func floodGoodLogins(t *testing.T, s *e2eServer) (time.Duration, []time.Duration) {
+	var lat []time.Duration
+	for i := 0; i < 3; i++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		nc, err := d.Dial("tcp", s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(60 * time.Second))
+		p := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
+		p.line()
+		p.cmd("USER smith")
+		start := time.Now()
+		if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("good login during the flood: %s", r)
+		}
+		lat = append(lat, time.Since(start))
+		p.cmd("QUIT")
+		nc.Close()
+	}
+	slices.Sort(lat)
+	return lat[1], lat
 }

@@ -30,6 +30,7 @@ type lmtpDeliverer struct {
 	spool *spool.Spool
 	uaf   *uaf.Store
 	now   func() time.Time
+	count *deliveryCount // deliveries by exit status, for the metrics
 }
 
 var _ lmtp.Deliverer = (*lmtpDeliverer)(nil)
@@ -49,7 +50,9 @@ func (d *lmtpDeliverer) Check(user string) error {
 	if err != nil {
 		return err
 	}
-	_, err = dl.CheckUsers([]string{user})
+	if _, err = dl.CheckUsers([]string{user}); err != nil {
+		d.count.result(err)
+	}
 	return err
 }
 
@@ -58,7 +61,9 @@ func (d *lmtpDeliverer) Deliver(ctx context.Context, user, sender string, msg io
 	if err != nil {
 		return err
 	}
-	return dl.Deliver(ctx, []string{user}, sender, true, msg, size)
+	err = dl.Deliver(ctx, []string{user}, sender, true, msg, size)
+	d.count.result(err)
+	return err
 }
 
 func (d *lmtpDeliverer) Class(err error) lmtp.Class {
@@ -115,8 +120,9 @@ func listenLMTP(addrs []string) ([]net.Listener, error) {
 }
 
 // startLMTP runs the LMTP server of cfg, if any; the returned function
-// stops it, letting deliveries under way finish for at most grace.
-func startLMTP(cfg *logicals.Config, host string, log *logrus.Logger) (func(grace time.Duration), error) {
+// stops it, letting deliveries under way finish for at most grace. Each
+// delivery is counted in count.
+func startLMTP(cfg *logicals.Config, host string, log *logrus.Logger, count *deliveryCount) (func(grace time.Duration), error) {
 	if len(cfg.LMTPListen) == 0 {
 		return func(time.Duration) {}, nil
 	}
@@ -137,7 +143,7 @@ func startLMTP(cfg *logicals.Config, host string, log *logrus.Logger) (func(grac
 		Domains:    domains,
 		Postmaster: cfg.Postmaster,
 		MaxSize:    cfg.LMTPMaximumSize,
-		Deliver:    &lmtpDeliverer{spool: spool.New(cfg.Spool), uaf: store, now: time.Now},
+		Deliver:    &lmtpDeliverer{spool: spool.New(cfg.Spool), uaf: store, now: time.Now, count: count},
 		Logger:     log,
 	}
 	srv.Init()

@@ -55,6 +55,7 @@ type service struct {
 	cur    atomic.Pointer[gateway.Server] // srv, for the status page and admin socket
 	pt     *penalty.Table                 // login penalties, kept across reloads
 	attach func(*gateway.Server)          // wires a server to the metrics
+	dlv    deliveryCount                  // LMTP's and vmspop deliver's deliveries, for the metrics
 	old    []*gateway.Server              // earlier configurations, finishing their sessions
 	gen    *generation                    // srv's listeners
 	errc   chan error
@@ -101,7 +102,7 @@ func runService(ctx context.Context, s *service) error {
 			l.Close()
 		}
 	}
-	stopLMTP, err := startLMTP(s.cfg, srv.Hostname, s.log)
+	stopLMTP, err := startLMTP(s.cfg, srv.Hostname, s.log, &s.dlv)
 	if err != nil {
 		closeAll()
 		return err
@@ -112,7 +113,7 @@ func runService(ctx context.Context, s *service) error {
 		return err
 	}
 	defer startRPOP(ctx, s.cfg, s.log, lns)() // TCPIP$POP_RPOP_PROCESSES > 0: the remote POP poller
-	attach, stopObserving, err := observe(s.cfg, s.log, s.cur.Load, s.pt)
+	attach, stopObserving, err := observe(s.cfg, s.log, s.cur.Load, s.pt, &s.dlv)
 	if err != nil {
 		closeAll()
 		return err

@@ -19,6 +19,12 @@
 // with 75 so that the MTA queues the message and retries later (see
 // package delivery).
 //
+// Metrics: with TCPIP$POP_ADMIN_SOCKET defined, each run that got as far
+// as reading the configuration tells the server its exit status through
+// that socket (package admin's DELIVERED request), so that
+// vmspop_deliveries_total counts it; a server that is not running costs
+// nothing but a failed connect.
+//
 // This package is the command line only; package delivery does the work.
 package delivercmd
 
@@ -29,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"time"
@@ -100,11 +107,34 @@ func (c *Command) Main(args []string) int {
 		return ExUsage
 	}
 	err := r.deliver(context.Background())
-	if err == nil {
-		return ExOK
+	code := ExOK
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "%s: %v\n", c.Name, err)
+		code = ExitCode(err)
 	}
-	fmt.Fprintf(c.Stderr, "%s: %v\n", c.Name, err)
-	return ExitCode(err)
+	r.report(code)
+	return code
+}
+
+// reportTimeout bounds the report to the server: a delivery never waits
+// for the metrics.
+const reportTimeout = 200 * time.Millisecond
+
+// report sends the run's exit status to the server's admin socket, if one
+// is configured (the admin package's "DELIVERED <status>" request; that
+// package is not linked here, see internal/archtest). Errors are ignored:
+// the delivery's outcome does not depend on the server.
+func (r *run) report(code int) {
+	if r.adminSocket == "" {
+		return
+	}
+	c, err := net.DialTimeout("unix", r.adminSocket, reportTimeout)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(reportTimeout))
+	fmt.Fprintf(c, "DELIVERED %d\n", code)
 }
 
 // cmdError is a failure with its exit status.
@@ -143,6 +173,7 @@ type run struct {
 	lockTimeout time.Duration // --lock-timeout; 0 = the spool default
 	users       []string
 	tmp         *os.File // the message, when too large for memory
+	adminSocket string   // TCPIP$POP_ADMIN_SOCKET, once the logicals are read
 }
 
 func (r *run) parseArgs(args []string) error {
@@ -185,6 +216,7 @@ func (r *run) deliver(ctx context.Context) error {
 		// keeps the message meanwhile.
 		return errorf(ExTempFail, "configuration: %v", err)
 	}
+	r.adminSocket = cfg.AdminSocket
 	if err := spoolowner.ActAs(cfg); err != nil {
 		return errorf(ExTempFail, "%v", err)
 	}
