@@ -1,0 +1,145 @@
+package main
+
+// Issue 14 behaviours through the real server that the package tests
+// elsewhere show only below it: the local-node From: rewrite, the greeting
+// with the longest host name, and a panic inside runServe itself.
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmspop/vmspop/spool"
+)
+
+// TestLocalNodeRewriteServed: a leading node that names this host
+// (VMS:: for TCPIP$POP_HOSTNAME=vms.example) never changes which rule
+// applies: VMS::"user@host" follows TCPIP$POP_QUOTED_DECNET_REWRITE like
+// any NODE::"user@host", and with TCPIP$POP_DECNET_REWRITE=NONE a
+// NODE::USER address is sent as it is, whatever the node (this host's, or
+// one the node table names).
+func TestLocalNodeRewriteServed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env                   []string
+		quoted, local, tabled string // From: of VMS::"fred@...", VMS::JONES, VAXA::JONES
+	}{
+		{nil, "fred@other.example.org", "jones@vms.example", "jones@vaxa.example.com"},
+		{[]string{"TCPIP$POP_QUOTED_DECNET_REWRITE=GENERIC"},
+			`"VMS::\"fred@other.example.org\""@vms.example`, "jones@vms.example", "jones@vaxa.example.com"},
+		{[]string{"TCPIP$POP_QUOTED_DECNET_REWRITE=NONE"},
+			`VMS::"fred@other.example.org"`, "jones@vms.example", "jones@vaxa.example.com"},
+		{[]string{"TCPIP$POP_DECNET_REWRITE=NONE"},
+			"fred@other.example.org", "VMS::JONES", "VAXA::JONES"},
+		{[]string{"TCPIP$POP_DECNET_REWRITE=GENERIC"},
+			"fred@other.example.org", `"VMS::JONES"@vms.example`, `"VAXA::JONES"@vms.example`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.env, ","), func(t *testing.T) {
+			t.Parallel()
+			s := lgPrepare(t)
+			lgAppend(t, s.Spool, "SMITH", spool.NewMail,
+				"From:\tVMS::\"fred@other.example.org\"  7-MAY-2005 12:00:00.00\nTo:\tSMITH\nCC:\t\nSubj:\tquoted\n\nBody\n",
+				"From:\tVMS::JONES  7-MAY-2005 12:00:00.00\nTo:\tSMITH\nCC:\t\nSubj:\tlocal\n\nBody\n",
+				"From:\tVAXA::JONES  7-MAY-2005 12:00:00.00\nTo:\tSMITH\nCC:\t\nSubj:\ttable\n\nBody\n")
+			s.start(t, append([]string{lgRace, lgNodes(s), "TCPIP$POP_LEAVE_IN_NEWMAIL=1"}, tc.env...)...)
+			p := dialPOP(t, s.Addr)
+			p.login("smith", "demo")
+			n := len(fixtureMessages)
+			for i, want := range []string{tc.quoted, tc.local, tc.tabled} {
+				h, _ := lgRetr(p, n+1+i)
+				if got, _ := lgField(h, "From"); got != want {
+					t.Errorf("message %d: From: %q, want %q", n+1+i, got, want)
+				}
+			}
+			p.cmd("QUIT")
+		})
+	}
+}
+
+// TestGreetingLongHostnameServed: with the longest host name DNS allows
+// as TCPIP$POP_HOSTNAME the real server's greeting stays within 512
+// octets (CRLF included) and its timestamp still serves APOP.
+func TestGreetingLongHostnameServed(t *testing.T) {
+	t.Parallel()
+	label := strings.Repeat("a", 63)
+	host := strings.Join([]string{label, label, label, label[:61]}, ".") // 253 octets
+	s := lgServer(t, "TCPIP$POP_HOSTNAME="+host)
+	p, greeting := lgDial(t, s.Addr)
+	if len(greeting)+2 > 512 || !strings.HasPrefix(greeting, "+OK ") {
+		t.Fatalf("greeting of %d octets with CRLF: %q", len(greeting)+2, greeting)
+	}
+	if !strings.Contains(greeting, "@"+host[:200]) {
+		t.Errorf("greeting %q: the timestamp lost the host name", greeting)
+	}
+	if r := lgAPOP(p, greeting, "smith", "apop-demo"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("APOP with the greeting's timestamp: %s", r)
+	}
+	p.cmd("QUIT")
+}
+
+// panicOnce is a writer whose first Write panics.
+type panicOnce struct {
+	done bool
+	bytes.Buffer
+}
+
+func (w *panicOnce) Write(p []byte) (int, error) {
+	if !w.done {
+		w.done = true
+		panic("write to stderr")
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestPostmasterAfterPanicInServe: a panic inside runServe (the code
+// `vmspop serve` runs), before its configuration is read and after,
+// ends with exit status 3 and the failure in the postmaster's NEWMAIL.
+// After: the POSTMASTER of the DCL startup file is notified (the
+// environment names none). Before: the environment's POSTMASTER and
+// SPOOL are used.
+func TestPostmasterAfterPanicInServe(t *testing.T) {
+	t.Run("after the configuration", func(t *testing.T) {
+		root := t.TempDir()
+		startup := filepath.Join(t.TempDir(), "startup.com")
+		// A log file that cannot be opened makes runServe write to stderr
+		// once the configuration is read: that write panics.
+		lgWrite(t, startup, "$ DEFINE/SYSTEM TCPIP$POP_SPOOL \""+root+"\"\n$ DEFINE/SYSTEM TCPIP$POP_POSTMASTER JONES\n"+
+			"$ DEFINE/SYSTEM TCPIP$POP_LOG \"/nonexistent/dir/pop.log\"\n")
+		var stdout bytes.Buffer
+		stderr := &panicOnce{}
+		code := runServe([]string{"--startup", startup}, func(string) (string, bool) { return "", false }, &stdout, stderr)
+		if code != exitPanic {
+			t.Fatalf("status %d, want %d; stderr:\n%s", code, exitPanic, stderr.String())
+		}
+		last, n := lastNewmail(t, root, "JONES")
+		if n != 1 || !strings.Contains(last, "panic: write to stderr") || !strings.Contains(last, "Subj:\tvmspop POP server exited with an error") {
+			t.Fatalf("JONES NEWMAIL: %d messages, last %q; stderr:\n%s", n, last, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "server panicked") {
+			t.Errorf("the panic is not logged:\n%s", stderr.String())
+		}
+	})
+	t.Run("before the configuration", func(t *testing.T) {
+		root := t.TempDir()
+		env := func(k string) (string, bool) {
+			switch k {
+			case "TCPIP$POP_SPOOL":
+				return root, true
+			case "TCPIP$POP_POSTMASTER":
+				return "jones", true
+			case "TCPIP_POP_SPOOL", "TCPIP_POP_POSTMASTER":
+				return "", false
+			}
+			panic("lookup of " + k) // the configuration is never read
+		}
+		var stdout, stderr bytes.Buffer
+		if code := runServe(nil, env, &stdout, &stderr); code != exitPanic {
+			t.Fatalf("status %d, want %d; stderr:\n%s", code, exitPanic, stderr.String())
+		}
+		if last, n := lastNewmail(t, root, "JONES"); n != 1 || !strings.Contains(last, "panic: lookup of ") {
+			t.Fatalf("JONES NEWMAIL: %d messages, last %q; stderr:\n%s", n, last, stderr.String())
+		}
+	})
+}
