@@ -2,10 +2,13 @@ package main
 
 // Issue 14 behaviours through the real server that the package tests
 // elsewhere show only below it: the local-node From: rewrite, the greeting
-// with the longest host name, and a panic inside runServe itself.
+// with the longest host name, a panic inside runServe itself; and a folder
+// vmspop wrote read by Dovecot.
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,4 +145,46 @@ func TestPostmasterAfterPanicInServe(t *testing.T) {
 			t.Fatalf("JONES NEWMAIL: %d messages, last %q; stderr:\n%s", n, last, stderr.String())
 		}
 	})
+}
+
+// TestDovecotReadsDelivered: a NEWMAIL that `vmspop deliver` wrote,
+// served by a private Dovecot as its INBOX, gives every message as
+// Python's mailbox.mbox reads it (both are mboxo readers: a ">From "
+// line stays as it is), whatever its trailing newlines, and with the
+// header-only message's final empty line.
+func TestDovecotReadsDelivered(t *testing.T) {
+	requireTool(t, "python3")
+	s := startServer(t, "TCPIP$POP_LEAVE_IN_NEWMAIL=1")
+	var raws []string
+	for i, end := range []string{"", "\n", "\n\n", "\n\n\n"} {
+		raws = append(raws, fmt.Sprintf("From: Ann <ann@example.com>\nTo: jones@vms.example\nSubject: ends %d\nMessage-ID: <end%d@example.com>\n\nbody line\n>From quoted%s", i, i, end))
+	}
+	raws = append(raws, "From: Ann <ann@example.com>\nTo: jones@vms.example\nSubject: empty\nMessage-ID: <empty@example.com>\n\n")
+	for _, raw := range raws {
+		deliverVia(t, vmspopBinary(t), s, []byte(raw), "JONES")
+	}
+	newmail, err := os.ReadFile(filepath.Join(s.Spool, "JONES", spool.NewMail))
+	if err != nil {
+		t.Fatal(err)
+	}
+	py := pyReadMbox(t, filepath.Join(s.Spool, "JONES", spool.NewMail))
+	if len(py) != len(raws) {
+		t.Fatalf("Python reads %d messages, delivered %d", len(py), len(raws))
+	}
+
+	d := startDovecot(t, dovecotOptions{})
+	d.addUser(t, "jones", "pw", nil)
+	d.writeMbox(t, "jones", string(newmail))
+	p := dialPOP(t, d.Plain)
+	p.login("jones", "pw")
+	got := retrAll(p, len(raws))
+	for i, msg := range got {
+		if want := sentForm(string(py[i])); msg != want {
+			t.Errorf("message %d: Dovecot sends %q, Python reads %q", i+1, msg, py[i])
+		}
+	}
+	if r := p.cmd("STAT"); !strings.HasPrefix(r, fmt.Sprintf("+OK %d ", len(raws))) {
+		t.Errorf("Dovecot STAT = %q, want %d messages", r, len(raws))
+	}
+	p.cmd("QUIT")
 }
