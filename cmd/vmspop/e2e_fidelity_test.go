@@ -2,8 +2,8 @@ package main
 
 // Issue 14 behaviours through the real server that the package tests
 // elsewhere show only below it: the local-node From: rewrite, the greeting
-// with the longest host name, a panic inside runServe itself; and a folder
-// vmspop wrote read by Dovecot.
+// with the longest host name, a panic inside runServe itself, a folder in
+// the old encoding; and a folder vmspop wrote read by Dovecot.
 
 import (
 	"bytes"
@@ -187,4 +187,49 @@ func TestDovecotReadsDelivered(t *testing.T) {
 		t.Errorf("Dovecot STAT = %q, want %d messages", r, len(raws))
 	}
 	p.cmd("QUIT")
+}
+
+// TestLegacyFolderServed: a NEWMAIL in the encoding of vmspop versions
+// before standard mboxrd (a message ending in m newlines stored with 2m+1
+// of them when m >= 2, 3 when m = 0, 2 when m = 1) is served with every
+// message, each body whole with at most extra empty lines, and UPDATE
+// moves every one to MAIL.
+func TestLegacyFolderServed(t *testing.T) {
+	t.Parallel()
+	s := lgPrepare(t)
+	hdr := "From:\tVAXA::JONES  2-JUL-1992 21:17:08.08\nTo:\tSMITH\nCC:\t\nSubj:\t%s\n\n"
+	bodies := []struct{ subj, body, disk string }{
+		{"zero", "no final newline", "\n\n\n"},
+		{"one", "one newline\n", "\n"},
+		{"two", "two newlines\n\n", "\n\n\n"},
+		{"three", "three newlines\n\n\n", "\n\n\n\n"},
+	}
+	var folder strings.Builder
+	for _, b := range bodies {
+		folder.WriteString("From sender@example.org Wed Nov 25 10:00:00 2026\n")
+		folder.WriteString(fmt.Sprintf(hdr, b.subj) + b.body + b.disk)
+	}
+	lgWrite(t, filepath.Join(s.Spool, "JONES", spool.NewMail), folder.String())
+	s.start(t, lgRace, lgNodes(s))
+	p := dialPOP(t, s.Addr)
+	p.login("jones", "demo")
+	if n := lgStatOf(t, p); n != len(bodies) {
+		t.Fatalf("STAT: %d messages, want %d", n, len(bodies))
+	}
+	for i, b := range bodies {
+		h, got := lgRetr(p, i+1)
+		want := sentForm(strings.TrimRight(b.body, "\n"))
+		if !strings.Contains(h, "Subject: "+b.subj+"\r\n") || !strings.HasPrefix(got, want) || strings.Trim(got[len(want):], "\r\n") != "" {
+			t.Errorf("message %d (%s): body %q, want %q and empty lines", i+1, b.subj, got, want)
+		}
+		if b.subj == "one" && got != want { // the usual message reads back exactly
+			t.Errorf("message %d (%s): body %q, want %q", i+1, b.subj, got, want)
+		}
+	}
+	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Fatal(r)
+	}
+	if got := folderSubjects(t, s.Spool, "JONES", spool.Mail); strings.Join(got, ",") != "zero,one,two,three" {
+		t.Errorf("MAIL after UPDATE: %q", got)
+	}
 }
