@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmspop/vmspop/spool"
 )
@@ -231,5 +232,34 @@ func TestLegacyFolderServed(t *testing.T) {
 	}
 	if got := folderSubjects(t, s.Spool, "JONES", spool.Mail); strings.Join(got, ",") != "zero,one,two,three" {
 		t.Errorf("MAIL after UPDATE: %q", got)
+	}
+}
+
+// TestToolsRefuseFoldedNames: the tools that name a user refuse one
+// outside [A-Za-z0-9_$-] before upper-casing it (strings.ToUpper("ſmith")
+// is "SMITH"): no alert is set for SMITH, no purge or kick reaches SMITH.
+func TestToolsRefuseFoldedNames(t *testing.T) {
+	t.Parallel()
+	vmspopBinary(t) // built before lgRun's 20 s start
+	s := lgPrepare(t)
+	appendAt(t, s.Spool, "SMITH", spool.Wastebasket, []time.Time{time.Now()}, "keep me")
+	env := []string{"TCPIP$POP_SPOOL=" + s.Spool, "TCPIP$POP_UAF=" + s.UAF, "TCPIP$POP_ADMIN_SOCKET=" + filepath.Join(s.Dir, "admin.sock")}
+	for _, args := range [][]string{
+		{"alert", "ſmith", "hello"},
+		{"purge", "ſmith"},
+		{"kick", "ſmith"},
+		{"deliver", "ſmith"},
+		{"folders", "ſmith"},
+	} {
+		_, stderr, code := lgRun(t, args, env...)
+		if code == 0 || !strings.Contains(stderr, "invalid user name") {
+			t.Errorf("vmspop %q: exit %d, stderr %q; want an invalid user name", args, code, stderr)
+		}
+	}
+	if got := folderSubjects(t, s.Spool, "SMITH", spool.Wastebasket); len(got) != 1 {
+		t.Errorf("SMITH WASTEBASKET = %q after the refused purge", got)
+	}
+	if _, err := os.Stat(filepath.Join(s.Spool, "SMITH", "alerts")); err == nil {
+		t.Errorf("an alert directory was made for SMITH")
 	}
 }
