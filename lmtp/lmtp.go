@@ -215,6 +215,11 @@ func (ss *session) users(addr string) ([]string, error) {
 	if strings.EqualFold(local, "postmaster") && len(ss.s.Postmaster) > 0 {
 		return ss.s.Postmaster, nil
 	}
+	// The name is checked before it is upper-cased: strings.ToUpper folds
+	// some non-ASCII letters into ASCII ones ("ſmith" is "SMITH").
+	if !isASCII(local) {
+		return nil, reply(NoUser, "")
+	}
 	user := strings.ToUpper(local)
 	if err := ss.s.Deliver.Check(user); err != nil {
 		c := ss.s.Deliver.Class(err)
@@ -224,6 +229,15 @@ func (ss *session) users(addr string) ([]string, error) {
 		return nil, reply(c, "")
 	}
 	return []string{user}, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (ss *session) isLocal(domain string) bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/vmspop/vmspop/admin"
 	"github.com/vmspop/vmspop/gateway"
 	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/spool"
 )
 
 // startAdmin opens the admin socket of TCPIP$POP_ADMIN_SOCKET, if set,
@@ -108,6 +109,10 @@ func runKick(args []string, env func(string) (string, bool), stdout, stderr io.W
 	r, code := adminRequest("kick", args, env, stderr, func(rest []string) (string, bool) {
 		if len(rest) != 1 {
 			fmt.Fprintln(stderr, "usage: vmspop kick [--startup FILE] USER")
+			return "", false
+		}
+		if !spool.ValidName(rest[0]) { // before upper-casing: strings.ToUpper("ſmith") is "SMITH"
+			fmt.Fprintf(stderr, "vmspop kick: invalid user name %q\n", rest[0])
 			return "", false
 		}
 		user = strings.ToUpper(rest[0])

@@ -34,12 +34,13 @@ func runAlert(args []string, env func(string) (string, bool), stdout, stderr io.
 		fs.Usage()
 		return 2
 	}
-	user := strings.ToUpper(fs.Arg(0))
-	text := strings.Join(fs.Args()[1:], " ")
-	if !spool.ValidName(user) {
+	// Checked before upper-casing: strings.ToUpper("ſmith") is "SMITH".
+	if !spool.ValidName(fs.Arg(0)) {
 		fmt.Fprintf(stderr, "vmspop alert: invalid user name %q\n", fs.Arg(0))
 		return 2
 	}
+	user := strings.ToUpper(fs.Arg(0))
+	text := strings.Join(fs.Args()[1:], " ")
 	if text == "" || len(text) > spool.MaxAlert || strings.ContainsAny(text, "\r\n") {
 		fmt.Fprintf(stderr, "vmspop alert: the text must be one line of 1 to %d characters\n", spool.MaxAlert)
 		return 2
