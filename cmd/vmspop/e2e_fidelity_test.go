@@ -237,7 +237,8 @@ func TestLegacyFolderServed(t *testing.T) {
 
 // TestToolsRefuseFoldedNames: the tools that name a user refuse one
 // outside [A-Za-z0-9_$-] before upper-casing it (strings.ToUpper("ſmith")
-// is "SMITH"): no alert is set for SMITH, no purge or kick reaches SMITH.
+// is "SMITH"): no alert is set for SMITH, no purge, kick or RPOP poll
+// reaches SMITH.
 func TestToolsRefuseFoldedNames(t *testing.T) {
 	t.Parallel()
 	vmspopBinary(t) // built before lgRun's 20 s start
@@ -250,6 +251,8 @@ func TestToolsRefuseFoldedNames(t *testing.T) {
 		{"kick", "ſmith"},
 		{"deliver", "ſmith"},
 		{"folders", "ſmith"},
+		{"rpop", "list", "ſmith"},
+		{"rpop", "poll", "ſmith"},
 	} {
 		_, stderr, code := lgRun(t, args, env...)
 		if code == 0 || !strings.Contains(stderr, "invalid user name") {

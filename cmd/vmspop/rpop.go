@@ -250,6 +250,12 @@ func runRPOP(args []string, env func(string) (string, bool), stdin io.Reader, st
 	for _, w := range warns {
 		fmt.Fprintln(stderr, "vmspop: warning:", w.String())
 	}
+	// A user name is checked before it is upper-cased, as everywhere:
+	// strings.ToUpper("ſmith") is "SMITH".
+	if (sub == "list" || sub == "poll") && pos != "" && !spool.ValidName(pos) {
+		fmt.Fprintf(stderr, "vmspop rpop %s: invalid user name %q\n", sub, pos)
+		return 2
+	}
 	file := rpopFile(cfg)
 	var err error
 	switch sub {
