@@ -405,7 +405,8 @@ func TestXtndXmit(t *testing.T) {
 }
 
 // TestSharedFolderLocks: the owner on NEWMAIL and a delegate on MAIL at
-// once; a second session on a folder already open is [IN-USE].
+// once, each reading its folder while the other is open; a second session
+// on a folder already open is [IN-USE].
 func TestSharedFolderLocks(t *testing.T) {
 	env, _ := startExtServer(t, func(_ *gateway.Server, a *extAuth, _ *spool.Spool) {
 		a.grants["BOSS/ALICE"] = gateway.Rights{Read: true}
@@ -420,6 +421,23 @@ func TestSharedFolderLocks(t *testing.T) {
 	third.expect("+OK")
 	if r := third.line(); !strings.HasPrefix(r, "-ERR [IN-USE]") {
 		t.Errorf("delegate on the owner's open NEWMAIL: %s", r)
+	}
+	// Both read while both sessions are open: each its own folder.
+	for _, r := range []struct {
+		c    *client
+		subj string
+	}{{owner, "boss new one"}, {delegate, "boss old one"}} {
+		r.c.send("RETR 1")
+		r.c.expect("+OK")
+		var subj string
+		for l := r.c.line(); l != "."; l = r.c.line() {
+			if s, ok := strings.CutPrefix(l, "Subject: "); ok {
+				subj = s
+			}
+		}
+		if subj != r.subj {
+			t.Errorf("RETR 1 read %q, want %q", subj, r.subj)
+		}
 	}
 	for _, c := range []*client{owner, delegate} {
 		c.send("STAT", "QUIT")
