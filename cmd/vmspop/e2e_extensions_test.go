@@ -297,7 +297,8 @@ func TestE2EAlerts(t *testing.T) {
 // TestE2ESharedFolder: after "vmspop uaf modify boss --grant smith:read",
 // curl, fetchmail and mpop log in as ~boss/NEWMAIL#smith with smith's
 // password and fetch BOSS's mail, which stays in BOSS's NEWMAIL; DELE is
-// refused; --revoke closes the door again.
+// refused; after --grant smith:read,delete DELE moves it to BOSS's
+// WASTEBASKET; --revoke closes the door again.
 func TestE2ESharedFolder(t *testing.T) {
 	s := startExtServer(t)
 	const login = "~boss/NEWMAIL#smith"
@@ -324,6 +325,19 @@ func TestE2ESharedFolder(t *testing.T) {
 	p.cmd("QUIT")
 	if got := folderSubjects(t, s.Spool, "BOSS", spool.NewMail); !slices.Equal(got, []string{"Boss memo"}) {
 		t.Errorf("BOSS's NEWMAIL = %q", got)
+	}
+	// With the delete right, DELE moves BOSS's message to his WASTEBASKET.
+	runVMS(t, s, "uaf", "modify", "boss", "--grant", "smith:read,delete")
+	p = dialPOP(t, s.Addr)
+	p.login(login, "demo")
+	if r := p.cmd("DELE 1"); r != "+OK message 1 deleted" {
+		t.Errorf("DELE with the delete right: %s", r)
+	}
+	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("QUIT: %s", r)
+	}
+	if nm, wb := folderSubjects(t, s.Spool, "BOSS", spool.NewMail), folderSubjects(t, s.Spool, "BOSS", spool.Wastebasket); len(nm) != 0 || !slices.Equal(wb, []string{"Boss memo"}) {
+		t.Errorf("after DELE: BOSS's NEWMAIL %q, WASTEBASKET %q", nm, wb)
 	}
 	runVMS(t, s, "uaf", "modify", "boss", "--revoke", "smith")
 	p = dialPOP(t, s.Addr)
