@@ -350,8 +350,9 @@ func (f *fakeSubmitter) Submit(ctx context.Context, s *gateway.Submission) error
 }
 
 // TestXtndXmit: the message reaches the Submitter unstuffed, without
-// Bcc, with To/Cc/Bcc as recipients; too large a message is drained and
-// refused; XTND is unknown without a Submitter and before login.
+// Bcc, with To/Cc/Bcc as recipients and the logged-in user's address;
+// too large a message is drained and refused; XTND is unknown without a
+// Submitter and before login.
 func TestXtndXmit(t *testing.T) {
 	sub := &fakeSubmitter{}
 	env, _ := startExtServer(t, func(s *gateway.Server, _ *extAuth, _ *spool.Spool) {
@@ -395,6 +396,28 @@ func TestXtndXmit(t *testing.T) {
 	c.expect("+OK 2 ")
 	if len(sub.got) != 1 {
 		t.Errorf("%d submissions, want 1", len(sub.got))
+	}
+	// The envelope sender: a delegate sends as itself, a unified-account
+	// view as the address it logged in as.
+	env3, _ := startExtServer(t, func(s *gateway.Server, a *extAuth, _ *spool.Spool) {
+		s.Extensions.Submit = sub
+		s.Extensions.Views = gateway.DomainViews{"client1.com": "CL1"}
+		a.grants["BOSS/ALICE"] = gateway.Rights{Read: true}
+	})
+	for _, l := range []struct{ login, pass, user, sender string }{
+		{"~boss/MAIL#alice", "wonderland", "ALICE", ""},
+		{"abcdef@Client1.com", "mypassword", "CL1", "abcdef@client1.com"},
+	} {
+		c := dial(t, env3.addr)
+		c.login(l.login, l.pass)
+		c.send("XTND XMIT", "To: bob@example.org", "", "Hi.", ".")
+		c.expect("+OK send")
+		c.expect("+OK message sent")
+		c.send("QUIT")
+		c.expect("+OK")
+		if s := sub.got[len(sub.got)-1]; s.User != l.user || s.Sender != l.sender {
+			t.Errorf("as %s: user %q sender %q, want %q %q", l.login, s.User, s.Sender, l.user, l.sender)
+		}
 	}
 	// Off: an unknown command.
 	env2, _ := startExtServer(t, nil)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -179,16 +180,18 @@ func (p *privatePostfix) waitSink(t *testing.T, n int) string {
 // TestE2EXtndXmitPostfix: a message sent with XTND XMIT goes through a
 // real Postfix on loopback to its sink mailbox, with SMITH's address as
 // the envelope sender, To/Cc/Bcc as recipients and no Bcc field; a
-// recipient the relay refuses comes back as -ERR with its reason.
+// unified-account view sends as the address it logged in as; a recipient
+// the relay refuses comes back as -ERR with its reason.
 func TestE2EXtndXmitPostfix(t *testing.T) {
 	pf := startRelayPostfix(t)
-	s := startExtServer(t, "TCPIP$POP_SMTP_RELAY="+pf.Addr)
+	s := startExtServer(t, "TCPIP$POP_SMTP_RELAY="+pf.Addr, "TCPIP$POP_UNIFIED_DOMAINS=client1.com=CL1")
+	writeUAF(t, s.UAF, append(slices.Clone(defaultAccounts), e2eAccount{Name: "CL1", Password: "mypassword"}))
 	p := dialPOP(t, s.Addr)
 	if r := p.cmd("XTND XMIT"); !strings.HasPrefix(r, "-ERR") {
 		t.Fatalf("XTND XMIT before login: %s", r)
 	}
 	p.login("smith", "demo")
-	send := func(lines ...string) string {
+	send := func(p *popClient, lines ...string) string {
 		t.Helper()
 		if r := p.cmd("XTND XMIT"); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("XTND XMIT: %s", r)
@@ -204,7 +207,7 @@ func TestE2EXtndXmitPostfix(t *testing.T) {
 		w.Flush()
 		return p.line()
 	}
-	r := send("From: Smith <smith@vms.example.org>", "To: Bob <bob@example.org>", "Bcc: carol@example.org",
+	r := send(p, "From: Smith <smith@vms.example.org>", "To: Bob <bob@example.org>", "Bcc: carol@example.org",
 		"Subject: sent over POP", "Message-ID: <xmit-1@vms.example.org>", "", "Hello Bob.", ".leading dot", "Bye.")
 	if r != "+OK message sent" {
 		t.Fatalf("XTND XMIT: %s\n%s", r, s.stderr)
@@ -219,7 +222,17 @@ func TestE2EXtndXmitPostfix(t *testing.T) {
 	if strings.Contains(sink, "Bcc:") {
 		t.Errorf("Bcc: reached the recipients:\n%s", sink)
 	}
-	r = send("To: someone@elsewhere.example", "Subject: refused", "", "No.")
+	// A unified-account view sends as the address it logged in as.
+	v := dialPOP(t, s.Addr)
+	v.login("abcdef@client1.com", "mypassword")
+	if r := send(v, "To: dave@example.org", "Subject: from a view", "", "Hi."); r != "+OK message sent" {
+		t.Fatalf("XTND XMIT as abcdef@client1.com: %s", r)
+	}
+	v.cmd("QUIT")
+	if sink = pf.waitSink(t, 3); !strings.Contains(sink, "Return-Path: <abcdef@client1.com>\nX-Original-To: dave@example.org\n") {
+		t.Errorf("the view's message is not from abcdef@client1.com:\n%s", sink)
+	}
+	r = send(p, "To: someone@elsewhere.example", "Subject: refused", "", "No.")
 	if !strings.HasPrefix(r, "-ERR relay refused the message: 554 5.7.1 ") || !strings.Contains(r, "Relay access denied") {
 		t.Fatalf("refused recipient: %s", r)
 	}
@@ -229,14 +242,14 @@ func TestE2EXtndXmitPostfix(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		big = append(big, strings.Repeat("x", 70))
 	}
-	if r := send(big...); !strings.HasPrefix(r, "-ERR relay refused the message: 552") {
+	if r := send(p, big...); !strings.HasPrefix(r, "-ERR relay refused the message: 552") {
 		t.Errorf("message over the relay's limit: %s", r)
 	}
 	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %s", r)
 	}
-	if b, _ := os.ReadFile(pf.Sink); strings.Count("\n"+string(b), "\nFrom ") != 2 {
-		t.Errorf("the sink holds other messages than the first:\n%s", b)
+	if b, _ := os.ReadFile(pf.Sink); strings.Count("\n"+string(b), "\nFrom ") != 3 {
+		t.Errorf("the sink holds other messages than the accepted ones:\n%s", b)
 	}
 }
 
