@@ -350,8 +350,9 @@ func (f *fakeSubmitter) Submit(ctx context.Context, s *gateway.Submission) error
 }
 
 // TestXtndXmit: the message reaches the Submitter unstuffed, without
-// Bcc, with To/Cc/Bcc as recipients; too large a message is drained and
-// refused; XTND is unknown without a Submitter and before login.
+// Bcc, with To/Cc/Bcc as recipients and the logged-in user's address;
+// too large a message is drained and refused; XTND is unknown without a
+// Submitter and before login.
 func TestXtndXmit(t *testing.T) {
 	sub := &fakeSubmitter{}
 	env, _ := startExtServer(t, func(s *gateway.Server, _ *extAuth, _ *spool.Spool) {
@@ -396,6 +397,28 @@ func TestXtndXmit(t *testing.T) {
 	if len(sub.got) != 1 {
 		t.Errorf("%d submissions, want 1", len(sub.got))
 	}
+	// The envelope sender: a delegate sends as itself, a unified-account
+	// view as the address it logged in as.
+	env3, _ := startExtServer(t, func(s *gateway.Server, a *extAuth, _ *spool.Spool) {
+		s.Extensions.Submit = sub
+		s.Extensions.Views = gateway.DomainViews{"client1.com": "CL1"}
+		a.grants["BOSS/ALICE"] = gateway.Rights{Read: true}
+	})
+	for _, l := range []struct{ login, pass, user, sender string }{
+		{"~boss/MAIL#alice", "wonderland", "ALICE", ""},
+		{"abcdef@Client1.com", "mypassword", "CL1", "abcdef@client1.com"},
+	} {
+		c := dial(t, env3.addr)
+		c.login(l.login, l.pass)
+		c.send("XTND XMIT", "To: bob@example.org", "", "Hi.", ".")
+		c.expect("+OK send")
+		c.expect("+OK message sent")
+		c.send("QUIT")
+		c.expect("+OK")
+		if s := sub.got[len(sub.got)-1]; s.User != l.user || s.Sender != l.sender {
+			t.Errorf("as %s: user %q sender %q, want %q %q", l.login, s.User, s.Sender, l.user, l.sender)
+		}
+	}
 	// Off: an unknown command.
 	env2, _ := startExtServer(t, nil)
 	c2 := dial(t, env2.addr)
@@ -405,7 +428,8 @@ func TestXtndXmit(t *testing.T) {
 }
 
 // TestSharedFolderLocks: the owner on NEWMAIL and a delegate on MAIL at
-// once; a second session on a folder already open is [IN-USE].
+// once, each reading its folder while the other is open; a second session
+// on a folder already open is [IN-USE].
 func TestSharedFolderLocks(t *testing.T) {
 	env, _ := startExtServer(t, func(_ *gateway.Server, a *extAuth, _ *spool.Spool) {
 		a.grants["BOSS/ALICE"] = gateway.Rights{Read: true}
@@ -420,6 +444,23 @@ func TestSharedFolderLocks(t *testing.T) {
 	third.expect("+OK")
 	if r := third.line(); !strings.HasPrefix(r, "-ERR [IN-USE]") {
 		t.Errorf("delegate on the owner's open NEWMAIL: %s", r)
+	}
+	// Both read while both sessions are open: each its own folder.
+	for _, r := range []struct {
+		c    *client
+		subj string
+	}{{owner, "boss new one"}, {delegate, "boss old one"}} {
+		r.c.send("RETR 1")
+		r.c.expect("+OK")
+		var subj string
+		for l := r.c.line(); l != "."; l = r.c.line() {
+			if s, ok := strings.CutPrefix(l, "Subject: "); ok {
+				subj = s
+			}
+		}
+		if subj != r.subj {
+			t.Errorf("RETR 1 read %q, want %q", subj, r.subj)
+		}
 	}
 	for _, c := range []*client{owner, delegate} {
 		c.send("STAT", "QUIT")

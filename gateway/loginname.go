@@ -30,6 +30,7 @@ type loginSel struct {
 	owner    string // "" = the account itself; PublicOwner; or another account
 	folder   string // "" = the server's default folder
 	view     string // unified-account view name, "" = all messages
+	address  string // a unified-account login's NAME@DOMAIN, lower case
 	display  string // the folder as logs and replies show it, "" for the default
 	noDelete bool   // DELE is refused (set at login from the rights)
 }
@@ -61,7 +62,7 @@ func (s *Server) parseLoginName(name string) (loginSel, error) {
 		local, domain := name[:at], name[at+1:]
 		if x.Views != nil && !strings.ContainsAny(local, "#~/") {
 			if acct, view, ok := x.Views.MapView(local, domain); ok && validName(acct) {
-				return loginSel{account: acct, view: view}, nil
+				return loginSel{account: acct, view: view, address: strings.ToLower(name)}, nil
 			}
 		}
 		if !domainIn(x.Domains, domain) {

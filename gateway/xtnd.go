@@ -21,6 +21,10 @@ const cmdXTND = "XTND"
 type Submission struct {
 	// User is the logged-in account (the envelope sender's local part).
 	User string
+	// Sender, when set, is the envelope sender itself: the address a
+	// unified-account view logged in as (NAME@DOMAIN), so that bounces
+	// reach that view, not only the account behind it.
+	Sender string
 	// Recipients are the addresses of the To, Cc and Bcc fields.
 	Recipients []string
 	// Message is the message, header without Bcc first, CRLF line ends,
@@ -118,7 +122,7 @@ func (c *conn) submit(mr *xmitReader) error {
 	}
 	// The header reader may hold body octets already: they follow it.
 	body := io.MultiReader(br, mr)
-	return c.srv.Extensions.Submit.Submit(c.ctx, &Submission{User: c.user, Recipients: rcpts, Message: io.MultiReader(&hb, body)})
+	return c.srv.Extensions.Submit.Submit(c.ctx, &Submission{User: c.user, Sender: c.sel.address, Recipients: rcpts, Message: io.MultiReader(&hb, body)})
 }
 
 // xmitReader reads a dot-stuffed message from the client up to the line

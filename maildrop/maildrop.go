@@ -256,19 +256,20 @@ func (be *SpoolBackend) TakeAlert(ctx context.Context, user string) (string, err
 	return be.Spool.TakeAlert(ctx, user)
 }
 
-// folderExists returns gateway.ErrNoFolder when owner has no spool directory, or
-// no folder by that name other than the three every user has.
+// folderExists returns gateway.ErrNoFolder when owner has no folder by
+// that name. Every account has the three standard folders, even before
+// its first mail made its spool directory (as a plain login opens an
+// empty NEWMAIL then); the public area has only the folders made in it.
 func (be *SpoolBackend) folderExists(owner, folder string) error {
 	dir, err := be.Spool.UserDir(owner)
 	if err != nil || !spool.ValidName(folder) {
 		return gateway.ErrNoFolder
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return gateway.ErrNoFolder
-	}
 	switch strings.ToUpper(folder) {
 	case spool.NewMail, spool.Mail, spool.Wastebasket:
-		return nil
+		if owner != gateway.PublicOwner {
+			return nil
+		}
 	}
 	if fi, err := os.Stat(filepath.Join(dir, strings.ToUpper(folder))); err != nil || !fi.Mode().IsRegular() {
 		return gateway.ErrNoFolder

@@ -202,17 +202,17 @@ func TestE2ESASLExternal(t *testing.T) {
 	dir := t.TempDir()
 	caFile := writeClientCerts(t, dir, "smith", "jones")
 	s, cert := cliStartTLS(t, "TCPIP$POP_LEAVE_IN_NEWMAIL=1", "TCPIP$POP_CLIENT_CA="+caFile)
-	curl := func(who, user string) (string, error) {
-		return cliRun(t, nil, "curl", "-sS", "--max-time", "15", "--cacert", cert.CertFile,
+	curl := func(who, user string, flags ...string) (string, error) {
+		return cliRun(t, nil, "curl", append(flags, "-sS", "--max-time", "15", "--cacert", cert.CertFile,
 			"--cert", filepath.Join(dir, who+".pem"), "--key", filepath.Join(dir, who+".key"),
-			"--login-options", "AUTH=EXTERNAL", "-u", user+":", "pop3s://"+s.TLSAddr+"/")
+			"--login-options", "AUTH=EXTERNAL", "-u", user+":", "pop3s://"+s.TLSAddr+"/")...)
 	}
 	out, err := curl("smith", "smith")
 	if err != nil || strings.Count(out, "\n") != len(fixtureMessages) {
 		t.Fatalf("curl EXTERNAL with smith's certificate: %v\n%s\n%s", err, out, s.stderr)
 	}
-	if out, err := curl("jones", "smith"); err == nil {
-		t.Fatalf("curl EXTERNAL as smith with jones's certificate succeeded:\n%s", out)
+	if out, err := curl("jones", "smith", "-v"); err == nil || !strings.Contains(out, `-ERR [AUTH] authorization identity "smith" is not allowed for "jones"`) {
+		t.Fatalf("curl EXTERNAL as smith with jones's certificate: %v\n%s", err, out)
 	}
 	// openssl s_client, STLS: jones's certificate, identity smith: refused;
 	// no identity: jones (whose NEWMAIL is empty).
@@ -297,7 +297,8 @@ func TestE2EAlerts(t *testing.T) {
 // TestE2ESharedFolder: after "vmspop uaf modify boss --grant smith:read",
 // curl, fetchmail and mpop log in as ~boss/NEWMAIL#smith with smith's
 // password and fetch BOSS's mail, which stays in BOSS's NEWMAIL; DELE is
-// refused; --revoke closes the door again.
+// refused; after --grant smith:read,delete DELE moves it to BOSS's
+// WASTEBASKET; --revoke closes the door again.
 func TestE2ESharedFolder(t *testing.T) {
 	s := startExtServer(t)
 	const login = "~boss/NEWMAIL#smith"
@@ -324,6 +325,19 @@ func TestE2ESharedFolder(t *testing.T) {
 	p.cmd("QUIT")
 	if got := folderSubjects(t, s.Spool, "BOSS", spool.NewMail); !slices.Equal(got, []string{"Boss memo"}) {
 		t.Errorf("BOSS's NEWMAIL = %q", got)
+	}
+	// With the delete right, DELE moves BOSS's message to his WASTEBASKET.
+	runVMS(t, s, "uaf", "modify", "boss", "--grant", "smith:read,delete")
+	p = dialPOP(t, s.Addr)
+	p.login(login, "demo")
+	if r := p.cmd("DELE 1"); r != "+OK message 1 deleted" {
+		t.Errorf("DELE with the delete right: %s", r)
+	}
+	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("QUIT: %s", r)
+	}
+	if nm, wb := folderSubjects(t, s.Spool, "BOSS", spool.NewMail), folderSubjects(t, s.Spool, "BOSS", spool.Wastebasket); len(nm) != 0 || !slices.Equal(wb, []string{"Boss memo"}) {
+		t.Errorf("after DELE: BOSS's NEWMAIL %q, WASTEBASKET %q", nm, wb)
 	}
 	runVMS(t, s, "uaf", "modify", "boss", "--revoke", "smith")
 	p = dialPOP(t, s.Addr)

@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmspop/vmspop/gateway"
 )
 
 // privatePostfix is a Postfix instance of the test's own: config, queue
@@ -20,10 +23,12 @@ type privatePostfix struct {
 	Dir, Addr, Sink, Log string
 }
 
-// startPostfix starts a private Postfix, stopped when the test ends. It
+// startRelayPostfix starts a private Postfix, stopped when the test ends.
+// Each of extra is a main.cf line "name = value", which replaces the
+// default line of that name. It
 // skips the test, saying why, where Postfix cannot run (not installed, not
 // root).
-func startRelayPostfix(t *testing.T) *privatePostfix {
+func startRelayPostfix(t *testing.T, extra ...string) *privatePostfix {
 	t.Helper()
 	if _, err := exec.LookPath("postfix"); err != nil {
 		requireTool(t, "postfix")
@@ -77,6 +82,16 @@ message_size_limit = 100000
 maillog_file = %[1]s/maillog
 maillog_file_prefixes = %[1]s
 `, dir, uid, gid)
+	for _, l := range extra {
+		name, _, _ := strings.Cut(l, " =")
+		var kept []string
+		for _, m := range strings.Split(main, "\n") {
+			if !strings.HasPrefix(m, name+" =") {
+				kept = append(kept, m)
+			}
+		}
+		main = strings.Join(kept, "\n") + l + "\n"
+	}
 	if err := os.WriteFile(filepath.Join(dir, "etc", "main.cf"), []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -165,16 +180,18 @@ func (p *privatePostfix) waitSink(t *testing.T, n int) string {
 // TestE2EXtndXmitPostfix: a message sent with XTND XMIT goes through a
 // real Postfix on loopback to its sink mailbox, with SMITH's address as
 // the envelope sender, To/Cc/Bcc as recipients and no Bcc field; a
-// recipient the relay refuses comes back as -ERR with its reason.
+// unified-account view sends as the address it logged in as; a recipient
+// the relay refuses comes back as -ERR with its reason.
 func TestE2EXtndXmitPostfix(t *testing.T) {
 	pf := startRelayPostfix(t)
-	s := startExtServer(t, "TCPIP$POP_SMTP_RELAY="+pf.Addr)
+	s := startExtServer(t, "TCPIP$POP_SMTP_RELAY="+pf.Addr, "TCPIP$POP_UNIFIED_DOMAINS=client1.com=CL1")
+	writeUAF(t, s.UAF, append(slices.Clone(defaultAccounts), e2eAccount{Name: "CL1", Password: "mypassword"}))
 	p := dialPOP(t, s.Addr)
 	if r := p.cmd("XTND XMIT"); !strings.HasPrefix(r, "-ERR") {
 		t.Fatalf("XTND XMIT before login: %s", r)
 	}
 	p.login("smith", "demo")
-	send := func(lines ...string) string {
+	send := func(p *popClient, lines ...string) string {
 		t.Helper()
 		if r := p.cmd("XTND XMIT"); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("XTND XMIT: %s", r)
@@ -190,7 +207,7 @@ func TestE2EXtndXmitPostfix(t *testing.T) {
 		w.Flush()
 		return p.line()
 	}
-	r := send("From: Smith <smith@vms.example.org>", "To: Bob <bob@example.org>", "Bcc: carol@example.org",
+	r := send(p, "From: Smith <smith@vms.example.org>", "To: Bob <bob@example.org>", "Bcc: carol@example.org",
 		"Subject: sent over POP", "Message-ID: <xmit-1@vms.example.org>", "", "Hello Bob.", ".leading dot", "Bye.")
 	if r != "+OK message sent" {
 		t.Fatalf("XTND XMIT: %s\n%s", r, s.stderr)
@@ -205,7 +222,17 @@ func TestE2EXtndXmitPostfix(t *testing.T) {
 	if strings.Contains(sink, "Bcc:") {
 		t.Errorf("Bcc: reached the recipients:\n%s", sink)
 	}
-	r = send("To: someone@elsewhere.example", "Subject: refused", "", "No.")
+	// A unified-account view sends as the address it logged in as.
+	v := dialPOP(t, s.Addr)
+	v.login("abcdef@client1.com", "mypassword")
+	if r := send(v, "To: dave@example.org", "Subject: from a view", "", "Hi."); r != "+OK message sent" {
+		t.Fatalf("XTND XMIT as abcdef@client1.com: %s", r)
+	}
+	v.cmd("QUIT")
+	if sink = pf.waitSink(t, 3); !strings.Contains(sink, "Return-Path: <abcdef@client1.com>\nX-Original-To: dave@example.org\n") {
+		t.Errorf("the view's message is not from abcdef@client1.com:\n%s", sink)
+	}
+	r = send(p, "To: someone@elsewhere.example", "Subject: refused", "", "No.")
 	if !strings.HasPrefix(r, "-ERR relay refused the message: 554 5.7.1 ") || !strings.Contains(r, "Relay access denied") {
 		t.Fatalf("refused recipient: %s", r)
 	}
@@ -215,13 +242,91 @@ func TestE2EXtndXmitPostfix(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		big = append(big, strings.Repeat("x", 70))
 	}
-	if r := send(big...); !strings.HasPrefix(r, "-ERR relay refused the message: 552") {
+	if r := send(p, big...); !strings.HasPrefix(r, "-ERR relay refused the message: 552") {
 		t.Errorf("message over the relay's limit: %s", r)
 	}
 	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %s", r)
 	}
-	if b, _ := os.ReadFile(pf.Sink); strings.Count("\n"+string(b), "\nFrom ") != 2 {
-		t.Errorf("the sink holds other messages than the first:\n%s", b)
+	if b, _ := os.ReadFile(pf.Sink); strings.Count("\n"+string(b), "\nFrom ") != 3 {
+		t.Errorf("the sink holds other messages than the accepted ones:\n%s", b)
+	}
+}
+
+// TestE2EXtndXmitPostfixTLS: when the relay offers STARTTLS, vmspop
+// submits over TLS (Postfix's Received: says ESMTPS), trusting the relay
+// only when its certificate verifies (here through SSL_CERT_FILE; a
+// second server without it gets -ERR [SYS/TEMP] and sends nothing); a
+// message over vmspop's own limit (10 MiB, below the relay's) is refused
+// with -ERR and never reaches the sink.
+func TestE2EXtndXmitPostfixTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert := cliWriteCert(t, filepath.Join(dir, "relay.pem"), filepath.Join(dir, "relay.key"), "relay.test", 3001)
+	// smtpd reads its key and certificate as root, before it drops to
+	// the postfix user.
+	pf := startRelayPostfix(t,
+		"smtpd_tls_security_level = may",
+		"smtpd_tls_chain_files = "+cert.KeyFile+", "+cert.CertFile,
+		"smtpd_tls_received_header = yes",
+		fmt.Sprintf("message_size_limit = %d", 20<<20))
+	send := func(p *popClient, lines ...string) string {
+		t.Helper()
+		if r := p.cmd("XTND XMIT"); !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("XTND XMIT: %s", r)
+		}
+		w := bufio.NewWriterSize(p.conn, 64<<10)
+		for _, l := range lines {
+			if strings.HasPrefix(l, ".") {
+				l = "." + l
+			}
+			w.WriteString(l + "\r\n")
+		}
+		w.WriteString(".\r\n")
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return p.line()
+	}
+
+	// Without a way to verify the relay's certificate: nothing is sent.
+	untrusted := startExtServer(t, "TCPIP$POP_SMTP_RELAY="+pf.Addr)
+	p := dialPOP(t, untrusted.Addr)
+	p.login("smith", "demo")
+	if r := send(p, "To: bob@example.org", "Subject: not over an unverified relay", "", "No."); r != "-ERR [SYS/TEMP] message not sent, try later" {
+		t.Fatalf("relay with an unverified certificate: %s", r)
+	}
+	p.cmd("QUIT")
+
+	s := startExtServer(t, "TCPIP$POP_SMTP_RELAY="+pf.Addr, "SSL_CERT_FILE="+cert.CertFile)
+	p = dialPOP(t, s.Addr)
+	p.login("smith", "demo")
+	if r := send(p, "From: smith@vms.example.org", "To: bob@example.org", "Subject: over TLS", "", "Hello Bob."); r != "+OK message sent" {
+		t.Fatalf("XTND XMIT over STARTTLS: %s\n%s", r, s.stderr)
+	}
+	// Over vmspop's own limit: read to its dot, refused, not sent.
+	big := []string{"To: bob@example.org", "Subject: too big", ""}
+	line := strings.Repeat("x", 1000)
+	for n := 0; n <= gateway.DefaultMaxSubmitSize; n += len(line) + 2 {
+		big = append(big, line)
+	}
+	if r := send(p, big...); r != fmt.Sprintf("-ERR message larger than %d octets, not sent", gateway.DefaultMaxSubmitSize) {
+		t.Fatalf("message over vmspop's limit: %s", r)
+	}
+	// The session goes on; a later message arrives, the big one never.
+	if r := send(p, "To: bob@example.org", "Subject: after the big one", "", "Small."); r != "+OK message sent" {
+		t.Fatalf("XTND XMIT after the refused one: %s", r)
+	}
+	p.cmd("QUIT")
+	sink := pf.waitSink(t, 2)
+	if n := strings.Count("\n"+sink, "\nFrom "); n != 2 {
+		t.Errorf("the sink holds %d messages, want 2", n)
+	}
+	for _, want := range []string{"Subject: over TLS", "Subject: after the big one", "Return-Path: <smith@vms.example.org>", "with ESMTPS"} {
+		if !strings.Contains(sink, want) {
+			t.Errorf("sink lacks %q:\n%s", want, sink)
+		}
+	}
+	if strings.Contains(sink, "too big") || strings.Contains(sink, "not over an unverified relay") {
+		t.Errorf("a refused message reached the sink")
 	}
 }

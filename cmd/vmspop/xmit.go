@@ -46,6 +46,9 @@ func (m *smtpSubmitter) Submit(ctx context.Context, s *gateway.Submission) error
 	// delivered.
 	defer c.Close()
 	from := strings.ToLower(s.User) + "@" + m.Domain
+	if s.Sender != "" {
+		from = s.Sender
+	}
 	if err := c.Mail(from, nil); err != nil {
 		return relayErr(err)
 	}
