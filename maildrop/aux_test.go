@@ -7,9 +7,10 @@ import (
 	"github.com/vmspop/vmspop/rewrite"
 )
 
-// TestAuxUIDs: every UID comes back from the aux data exactly, packed
-// when it has the usual form, as it is otherwise; with the size, how it
-// is sent and the header.
+// TestAuxUIDs: every UID comes back from the aux data and tag exactly,
+// packed when it has the usual form, as it is otherwise; with the size
+// (in the tag, or in the aux data when too large for it), how it is sent
+// and the header.
 func TestAuxUIDs(t *testing.T) {
 	at := time.Date(2026, 11, 25, 10, 0, 7, 80_000_000, time.UTC)
 	for _, tc := range []struct {
@@ -33,8 +34,15 @@ func TestAuxUIDs(t *testing.T) {
 	} {
 		d := &spoolDrop{uidPrefix: uidPrefix(tc.user)}
 		for _, h := range [][]byte{nil, []byte("Subject: x\r\n\r\n")} {
-			b := appendAux(nil, 12345, sendRebuilt, tc.uid, d.uidPrefix, tc.sum, h)
-			m, ok := decodeAux(b)
+			for _, size := range []int64{12345, tagSizeInAux - 1, tagSizeInAux, 5 << 30} {
+				b, tag := appendAux(nil, size, sendForeign, tc.uid, d.uidPrefix, tc.sum, h)
+				m, ok := decodeAux(tag, b)
+				if !ok || m.size != size || m.how != sendForeign || string(m.header) != string(h) {
+					t.Fatalf("%q, size %d: decoded %+v, %v", tc.uid, size, m, ok)
+				}
+			}
+			b, tag := appendAux(nil, 12345, sendRebuilt, tc.uid, d.uidPrefix, tc.sum, h)
+			m, ok := decodeAux(tag, b)
 			if !ok || m.size != 12345 || m.how != sendRebuilt || string(m.header) != string(h) {
 				t.Fatalf("%q: decoded %+v, %v", tc.uid, m, ok)
 			}

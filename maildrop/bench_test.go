@@ -206,3 +206,26 @@ func (benchAuth) CheckCRAMMD5(string, string, string, time.Time) (string, error)
 
 func (benchAuth) UserExists(user string) bool { return strings.ToUpper(user) == "BIG" }
 func (benchAuth) HasSecret(string) bool       { return false }
+
+// BenchmarkList reads the size of every message of a 100,000-message
+// folder, as LIST does (after a warm login).
+func BenchmarkList(b *testing.B) {
+	be := benchBackend(benchSpool(b, 100000, 300))
+	openBig(b, be, 100000) // builds the index
+	md, err := be.OpenMaildrop(context.Background(), "BIG")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer md.Close()
+	l := md.(gateway.Lister)
+	b.ResetTimer()
+	var total int64
+	for range b.N {
+		for i := range l.Count() {
+			total += l.Size(i)
+		}
+	}
+	if total <= 0 {
+		b.Fatal("no sizes")
+	}
+}

@@ -318,7 +318,7 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 		if seen == nil {
 			seen = &uidSet{prefix: d.uidPrefix, keys: make(map[uidKey]bool, prev.Len()+1)}
 			for j := range prev.Len() {
-				if pm, ok := decodeAux(prev.Aux(j)); ok {
+				if pm, ok := decodeAux(prev.Tag(j), prev.Aux(j)); ok {
 					seen.add(string(d.uidOf(pm, prev.At(j).Sum)))
 				}
 			}
@@ -383,7 +383,7 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 		if i >= keep {
 			h = nil
 		}
-		abuf = appendAux(abuf[:0], size, how, uid, d.uidPrefix, m.Sum, h) // the spool copies it
+		abuf, m.Tag = appendAux(abuf[:0], size, how, uid, d.uidPrefix, m.Sum, h) // the spool copies abuf
 		return abuf, nil
 	}
 	var st spool.Stats
@@ -411,12 +411,12 @@ func (be *SpoolBackend) open(ctx context.Context, user, folder string) (gateway.
 		return d.useOldUIDLs(user), nil
 	}
 	for i := range d.list.Len() {
-		m, ok := decodeAux(d.list.Aux(i))
+		size, ok := d.size(i)
 		if !ok {
 			box.Close()
 			return nil, fmt.Errorf("maildrop: message %d of %s has no size in the index", i+1, user)
 		}
-		d.total += m.size
+		d.total += size
 	}
 	be.mu.Lock()
 	if be.derived == nil {
@@ -462,32 +462,53 @@ type derivedInfo struct {
 // appendAux appends what OpenMaildrop keeps per message in the index: the
 // size as sent, how it is sent, the UID, and the rebuilt header (nil when
 // RETR rebuilds it), so that RETR need not read and rebuild it (header is
-// ignored for sendBody).
+// ignored for sendBody). It returns the aux data and the message's tag
+// (spool.Message.Tag): how it is sent, whether its UID is packed, and its
+// size unless too large for the tag (then the aux data starts with it).
+// What the gateway asks at each use (LIST, RETR's size, UPDATE's how) is
+// then read from the entry, with no decoding.
 //
 // A UID of the usual form, prefix (the user part and a dot)
 // yyyymmddhhmmsscc "." %08x(sum) with an optional "-n", is kept as its 16
-// date digits packed two to a byte and n (9 octets instead of about 31: a
-// folder of a million messages is mostly its UIDs); any other is kept as
+// date digits packed two to a byte and n if any (8 octets, not about 31:
+// a folder of a million messages is mostly its UIDs); any other is kept as
 // it is. The packed form is used only when it gives back exactly uid.
-func appendAux(b []byte, size int64, how uint8, uid, prefix string, sum uint32, header []byte) []byte {
+func appendAux(b []byte, size int64, how uint8, uid, prefix string, sum uint32, header []byte) ([]byte, uint32) {
 	if how == sendBody {
 		header = nil
 	}
-	b = binary.AppendUvarint(b, uint64(size))
-	if date, dup, ok := packUID(uid, prefix, sum); ok {
-		b = append(b, how|auxPacked)
-		b = append(b, date[:]...)
-		b = binary.AppendUvarint(b, dup)
+	tag := uint32(how)
+	if size >= 0 && size < tagSizeInAux {
+		tag |= uint32(size) << tagSizeShift
 	} else {
-		b = append(b, how)
+		tag |= tagSizeInAux << tagSizeShift
+		b = binary.AppendUvarint(b, uint64(size))
+	}
+	if date, dup, ok := packUID(uid, prefix, sum); ok {
+		tag |= tagPacked
+		b = append(b, date[:]...)
+		if dup > 0 {
+			tag |= tagDup
+			b = binary.AppendUvarint(b, dup)
+		}
+	} else {
 		b = binary.AppendUvarint(b, uint64(len(uid)))
 		b = append(b, uid...)
 	}
-	return append(b, header...)
+	return append(b, header...), tag
 }
 
-// auxPacked marks, in the how octet of the aux data, a packed UID.
-const auxPacked = 0x80
+// A message's tag: how it is sent (tagHow), whether its UID is packed
+// and whether it then has a duplicate suffix (its number follows the date
+// in the aux data), and its size as sent (the bits from tagSizeShift;
+// tagSizeInAux: the size starts the aux data).
+const (
+	tagHow       = 3
+	tagPacked    = 4
+	tagDup       = 8
+	tagSizeShift = 4
+	tagSizeInAux = 1<<(32-tagSizeShift) - 1
+)
 
 // uidTail is the length of a UID after its user part and dot.
 const uidTail = len("yyyymmddhhmmsscc.12345678")
@@ -544,24 +565,32 @@ func unpackUID(b []byte, prefix string, date [8]byte, dup uint64, sum uint32) []
 	return b
 }
 
-func decodeAux(b []byte) (auxMessage, bool) {
-	size, n := binary.Uvarint(b)
-	if n <= 0 || len(b) < n+1 {
+// decodeAux decodes what appendAux returned for a message.
+func decodeAux(tag uint32, b []byte) (auxMessage, bool) {
+	m := auxMessage{size: int64(tag >> tagSizeShift), how: uint8(tag & tagHow), packed: tag&tagPacked != 0}
+	if m.how > sendBody {
 		return auxMessage{}, false
 	}
-	m := auxMessage{size: int64(size), how: b[n] &^ auxPacked, packed: b[n]&auxPacked != 0}
-	b = b[n+1:]
+	if m.size == tagSizeInAux {
+		size, n := binary.Uvarint(b)
+		if n <= 0 {
+			return auxMessage{}, false
+		}
+		m.size, b = int64(size), b[n:]
+	}
 	if m.packed {
 		if len(b) < len(m.date) {
 			return auxMessage{}, false
 		}
 		copy(m.date[:], b)
 		b = b[len(m.date):]
-		dup, k := binary.Uvarint(b)
-		if k <= 0 {
-			return auxMessage{}, false
+		if tag&tagDup != 0 {
+			dup, k := binary.Uvarint(b)
+			if k <= 0 || dup < 2 {
+				return auxMessage{}, false
+			}
+			m.dup, b = dup, b[k:]
 		}
-		m.dup, b = dup, b[k:]
 	} else {
 		ul, k := binary.Uvarint(b)
 		if k <= 0 || ul == 0 || uint64(len(b)-k) < ul {
@@ -593,7 +622,7 @@ func (be *SpoolBackend) indexKey(user string) string {
 		if rw.Location != nil {
 			loc = rw.Location.String()
 		}
-		fmt.Fprintf(h, "v4|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
+		fmt.Fprintf(h, "v5|%s|%s|%q|%d|%d|%t|%t|%s|%s|%t|", rw.Hostname, rw.SubstituteDomain, rw.LocalNames,
 			rw.DECnet, rw.QuotedDECnet, rw.PersonalName, rw.SendIDHeaders, rw.Server, loc, be.IgnoreMail11Headers)
 		nodes := make([]string, 0, len(rw.Nodes))
 		for k, v := range rw.Nodes {
@@ -662,7 +691,24 @@ func (d *spoolDrop) Messages() []gateway.MessageInfo {
 func (d *spoolDrop) Count() int { return d.list.Len() }
 
 // Size returns the size of message i as sent (gateway.Lister).
-func (d *spoolDrop) Size(i int) int64 { return d.aux(i).size }
+func (d *spoolDrop) Size(i int) int64 {
+	size, _ := d.size(i)
+	return size
+}
+
+// size returns the size of message i as sent, from its tag unless too
+// large for it; false when its aux data is damaged.
+func (d *spoolDrop) size(i int) (int64, bool) {
+	tag := d.list.Tag(i)
+	if tag&tagHow <= sendBody && tag>>tagSizeShift != tagSizeInAux {
+		return int64(tag >> tagSizeShift), true
+	}
+	m, ok := decodeAux(tag, d.list.Aux(i))
+	return m.size, ok
+}
+
+// how returns how message i is sent.
+func (d *spoolDrop) how(i int) uint8 { return uint8(d.list.Tag(i) & tagHow) }
 
 // UID returns the UID listed for message i (gateway.Lister).
 func (d *spoolDrop) UID(i int) string {
@@ -684,9 +730,9 @@ func (d *spoolDrop) ownUID(i int) string {
 	return unsafe.String(unsafe.SliceData(u), len(u))
 }
 
-// aux decodes message i's aux data (checked at login).
+// aux decodes message i's aux data.
 func (d *spoolDrop) aux(i int) auxMessage {
-	m, _ := decodeAux(d.list.Aux(i))
+	m, _ := decodeAux(d.list.Tag(i), d.list.Aux(i))
 	return m
 }
 
@@ -696,10 +742,10 @@ func (d *spoolDrop) TotalSize() int64 { return d.total }
 
 // Open streams message i as sent: header, then body, CRLF line ends.
 func (d *spoolDrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
-	dm := d.aux(i)
-	if dm.how == sendBody {
+	if d.how(i) == sendBody {
 		return d.box.Body(i)
 	}
+	dm := d.aux(i)
 	h := dm.header
 	if h == nil { // not in the index: rebuild it as the visitor did
 		hdr, err := d.box.Header(i)
@@ -811,14 +857,14 @@ func (d *spoolDrop) Commit(ctx context.Context, u gateway.Update) (gateway.Commi
 	}
 	var del, move []int
 	for _, i := range u.Deleted {
-		if d.aux(i).how == sendForeign {
+		if d.how(i) == sendForeign {
 			move = append(move, i)
 		} else {
 			del = append(del, i)
 		}
 	}
 	for _, i := range u.Retrieved {
-		if !deleted[i] && (!d.be.LeaveInNewmail || d.aux(i).how == sendForeign) {
+		if !deleted[i] && (!d.be.LeaveInNewmail || d.how(i) == sendForeign) {
 			move = append(move, i)
 		}
 	}

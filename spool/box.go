@@ -66,7 +66,8 @@ func (b *Box) List() *MessageList {
 // (valid only during the call) and the messages before it (with their
 // aux data; prev is being built: valid only during the call). What it
 // returns is copied and kept in the index as the message's aux data (the
-// visitor may reuse its buffer). prep is what OpenOptions.Prepare returned
+// visitor may reuse its buffer); a Tag it sets in m is kept in the
+// message's entry (MessageList.Tag). prep is what OpenOptions.Prepare returned
 // for the message (nil without Prepare).
 type Visitor func(i int, m *Message, text []byte, prev *MessageList, prep any) (aux []byte, err error)
 

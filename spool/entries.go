@@ -4,8 +4,9 @@ package spool
 //
 // A folder of a million messages must not cost a million structs and a
 // million slices per login or per session: a MessageList holds one
-// fixed-size entry per message (40 bytes: its 40-bit offset, the layout
-// of its text in 32-bit offsets, its sizes, CRC and flags) and the aux data
+// fixed-size entry per message (44 bytes: its 40-bit offset, the layout
+// of its text in 32-bit offsets, its sizes, CRC, flags and the Visitor's
+// Tag) and the aux data
 // of all messages packed in blocks of 1<<auxShift messages. The End of a
 // message is the Start of the next one (or the end the list covers). A
 // message that does not fit an entry (a text of 4 GiB or more, more than
@@ -36,6 +37,7 @@ type entry struct {
 	bodySize   uint32
 	sum        uint32
 	auxEnd     uint32 // end of the message's aux data in its block
+	tag        uint32 // Message.Tag
 }
 
 func (e *entry) start() int64 { return int64(e.startHi)<<32 | int64(e.startLo) }
@@ -92,8 +94,12 @@ func (l *MessageList) At(i int) Message {
 		HeaderEnd: int(e.headerEnd), BodyStart: int(e.bodyStart), ContentEnd: int(e.contentEnd),
 		ExtraNewlines: int(e.extra), Size: int64(e.size), BodySize: int64(e.bodySize), Sum: e.sum,
 		Binary: e.flags&flagBinary != 0, EightBit: e.flags&flagEightBit != 0, UTF8: e.flags&flagUTF8 != 0,
+		Tag: e.tag,
 	}
 }
+
+// Tag returns message i's Tag (what the Visitor set in Message.Tag).
+func (l *MessageList) Tag(i int) uint32 { return l.ents[i].tag }
 
 // Start returns the offset of message i's From_ line; End where it ends.
 func (l *MessageList) Start(i int) int64 {
@@ -145,7 +151,7 @@ func (l *MessageList) add(m *Message, aux []byte) error {
 		return fmt.Errorf("spool: message %d: aux data too large to index", n+1)
 	}
 	l.cur = append(l.cur, aux...)
-	e := entry{auxEnd: uint32(len(l.cur))}
+	e := entry{auxEnd: uint32(len(l.cur)), tag: m.Tag}
 	if m.Start <= maxStart {
 		e.startLo, e.startHi = uint32(m.Start), uint8(m.Start>>32)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // synthList builds a list of n made-up messages, message i's aux data
-// being i bytes long modulo 7 (none for a multiple of 7).
+// being i bytes long modulo 7 (none for a multiple of 7), each with a Tag.
 func synthList(t *testing.T, n int) (*MessageList, []Message, [][]byte) {
 	t.Helper()
 	l := &MessageList{}
@@ -24,7 +24,8 @@ func synthList(t *testing.T, n int) (*MessageList, []Message, [][]byte) {
 	for i := range n {
 		m := Message{Start: off, Text: off + 20 + int64(i%5), HeaderEnd: 40 + i%3, BodyStart: 41 + i%3,
 			ContentEnd: 100 + i%50, ExtraNewlines: i % 2, Size: 120 + int64(i), BodySize: 130 + int64(i),
-			Sum: uint32(i) * 2654435761, Binary: i%11 == 0, EightBit: i%3 == 0, UTF8: i%6 == 0}
+			Sum: uint32(i) * 2654435761, Binary: i%11 == 0, EightBit: i%3 == 0, UTF8: i%6 == 0,
+			Tag: uint32(i) * 0x9e3779b1}
 		m.End = m.Text + int64(m.ContentEnd) + 2
 		off = m.End
 		aux := bytes.Repeat([]byte{byte('a' + i%26)}, i%7)
@@ -45,7 +46,7 @@ func checkList(t *testing.T, what string, l *MessageList, msgs []Message, auxes 
 		t.Fatalf("%s: %d messages, want %d", what, l.Len(), len(msgs))
 	}
 	for i := range msgs {
-		if l.At(i) != msgs[i] || !bytes.Equal(l.Aux(i), auxes[i]) {
+		if l.At(i) != msgs[i] || l.Tag(i) != msgs[i].Tag || !bytes.Equal(l.Aux(i), auxes[i]) {
 			t.Fatalf("%s: message %d is %+v aux %q, want %+v aux %q", what, i, l.At(i), l.Aux(i), msgs[i], auxes[i])
 		}
 	}
@@ -202,10 +203,10 @@ func TestIndexSharedList(t *testing.T) {
 	}
 }
 
-// TestEntrySize: an entry is 40 bytes, the record 40 octets (the memory
+// TestEntrySize: an entry is 44 bytes, the record 44 octets (the memory
 // target of a million messages counts on it).
 func TestEntrySize(t *testing.T) {
-	if n := unsafe.Sizeof(entry{}); n != 40 || entryRecord != 40 {
-		t.Fatalf("entry %d bytes, record %d octets; want 40", n, entryRecord)
+	if n := unsafe.Sizeof(entry{}); n != 44 || entryRecord != 44 {
+		t.Fatalf("entry %d bytes, record %d octets; want 44", n, entryRecord)
 	}
 }

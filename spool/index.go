@@ -35,7 +35,7 @@ import (
 )
 
 const (
-	indexMagic = "VMSPOPX3" // X1: sizes by the folder rule of before standard mboxrd; X2: varint-encoded
+	indexMagic = "VMSPOPX4" // X1: sizes by the folder rule of before standard mboxrd; X2: varint-encoded; X3: no Tag
 	checkSpan  = 4096       // bytes at each end of the covered region that are checked
 )
 
@@ -64,22 +64,22 @@ func coverCRCs(data []byte, size int64) (head, tail uint32) {
 func appendU64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
 func appendU32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
 
-// The index file (version X3):
+// The index file (version X4):
 //
-//	magic "VMSPOPX3"
+//	magic "VMSPOPX4"
 //	folder size, mtime, inode (u64 each); CRC-32C of its first and last
 //	4 KiB (u32 each)
 //	key length (u32), key
 //	message count, aux octets (u64 each)
 //	one record per message (entryRecord octets: the entry's fields,
 //	little-endian, in their order: start (5 octets), flags, extra
-//	newlines (u16), then the u32 fields from fromLen to auxEnd)
+//	newlines (u16), then the u32 fields from fromLen to tag)
 //	the aux data of every message, in order
 //	CRC-32C of all that (u32)
 //
 // Fixed-size records decode without parsing; the whole file is checked
 // against its CRC before any of it is used.
-const entryRecord = 4 + 1 + 1 + 2 + 8*4
+const entryRecord = 4 + 1 + 1 + 2 + 9*4
 
 // errNoIndexFile: the list holds a message too large for a record.
 var errNoIndexFile = errors.New("spool: folder not indexed: a message of more than 4 GiB")
@@ -117,7 +117,7 @@ func (ix *index) writeTo(w io.Writer) error {
 		b = appendU32(b, e.startLo)
 		b = append(b, e.startHi, e.flags)
 		b = binary.LittleEndian.AppendUint16(b, e.extra)
-		for _, v := range [...]uint32{e.fromLen, e.headerEnd, e.bodyStart, e.contentEnd, e.size, e.bodySize, e.sum, e.auxEnd} {
+		for _, v := range [...]uint32{e.fromLen, e.headerEnd, e.bodyStart, e.contentEnd, e.size, e.bodySize, e.sum, e.auxEnd, e.tag} {
 			b = appendU32(b, v)
 		}
 		if len(b) >= 64<<10 {
@@ -184,7 +184,7 @@ func decodeIndex(b []byte) (*index, error) {
 		e.extra = binary.LittleEndian.Uint16(r[6:])
 		u := func(k int) uint32 { return binary.LittleEndian.Uint32(r[8+4*k:]) }
 		e.fromLen, e.headerEnd, e.bodyStart, e.contentEnd = u(0), u(1), u(2), u(3)
-		e.size, e.bodySize, e.sum, e.auxEnd = u(4), u(5), u(6), u(7)
+		e.size, e.bodySize, e.sum, e.auxEnd, e.tag = u(4), u(5), u(6), u(7), u(8)
 		// Offsets in order and inside the covered size; the aux data
 		// in order within its block.
 		start, end := e.start(), ix.size

@@ -21,6 +21,7 @@ func (v *visits) visit(i int, m *Message, text []byte, prev *MessageList, _ any)
 		return nil, fmt.Errorf("visit %d got %d earlier aux", i, prev.Len())
 	}
 	v.n++
+	m.Tag = m.Sum ^ 0x5a5a5a5a // kept in the entry and the index: compared like the rest
 	return auxOf(text), nil
 }
 

@@ -42,6 +42,12 @@ type Message struct {
 	Binary   bool // the body holds NUL bytes: a foreign (non-text) message
 	EightBit bool // the body holds bytes >= 0x80
 	UTF8     bool // the body is valid UTF-8
+
+	// Tag is the Visitor's own value for the message (0 unless it sets
+	// it): kept in the message's entry of a MessageList and in the index,
+	// so that what its callers read for every message at every use needs
+	// no decoding of aux data (MessageList.Tag).
+	Tag uint32
 }
 
 // contentOf returns a disk line without its line end: the '\n' and one CR
