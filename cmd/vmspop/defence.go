@@ -84,16 +84,16 @@ func warnPlaintext(log *logrus.Logger, cfg *logicals.Config, addr net.Addr) {
 // /healthz and the status page) and the admin socket of
 // TCPIP$POP_ADMIN_SOCKET, for whichever server current returns (a reload
 // replaces it). attach wires a server to the metrics before it serves;
-// stop stops them.
-func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server, pt *penalty.Table) (attach func(*gateway.Server), stop func(), err error) {
+// stop stops them; m is nil when there is no metrics listener.
+func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server, pt *penalty.Table) (attach func(*gateway.Server), stop func(), m *metrics.Metrics, err error) {
 	stopAdmin, err := startAdmin(cfg, log, current)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cfg.MetricsListen == "" {
-		return func(*gateway.Server) {}, stopAdmin, nil
+		return func(*gateway.Server) {}, stopAdmin, nil, nil
 	}
-	m := metrics.New(Version, pt.Len)
+	m = metrics.New(Version, pt.Len)
 	registerPasswordChecks(m.Registry, current)
 	attach = func(srv *gateway.Server) {
 		srv.Observer = m
@@ -125,7 +125,7 @@ func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.S
 	ln, err := net.Listen("tcp", cfg.MetricsListen)
 	if err != nil {
 		stopAdmin()
-		return nil, nil, fmt.Errorf("TCPIP$POP_METRICS_LISTEN: %w", err)
+		return nil, nil, nil, fmt.Errorf("TCPIP$POP_METRICS_LISTEN: %w", err)
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
@@ -135,7 +135,7 @@ func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.S
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		hs.Shutdown(ctx)
-	}, nil
+	}, m, nil
 }
 
 // healthy reports why the server cannot serve: no listener accepting, or

@@ -26,6 +26,7 @@ import (
 
 	"github.com/vmspop/vmspop/delivery"
 	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/metrics"
 	"github.com/vmspop/vmspop/rpop"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
@@ -171,8 +172,9 @@ func newPoller(cfg *logicals.Config, log logrus.FieldLogger, self func() []net.A
 }
 
 // startRPOP runs the poller inside serve when TCPIP$POP_RPOP_PROCESSES is
-// not 0; the returned function stops it and waits for running polls.
-func startRPOP(ctx context.Context, cfg *logicals.Config, log logrus.FieldLogger, listeners []net.Listener) func() {
+// not 0; the returned function stops it and waits for running polls. m,
+// when not nil, counts every poll (the metrics endpoint).
+func startRPOP(ctx context.Context, cfg *logicals.Config, log logrus.FieldLogger, listeners []net.Listener, m *metrics.Metrics) func() {
 	if cfg.RPOP.Processes <= 0 {
 		return func() {}
 	}
@@ -187,7 +189,20 @@ func startRPOP(ctx context.Context, cfg *logicals.Config, log logrus.FieldLogger
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		newPoller(cfg, log, self).Run(ctx)
+		p := newPoller(cfg, log, self)
+		if m != nil {
+			p.Observe = func(_ *rpop.Record, res rpop.Result) {
+				outcome := "ok"
+				switch {
+				case res.Busy:
+					outcome = "busy"
+				case res.Err != nil:
+					outcome = "failed"
+				}
+				m.Polled(outcome, res.Messages, res.Octets, res.Duration)
+			}
+		}
+		p.Run(ctx)
 	}()
 	return func() { cancel(); <-done }
 }

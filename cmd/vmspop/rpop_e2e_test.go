@@ -303,14 +303,16 @@ func mustList(t testing.TB, s *rpopSite) string {
 }
 
 // TestRPOPInServe: with TCPIP$POP_RPOP_PROCESSES set, serve polls the
-// records on their period, logs one line per poll, and refuses a record
-// whose remote is serve itself.
+// records on their period, logs one line per poll (record, user, host,
+// messages, octets, duration, outcome), counts the polls in the metrics
+// endpoint, and refuses a record whose remote is serve itself.
 func TestRPOPInServe(t *testing.T) {
 	d := startDovecot(t, dovecotOptions{TLS: true, APOP: true})
 	msgs := genMessages("served", 5, "served@remote.example")
 	d.addUser(t, "served", "spw", msgs)
 	time.Sleep(1100 * time.Millisecond) // Dovecot's passwd-file change detection (see TestRPOPDovecot)
-	srv := startServer(t, "TCPIP$POP_RPOP_PROCESSES=2", "TCPIP$POP_LOG_LEVEL=INFO")
+	maddr := freePort(t)
+	srv := startServer(t, "TCPIP$POP_RPOP_PROCESSES=2", "TCPIP$POP_LOG_LEVEL=INFO", "TCPIP$POP_METRICS_LISTEN="+maddr)
 	site := &rpopSite{Dir: srv.Dir, Spool: srv.Spool}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TCPIP$POP_") && !strings.HasPrefix(kv, "TCPIP_POP_") {
@@ -351,6 +353,42 @@ func TestRPOPInServe(t *testing.T) {
 	}
 	if n := d.inboxCount(t, "served"); n != 0 {
 		t.Errorf("remote holds %d messages", n)
+	}
+	// The line of the poll that stored the 5 messages has every field.
+	var line string
+	for _, l := range strings.Split(string(log), "\n") {
+		if polled.MatchString(l) {
+			line = l
+		}
+	}
+	for _, f := range [][2]string{{"rpop", good}, {"user", "JONES"}, {"host", d.Plain}, {"account", "served"},
+		{"messages", "5"}, {"outcome", "ok"}, {"duration", ""}, {"octets", ""}} {
+		re := regexp.MustCompile(`(^|[ {,])"?` + f[0] + `"?[=:]"?` + regexp.QuoteMeta(f[1]))
+		if !re.MatchString(line) {
+			t.Errorf("poll log line lacks %s=%s: %s", f[0], f[1], line)
+		}
+	}
+	if !strings.Contains(line, "pass") && strings.Contains(line, "spw") {
+		t.Errorf("poll log line holds the password: %s", line)
+	}
+	// The metrics endpoint counts the polls: the good record's ok polls
+	// stored the 5 messages; the self-poll record failed.
+	for {
+		fams := scrape(t, "http://"+maddr+"/metrics")
+		ok, failed := metricValue(fams, "vmspop_rpop_polls_total", "outcome=ok"), metricValue(fams, "vmspop_rpop_polls_total", "outcome=failed")
+		got, dur := metricValue(fams, "vmspop_rpop_messages_total"), metricValue(fams, "vmspop_rpop_poll_duration_seconds")
+		oct := metricValue(fams, "vmspop_rpop_octets_total")
+		if ok >= 1 && failed >= 1 && got == 5 && dur >= 2 && oct > 0 {
+			t.Logf("metrics: %v ok, %v failed polls, %v messages, %v octets", ok, failed, got, oct)
+			if !regexp.MustCompile(fmt.Sprintf(`"?octets"?[=:]%v[ ,}]`, oct)).MatchString(line + " ") {
+				t.Errorf("the poll log line's octets differ from the metric's %v: %s", oct, line)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: ok polls %v, failed %v, messages %v (want 5), octets %v, timed polls %v", ok, failed, got, oct, dur)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
