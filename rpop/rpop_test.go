@@ -213,3 +213,56 @@ func (f *failAfter) Deliver(ctx context.Context, ds []*Delivery) error {
 	}
 	return errors.New("simulated crash after the append")
 }
+
+// TestLeaveForgetsVanished: with Leave, a UIDL that vanished from the
+// remote is forgotten (its "seen" entry dropped from the state), so a
+// server that later reuses it for a new message has that message
+// fetched; UIDLs still there stay seen and are not fetched again.
+func TestLeaveForgetsVanished(t *testing.T) {
+	f := startFake(t, &fakePOP{Msgs: []string{msg(1), msg(2)}, UIDLs: []string{"a", "b"}})
+	dir := t.TempDir()
+	sink := &memSink{}
+	poll := func(want int) {
+		t.Helper()
+		before := len(sink.messages("ALICE"))
+		if res, _ := pollOnce(t, f, &Record{ID: "r", Leave: true}, dir, sink, testOpts()); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		if got := len(sink.messages("ALICE")) - before; got != want {
+			t.Fatalf("poll stored %d messages; want %d", got, want)
+		}
+	}
+	seen := func() []string {
+		t.Helper()
+		st, err := readState(stateLog(dir, "r"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, u := range []string{"a", "b", "c"} {
+			if st.Seen[u] {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	poll(2)
+	if got := seen(); len(got) != 2 {
+		t.Fatalf("seen %v after the first poll; want [a b]", got)
+	}
+	poll(0) // both still there: nothing fetched again
+	f.setMsgs([]string{msg(2)}, []string{"b"})
+	poll(0)
+	if got := seen(); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("seen %v after a vanished; want [b]", got)
+	}
+	// The server reuses "a" for a new message: it is fetched.
+	f.setMsgs([]string{msg(2), msg(3)}, []string{"b", "a"})
+	poll(1)
+	if got := sink.messages("ALICE"); !strings.Contains(got[len(got)-1], "body 3") {
+		t.Errorf("last stored %q; want message 3", got[len(got)-1])
+	}
+	if f.Deleted() != 0 {
+		t.Errorf("Leave deleted %d messages", f.Deleted())
+	}
+}
