@@ -113,12 +113,18 @@ func TestLyingRemote(t *testing.T) {
 	}
 }
 
-// TestPollerDelaysFailed: a failing record is polled once and then waits
-// Delay Failed Accounts, while a good record on another server keeps its
-// period; an unreachable host waits Delay Failed Hosts.
+// TestPollerDelaysFailed: a failing record (a remote that stalls
+// mid-RETR, one whose greeting has no APOP timestamp, one with an
+// over-long line) is polled once, marked failed and then waits Delay
+// Failed Accounts, storing nothing, while a good record on another server
+// keeps its period; an unreachable host waits Delay Failed Hosts.
 func TestPollerDelaysFailed(t *testing.T) {
 	good := startFake(t, &fakePOP{Msgs: nil})
 	bad := startFake(t, &fakePOP{Msgs: []string{msg(1)}, Retr: func(w *bufio.Writer, i int) bool { return false }})
+	// Lying remotes: no APOP timestamp for an APOP record, an over-long
+	// line in a message.
+	noTS := startFake(t, &fakePOP{Greeting: "no timestamp", Msgs: []string{msg(1)}})
+	long := startFake(t, &fakePOP{Msgs: []string{msg(1), "From: x@y\n\n" + strings.Repeat("y", 100<<10) + "\n"}})
 	// A port nobody listens on: connection refused.
 	down := startFake(t, &fakePOP{})
 	downAddr := down.Addr()
@@ -131,20 +137,29 @@ func TestPollerDelaysFailed(t *testing.T) {
 			{ID: "bad", User: "BOB", Host: bad.Addr(), Account: "b", Period: Duration(50 * time.Millisecond)},
 			{ID: "down", User: "CAROL", Host: downAddr, Account: "c", Period: Duration(50 * time.Millisecond)},
 			{ID: "off", User: "DAVE", Host: good.Addr(), Account: "d", Disabled: true},
+			{ID: "nots", User: "ERIN", Host: noTS.Addr(), Account: "e", APOP: true, Period: Duration(50 * time.Millisecond)},
+			{ID: "long", User: "FRANK", Host: long.Addr(), Account: "f", Period: Duration(50 * time.Millisecond)},
 		}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log, _ := logtest.NewNullLogger()
-	p := &Poller{File: file, Sink: &memSink{}, Logger: log, Processes: 2,
-		Options:          Options{Timeout: 200 * time.Millisecond},
+	sink := &memSink{}
+	p := &Poller{File: file, Sink: sink, Logger: log, Processes: 2,
+		Options:          Options{Timeout: 200 * time.Millisecond, UseAPOP: true, MaxSize: 1 << 20},
 		DelayFailedHosts: time.Hour, DelayFailedAccounts: time.Hour, Tick: 20 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- p.Run(ctx) }()
 	waitFor(t, "the good record to be polled 5 times", func() bool { return good.Conns() >= 5 })
 	waitFor(t, "the down record to fail", func() bool { return !ReadStatus(file.StateDir(), "down").When.IsZero() })
+	waitFor(t, "the lying records to fail", func() bool {
+		return !ReadStatus(file.StateDir(), "nots").When.IsZero() && !ReadStatus(file.StateDir(), "long").When.IsZero()
+	})
+	// The good record keeps its period after the others failed.
+	n := good.Conns()
+	waitFor(t, "the good record to be polled again", func() bool { return good.Conns() >= n+3 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -157,6 +172,20 @@ func TestPollerDelaysFailed(t *testing.T) {
 	}
 	if st := ReadStatus(file.StateDir(), "down"); st.OK {
 		t.Errorf("down record status %v; want failed", st)
+	}
+	for _, c := range []struct {
+		id, err string
+		f       *fakePOP
+	}{{"nots", "no timestamp", noTS}, {"long", "over-long line", long}} {
+		if n := c.f.Conns(); n != 1 {
+			t.Errorf("%s: polled %d times; want 1 (delayed)", c.id, n)
+		}
+		if st := ReadStatus(file.StateDir(), c.id); st.OK || !strings.Contains(st.Err, c.err) {
+			t.Errorf("%s: status %v; want failed with %q", c.id, st, c.err)
+		}
+	}
+	if got := len(sink.messages("ERIN")) + len(sink.messages("FRANK")) + len(sink.messages("BOB")); got != 0 {
+		t.Errorf("failed records stored %d messages; want none (not a half)", got)
 	}
 	if st := ReadStatus(file.StateDir(), "off"); !st.When.IsZero() {
 		t.Errorf("disabled record was polled: %v", st)
