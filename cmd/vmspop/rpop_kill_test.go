@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,10 +22,10 @@ import (
 // poll with 500 messages at stake, not in one of an emptied or fully seen
 // mailbox. Every message must then be in NEWMAIL exactly once (body byte
 // for byte) and, without Leave, gone from the remote. Rounds:
-// RPOP_KILL_ROUNDS (default 20; the issue's 100 run by hand, see
+// RPOP_KILL_ROUNDS (default 10; the issue's 100 run by hand, see
 // docs/rpop.md).
 func TestRPOPKill(t *testing.T) {
-	rounds := 20
+	rounds := 10
 	if v, err := strconv.Atoi(os.Getenv("RPOP_KILL_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
@@ -56,9 +57,10 @@ func TestRPOPKill(t *testing.T) {
 			t.Logf("a full poll of %d messages takes %v", n, full)
 			killed := 0 // polls that died of the signal, not of their own end
 			all := append([]string(nil), msgs[m.name]...)
-			added, minStake := 0, n
+			added, minStake, reaped := 0, n, 0
 			for r := 0; r < rounds; r++ {
 				if r > 0 {
+					reaped += d.reapSessions(t, m.name)
 					// Top up: 500 messages on the remote not yet stored.
 					stake := len(all) - len(site.stored(t, user))
 					var fresh []string
@@ -91,6 +93,7 @@ func TestRPOPKill(t *testing.T) {
 			if minStake != n {
 				t.Fatalf("a round started with %d messages not yet stored; want %d", minStake, n)
 			}
+			reaped += d.reapSessions(t, m.name)
 			// The last poll must complete; Dovecot may still be busy with
 			// the session of a killed poll (its mbox lock), so a failure
 			// is retried a few times.
@@ -110,7 +113,7 @@ func TestRPOPKill(t *testing.T) {
 			if m.leave && left != len(all) || !m.leave && left != 0 {
 				t.Errorf("remote holds %d messages (leave %v, %d sent)", left, m.leave, len(all))
 			}
-			t.Logf("%d rounds, %d polls killed, %d messages in all (%d added between rounds), each stored once", rounds, killed, len(all), added)
+			t.Logf("%d rounds, %d polls killed, %d messages in all (%d added between rounds), each stored once; %d Dovecot sessions outlived their killed client", rounds, killed, len(all), added, reaped)
 		})
 	}
 }
@@ -196,5 +199,55 @@ func (d *dovecot) appendInbox(t testing.TB, name string, msgs []string) {
 	}
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// reapSessions waits for Dovecot's POP3 sessions of account to end (their
+// clients were killed) and returns how many it had to kill. Dovecot 2.3
+// keeps an mbox read-locked for a whole POP3 session, and a session whose
+// client was killed during the login hand-off can sit idle, holding the
+// lock, until its 10-minute autologout: every later session then waits
+// for the lock and the polls time out. That is the remote's trouble (the
+// poller times out and fails the record, as it should), not what this
+// test is about, so such a session is killed after 10 s; it only reads.
+func (d *dovecot) reapSessions(t testing.TB, account string) int {
+	t.Helper()
+	login := regexp.MustCompile(`Login: user=<` + regexp.QuoteMeta(account) + `>.* mpid=(\d+)`)
+	ended := regexp.MustCompile(`pop3\(` + regexp.QuoteMeta(account) + `\)<(\d+)>.*Disconnected`)
+	open := func() []int {
+		log, _ := os.ReadFile(filepath.Join(d.Dir, "dovecot.log"))
+		gone := map[string]bool{}
+		for _, m := range ended.FindAllSubmatch(log, -1) {
+			gone[string(m[1])] = true
+		}
+		var pids []int
+		for _, m := range login.FindAllSubmatch(log, -1) {
+			if pid, _ := strconv.Atoi(string(m[1])); !gone[string(m[1])] && !d.reaped[pid] && syscall.Kill(pid, 0) == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := open()
+		if len(pids) == 0 {
+			return 0
+		}
+		if time.Now().After(deadline) {
+			if d.reaped == nil {
+				d.reaped = map[int]bool{}
+			}
+			for _, pid := range pids {
+				// Only Dovecot's own children: they are in its process group.
+				if pg, err := syscall.Getpgid(pid); err == nil && pg == d.cmd.Process.Pid {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+				d.reaped[pid] = true
+			}
+			t.Logf("killed %d Dovecot POP3 session(s) of %s idle after their client was killed: %v", len(pids), account, pids)
+			return len(pids)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
