@@ -199,6 +199,21 @@ func TestRPOPDovecot(t *testing.T) {
 			if !strings.Contains(out, id) || !strings.Contains(out, "ok, 0 messages") {
 				t.Errorf("list after the second poll:\n%s", out)
 			}
+			// Dovecot's own login lines say how the poller logged in:
+			// APOP when asked for, over TLS when asked for.
+			method, tls := "PLAIN", slicesContains(tc.args, "--tls") || slicesContains(tc.args, "--stls") || slicesContains(tc.args, "--stls-if-offered")
+			if slicesContains(tc.args, "--apop") {
+				method = "APOP"
+			}
+			logins := regexp.MustCompile(`Login: user=<` + tc.name + `>, method=(\w+),.*`).FindAllStringSubmatch(d.Log(), -1)
+			if len(logins) != 2 {
+				t.Fatalf("Dovecot logged %d logins of %s; want 2", len(logins), tc.name)
+			}
+			for _, l := range logins {
+				if l[1] != method || strings.Contains(l[0], ", TLS") != tls {
+					t.Errorf("Dovecot login %q; want method=%s, TLS %v", l[0], method, tls)
+				}
+			}
 		})
 	}
 }
@@ -258,7 +273,10 @@ func TestRPOPUnifiedDovecot(t *testing.T) {
 	}
 }
 
-// TestRPOPFromVmspop polls a second vmspop (the fixture spool's SMITH).
+// TestRPOPFromVmspop polls a second vmspop (the fixture spool's SMITH):
+// APOP with the wrong secret fails; USER/PASS without Leave drains the
+// mailbox; on another vmspop, APOP with the right secret and Leave stores
+// every message once and leaves them there.
 func TestRPOPFromVmspop(t *testing.T) {
 	remote := startServer(t)
 	site := newRPOPSite(t)
@@ -288,6 +306,27 @@ func TestRPOPFromVmspop(t *testing.T) {
 	}
 	if rc, errs := site.poll(t, "LOCAL"); rc != 0 || len(site.stored(t, "LOCAL")) != len(fixtureMessages) {
 		t.Errorf("second poll: %d %s, %d stored", rc, errs, len(site.stored(t, "LOCAL")))
+	}
+	// A second vmspop remote for APOP with the right secret and Leave.
+	keep := startServer(t)
+	site.add(t, "KEEPER", "apop-demo", "--host", keep.Addr, "--account", "SMITH", "--apop", "--leave")
+	for i := 0; i < 2; i++ { // the second poll stores nothing new
+		if rc, errs := site.poll(t, "KEEPER"); rc != 0 {
+			t.Fatalf("APOP + Leave poll %d: %d %s", i+1, rc, errs)
+		}
+		if got := site.stored(t, "KEEPER"); len(got) != len(fixtureMessages) {
+			t.Fatalf("APOP + Leave poll %d: %d stored; want %d", i+1, len(got), len(fixtureMessages))
+		}
+	}
+	// vmspop moves messages read from NEWMAIL to MAIL at QUIT (VMS
+	// MAIL's rule): with Leave they are in MAIL, none deleted.
+	newmail, err := spool.New(keep.Spool).ReadFolder(context.Background(), "SMITH", spool.NewMail)
+	mail, err2 := spool.New(keep.Spool).ReadFolder(context.Background(), "SMITH", spool.Mail)
+	if err != nil || err2 != nil || len(newmail) != 0 || len(mail) < len(fixtureMessages) {
+		t.Fatalf("with Leave the remote holds %d messages in NEWMAIL, %d in MAIL (%v, %v); want 0 and at least %d", len(newmail), len(mail), err, err2, len(fixtureMessages))
+	}
+	if log, _ := os.ReadFile(keep.Log); !regexp.MustCompile(`method"?[=:]"?APOP`).Match(log) {
+		t.Errorf("the remote logged no APOP login:\n%s", log)
 	}
 }
 
