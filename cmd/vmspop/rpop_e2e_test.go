@@ -205,7 +205,7 @@ func TestRPOPDovecot(t *testing.T) {
 			if slicesContains(tc.args, "--apop") {
 				method = "APOP"
 			}
-			logins := regexp.MustCompile(`Login: user=<` + tc.name + `>, method=(\w+),.*`).FindAllStringSubmatch(d.Log(), -1)
+			logins := regexp.MustCompile(`Login: user=<`+tc.name+`>, method=(\w+),.*`).FindAllStringSubmatch(d.Log(), -1)
 			if len(logins) != 2 {
 				t.Fatalf("Dovecot logged %d logins of %s; want 2", len(logins), tc.name)
 			}

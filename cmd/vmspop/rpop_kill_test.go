@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -12,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmspop/vmspop/spool"
 )
 
 // TestRPOPKill SIGKILLs "vmspop rpop poll" at random instants, round after
@@ -62,7 +67,7 @@ func TestRPOPKill(t *testing.T) {
 				if r > 0 {
 					reaped += d.reapSessions(t, m.name)
 					// Top up: 500 messages on the remote not yet stored.
-					stake := len(all) - len(site.stored(t, user))
+					stake := len(all) - site.storedCount(t, user)
 					var fresh []string
 					for len(fresh) < n-stake {
 						fresh = append(fresh, testMessage(m.name, len(all)+len(fresh), m.name+"@remote.example"))
@@ -250,4 +255,18 @@ func (d *dovecot) reapSessions(t testing.TB, account string) int {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// storedCount counts user's NEWMAIL messages: 0 before the first is
+// stored.
+func (s *rpopSite) storedCount(t testing.TB, user string) int {
+	t.Helper()
+	msgs, err := spool.New(s.Spool).ReadFolder(context.Background(), user, spool.NewMail)
+	if errors.Is(err, spool.ErrNoMailbox) || errors.Is(err, fs.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(msgs)
 }
