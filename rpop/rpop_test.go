@@ -295,3 +295,54 @@ func TestLeaveForgetsVanished(t *testing.T) {
 		t.Errorf("Leave deleted %d messages", f.Deleted())
 	}
 }
+
+// TestPollerUserLimits: the poller applies Minimum Poll Period and Maximum
+// Accounts per User to user-set records (even ones written to the records
+// file by hand, past the checks of add and modify), and not to the
+// administrator's records.
+func TestPollerUserLimits(t *testing.T) {
+	srv := startFake(t, &fakePOP{})
+	dir := t.TempDir()
+	file := &File{Path: filepath.Join(dir, "rpop")}
+	fast := Duration(30 * time.Millisecond)
+	err := file.Update(func([]Record) ([]Record, error) {
+		return []Record{
+			{ID: "admin", User: "ALICE", Host: srv.Addr(), Account: "admin", Period: fast},
+			{ID: "u1", User: "BOB", Host: srv.Addr(), Account: "u1", Period: fast, UserSet: true},
+			{ID: "u2", User: "BOB", Host: srv.Addr(), Account: "u2", Period: fast, UserSet: true},
+			{ID: "u3", User: "BOB", Host: srv.Addr(), Account: "u3", Period: fast, UserSet: true},
+		}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := logtest.NewNullLogger()
+	p := &Poller{File: file, Sink: &memSink{}, Logger: log, Processes: 2, Options: Options{Timeout: time.Second},
+		MinUserPeriod: time.Hour, MaxUserAccounts: 2, Tick: 10 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	logins := func(account string) int {
+		n := 0
+		for _, c := range srv.Cmds() {
+			if c == "USER "+account {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "the administrator's record to be polled 5 times", func() bool { return logins("admin") >= 5 })
+	waitFor(t, "the user-set records to be polled", func() bool { return logins("u1") >= 1 && logins("u2") >= 1 })
+	n := logins("admin")
+	waitFor(t, "5 more polls of the administrator's record", func() bool { return logins("admin") >= n+5 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if a, b := logins("u1"), logins("u2"); a != 1 || b != 1 {
+		t.Errorf("user-set records polled %d and %d times; want once each (their period raised to the 1 h minimum)", a, b)
+	}
+	if c := logins("u3"); c != 0 {
+		t.Errorf("BOB's third user-set record polled %d times; want 0 (Maximum Accounts per User 2)", c)
+	}
+}
