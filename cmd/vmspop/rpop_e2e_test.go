@@ -287,6 +287,10 @@ func TestRPOPFromVmspop(t *testing.T) {
 	if rc == 0 || !strings.Contains(errs, "APOP") {
 		t.Fatalf("APOP with the wrong secret: rc %d, %s", rc, errs)
 	}
+	// list's Last column says when it failed and why.
+	if out := mustList(t, site); !regexp.MustCompile(`\d\d:\d\d.* failed: .*APOP`).MatchString(out) {
+		t.Errorf("rpop list after the failed poll; want its Last to say failed and why:\n%s", out)
+	}
 	site.run(t, "", "rpop", "remove", strings.Fields(mustList(t, site))[0])
 	site.add(t, "LOCAL", "demo", "--host", remote.Addr, "--account", "SMITH")
 	if rc, errs := site.poll(t, "LOCAL"); rc != 0 {
