@@ -40,7 +40,6 @@ type dovecot struct {
 	CA       string // PEM file of its self-signed certificate; "" without TLS
 	uid, gid int
 	cmd      *exec.Cmd
-	reaped   map[int]bool // POP3 sessions the kill test killed (reapSessions)
 }
 
 // dovecotConf is the configuration of a private Dovecot in dir: POP3 on
