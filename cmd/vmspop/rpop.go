@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -303,16 +304,39 @@ type recordFlags struct {
 	host, account, ca, period    string
 	unified, domains, addressMap string
 	passwordStdin                bool
-	leave, apop, userSet         bool
+	leave, apop, userSet         optBool
 	tls, stls, stlsOpt, plain    bool
 }
+
+// optBool is a boolean option that knows whether it was given, so that
+// modify can turn an option off (--leave=false) and leaves alone the ones
+// not given.
+type optBool struct{ v, set bool }
+
+func (b *optBool) String() string {
+	if b == nil {
+		return "false"
+	}
+	return strconv.FormatBool(b.v)
+}
+
+func (b *optBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.v, b.set = v, true
+	return nil
+}
+
+func (b *optBool) IsBoolFlag() bool { return true }
 
 func (f *recordFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.host, "host", "", "remote POP3 server HOST[:PORT]")
 	fs.StringVar(&f.account, "account", "", "remote account name")
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the remote password from the first line of standard input")
-	fs.BoolVar(&f.leave, "leave", false, "leave messages on the remote (remember their UIDLs)")
-	fs.BoolVar(&f.apop, "apop", false, "log in with APOP when the greeting offers it")
+	fs.Var(&f.leave, "leave", "leave messages on the remote (remember their UIDLs); modify: --leave=false undoes it")
+	fs.Var(&f.apop, "apop", "log in with APOP when the greeting offers it; modify: --apop=false undoes it")
 	fs.BoolVar(&f.tls, "tls", false, "implicit TLS (port 995)")
 	fs.BoolVar(&f.stls, "stls", false, "STLS, required")
 	fs.BoolVar(&f.stlsOpt, "stls-if-offered", false, "STLS when the server offers it")
@@ -322,7 +346,7 @@ func (f *recordFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.unified, "unified", "", "Unified Domain-Wide record: the special header field (X-Real-To), or none for To/Cc")
 	fs.StringVar(&f.domains, "domain", "", "Unified: domains whose local parts are local users, comma-separated")
 	fs.StringVar(&f.addressMap, "map", "", "Unified: address map file (\"address USER\" lines)")
-	fs.BoolVar(&f.userSet, "user-set", false, "set up by the user: the minimum period and maximum accounts apply")
+	fs.Var(&f.userSet, "user-set", "set up by the user: the minimum period and maximum accounts apply")
 }
 
 // apply copies the given options onto r; stdin gives the password.
@@ -342,14 +366,14 @@ func (f *recordFlags) apply(r *rpop.Record, stdin io.Reader, adding bool) error 
 	} else if adding {
 		return errors.New("--password-stdin is required")
 	}
-	if f.leave {
-		r.Leave = true
+	if f.leave.set {
+		r.Leave = f.leave.v
 	}
-	if f.apop {
-		r.APOP = true
+	if f.apop.set {
+		r.APOP = f.apop.v
 	}
-	if f.userSet {
-		r.UserSet = true
+	if f.userSet.set {
+		r.UserSet = f.userSet.v
 	}
 	n := 0
 	for _, b := range []bool{f.tls, f.stls, f.stlsOpt, f.plain} {

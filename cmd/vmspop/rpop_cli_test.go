@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,19 @@ func TestRPOPCLI(t *testing.T) {
 	}
 	if _, out, _ = rp("", "list", "ALICE"); !strings.Contains(out, "disabled") || !strings.Contains(out, "leave,tls") {
 		t.Errorf("list after modify:\n%s", out)
+	}
+	// modify turns options off too, and leaves alone those not given.
+	if rc, _, errs := rp("", "modify", id, "--leave=false", "--apop"); rc != 0 {
+		t.Fatalf("modify --leave=false --apop: %s", errs)
+	}
+	if _, out, _ = rp("", "show", id); !regexp.MustCompile(`Options: +apop,tls\n`).MatchString(out) {
+		t.Errorf("show after --leave=false --apop; want options apop,tls:\n%s", out)
+	}
+	if rc, _, errs := rp("", "modify", id, "--apop=false"); rc != 0 {
+		t.Fatalf("modify --apop=false: %s", errs)
+	}
+	if _, out, _ = rp("", "show", id); !regexp.MustCompile(`Options: +tls\n`).MatchString(out) {
+		t.Errorf("show after --apop=false; want options tls:\n%s", out)
 	}
 	// User-set limits: the minimum period, then the maximum count.
 	if rc, _, errs := rp("p\n", "add", "bob", "--host", "h", "--account", "b", "--password-stdin", "--user-set", "--period", "1m"); rc == 0 || !strings.Contains(errs, "minimum") {
