@@ -36,7 +36,7 @@ import (
 const rpopUsage = `usage: vmspop rpop COMMAND ...
   add USER --host HOST[:PORT] --account NAME --password-stdin [--leave] [--apop]
       [--tls|--stls|--stls-if-offered] [--ca FILE] [--period DURATION|disabled]
-      [--unified FIELD|none [--domain D,...] [--map FILE]] [--user-set]
+      [--unified [FIELD|none] [--domain D,...] [--map FILE]] [--user-set]
   modify ID [the same options; --password-stdin reads a new password]
   remove ID
   list [USER]      records with their Last status
@@ -254,6 +254,7 @@ func runRPOP(args []string, env func(string) (string, bool), stdin io.Reader, st
 	var flags []func(*flag.FlagSet)
 	if sub == "add" || sub == "modify" {
 		flags = append(flags, rf.register)
+		rest = defaultUnified(rest)
 	}
 	cfg, warns, extra, ok := loadConfig(rest, "rpop "+sub, env, stderr, flags...)
 	if !ok {
@@ -308,6 +309,19 @@ type recordFlags struct {
 	tls, stls, stlsOpt, plain    bool
 }
 
+// defaultUnified gives a --unified with no field after it (last, or
+// followed by another option) the default special field, X-Real-To.
+func defaultUnified(args []string) []string {
+	var out []string
+	for i, a := range args {
+		out = append(out, a)
+		if (a == "--unified" || a == "-unified") && (i+1 == len(args) || strings.HasPrefix(args[i+1], "-")) {
+			out = append(out, rpop.DefaultSpecialField)
+		}
+	}
+	return out
+}
+
 // optBool is a boolean option that knows whether it was given, so that
 // modify can turn an option off (--leave=false) and leaves alone the ones
 // not given.
@@ -343,7 +357,7 @@ func (f *recordFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.plain, "plain", false, "no TLS (modify: undo --tls/--stls)")
 	fs.StringVar(&f.ca, "ca", "", "PEM file of CA certificates to verify the remote with")
 	fs.StringVar(&f.period, "period", "", "poll period (e.g. 10m) or disabled")
-	fs.StringVar(&f.unified, "unified", "", "Unified Domain-Wide record: the special header field (X-Real-To), or none for To/Cc")
+	fs.StringVar(&f.unified, "unified", "", "Unified Domain-Wide record: the special header field (alone: X-Real-To), or none for To/Cc")
 	fs.StringVar(&f.domains, "domain", "", "Unified: domains whose local parts are local users, comma-separated")
 	fs.StringVar(&f.addressMap, "map", "", "Unified: address map file (\"address USER\" lines)")
 	fs.Var(&f.userSet, "user-set", "set up by the user: the minimum period and maximum accounts apply")

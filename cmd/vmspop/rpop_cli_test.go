@@ -48,6 +48,14 @@ func TestRPOPCLI(t *testing.T) {
 	if _, out, _ = rp("", "list", "ALICE"); !strings.Contains(out, "disabled") || !strings.Contains(out, "leave,tls") {
 		t.Errorf("list after modify:\n%s", out)
 	}
+	// --unified alone is the default special field, X-Real-To.
+	if rc, out, errs := rp("p\n", "add", "postmaster", "--host", "h", "--account", "dw", "--password-stdin", "--unified", "--leave"); rc != 0 {
+		t.Errorf("add --unified (no field): %d %s", rc, errs)
+	} else if _, show, _ := rp("", "show", strings.TrimSpace(out)); !strings.Contains(show, "leave,unified=X-Real-To") {
+		t.Errorf("--unified alone; want unified=X-Real-To:\n%s", show)
+	} else {
+		rp("", "remove", strings.TrimSpace(out))
+	}
 	// modify turns options off too, and leaves alone those not given.
 	if rc, _, errs := rp("", "modify", id, "--leave=false", "--apop"); rc != 0 {
 		t.Fatalf("modify --leave=false --apop: %s", errs)
