@@ -39,6 +39,10 @@ type Metrics struct {
 	indexHits      prometheus.Counter
 	updateDuration prometheus.Histogram
 	deliveries     *prometheus.CounterVec
+	rpopPolls      *prometheus.CounterVec
+	rpopMessages   prometheus.Counter
+	rpopOctets     prometheus.Counter
+	rpopDuration   prometheus.Histogram
 
 	hist history
 }
@@ -62,10 +66,16 @@ func New(version string, penalised func() int) *Metrics {
 	m.updateDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vmspop_update_duration_seconds", Help: "Time of the UPDATE state (moving and deleting mail after QUIT).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)})
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmspop_deliveries_total", Help: "Local deliveries, by exit status."}, []string{"status"})
+	m.rpopPolls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmspop_rpop_polls_total", Help: "Polls of remote POP3 accounts (RPOP), by outcome (ok, failed, busy)."}, []string{"outcome"})
+	m.rpopMessages = prometheus.NewCounter(prometheus.CounterOpts{Name: "vmspop_rpop_messages_total", Help: "Messages RPOP polls fetched and stored."})
+	m.rpopOctets = prometheus.NewCounter(prometheus.CounterOpts{Name: "vmspop_rpop_octets_total", Help: "Octets of the messages RPOP polls fetched and stored."})
+	m.rpopDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vmspop_rpop_poll_duration_seconds", Help: "Time of one RPOP poll of a remote account.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vmspop_build_info", Help: "The running build: 1, labelled with its versions."}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsEnded, m.logins, m.octets, m.retrieved, m.deleted,
-		m.lockWait, m.indexBuilds, m.indexHits, m.updateDuration, m.deliveries, build,
+		m.lockWait, m.indexBuilds, m.indexHits, m.updateDuration, m.deliveries,
+		m.rpopPolls, m.rpopMessages, m.rpopOctets, m.rpopDuration, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -109,6 +119,18 @@ func (m *Metrics) Committed(deleted int) { m.deleted.Add(float64(deleted)) }
 // runs of vmspop deliver reported through the admin socket.
 func (m *Metrics) Delivered(status int) {
 	m.deliveries.WithLabelValues(itoa(status)).Inc()
+}
+
+// Polled counts one RPOP poll of a remote account: its outcome (ok,
+// failed, or busy when another process was polling the record), the
+// messages and octets it stored and how long it took.
+func (m *Metrics) Polled(outcome string, messages int, octets int64, d time.Duration) {
+	m.rpopPolls.WithLabelValues(outcome).Inc()
+	m.rpopMessages.Add(float64(messages))
+	m.rpopOctets.Add(float64(octets))
+	if outcome != "busy" {
+		m.rpopDuration.Observe(d.Seconds())
+	}
 }
 
 func itoa(n int) string {

@@ -26,6 +26,8 @@ func TestHandler(t *testing.T) {
 	m.Sent("RETR", 1234)
 	m.Committed(2)
 	m.Delivered(75)
+	m.Polled("ok", 5, 4096, 300*time.Millisecond)
+	m.Polled("busy", 0, 0, 0)
 	var unhealthy error
 	errs := NewErrorLog(2)
 	h := m.Handler(Sources{
@@ -67,6 +69,7 @@ func TestHandler(t *testing.T) {
 	for name, want := range map[string]float64{
 		"vmspop_sessions_open": 1, "vmspop_sent_octets_total": 1234, "vmspop_retr_total": 1,
 		"vmspop_dele_total": 2, "vmspop_penalised_addresses": 3, "vmspop_deliveries_total": 1,
+		"vmspop_rpop_messages_total": 5, "vmspop_rpop_octets_total": 4096,
 	} {
 		f := fams[name]
 		if f == nil || len(f.Metric) != 1 {
@@ -78,6 +81,16 @@ func TestHandler(t *testing.T) {
 		if v != want {
 			t.Errorf("%s = %v, want %v", name, v, want)
 		}
+	}
+	polls := map[string]float64{}
+	for _, mm := range fams["vmspop_rpop_polls_total"].GetMetric() {
+		polls[mm.GetLabel()[0].GetValue()] = mm.GetCounter().GetValue()
+	}
+	if polls["ok"] != 1 || polls["busy"] != 1 || len(polls) != 2 {
+		t.Errorf("vmspop_rpop_polls_total = %v, want ok 1, busy 1", polls)
+	}
+	if h := fams["vmspop_rpop_poll_duration_seconds"].GetMetric(); len(h) != 1 || h[0].GetHistogram().GetSampleCount() != 1 {
+		t.Errorf("vmspop_rpop_poll_duration_seconds: %v, want one poll (busy ones are not timed)", h)
 	}
 }
 

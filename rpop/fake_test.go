@@ -62,6 +62,7 @@ func (s *memSink) messages(user string) []string {
 type fakePOP struct {
 	Greeting string                            // after "+OK "
 	Msgs     []string                          // CRLF-free texts, LF line ends
+	UIDLs    []string                          // UIDL of each of Msgs; nil = uid-1, uid-2 ...
 	ListSize func(i int, real int) int         // LIST's size; nil = the real size
 	Retr     func(w *bufio.Writer, i int) bool // custom RETR body; false = hang up
 	ln       net.Listener
@@ -111,6 +112,7 @@ func (f *fakePOP) serve(c net.Conn) {
 	defer c.Close()
 	f.mu.Lock()
 	f.conns++
+	msgs, uidls := f.Msgs, f.UIDLs // what setMsgs last set: this session's maildrop
 	f.mu.Unlock()
 	r, w := bufio.NewReader(c), bufio.NewWriter(c)
 	out := func(s string) { w.WriteString(s + "\r\n"); w.Flush() }
@@ -133,7 +135,7 @@ func (f *fakePOP) serve(c net.Conn) {
 			out("+OK")
 		case "LIST":
 			out("+OK")
-			for i, m := range f.Msgs {
+			for i, m := range msgs {
 				size := len(strings.ReplaceAll(m, "\n", "\r\n"))
 				if f.ListSize != nil {
 					size = f.ListSize(i, size)
@@ -143,12 +145,16 @@ func (f *fakePOP) serve(c net.Conn) {
 			out(".")
 		case "UIDL":
 			out("+OK")
-			for i := range f.Msgs {
-				out(fmt.Sprintf("%d uid-%d", i+1, i+1))
+			for i := range msgs {
+				u := fmt.Sprintf("uid-%d", i+1)
+				if uidls != nil {
+					u = uidls[i]
+				}
+				out(fmt.Sprintf("%d %s", i+1, u))
 			}
 			out(".")
 		case "RETR":
-			if n < 1 || n > len(f.Msgs) {
+			if n < 1 || n > len(msgs) {
 				out("-ERR no such message")
 				continue
 			}
@@ -161,7 +167,7 @@ func (f *fakePOP) serve(c net.Conn) {
 				w.Flush()
 				continue
 			}
-			for _, l := range strings.Split(strings.TrimSuffix(f.Msgs[n-1], "\n"), "\n") {
+			for _, l := range strings.Split(strings.TrimSuffix(msgs[n-1], "\n"), "\n") {
 				if strings.HasPrefix(l, ".") {
 					l = "." + l
 				}
@@ -183,6 +189,14 @@ func (f *fakePOP) serve(c net.Conn) {
 			out("-ERR unknown")
 		}
 	}
+}
+
+// setMsgs replaces the maildrop (and its UIDLs) for the sessions that
+// start from now on.
+func (f *fakePOP) setMsgs(msgs, uidls []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Msgs, f.UIDLs = msgs, uidls
 }
 
 func (f *fakePOP) Deleted() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.deleted) }

@@ -38,6 +38,9 @@ type Poller struct {
 	DelayFailedAccounts time.Duration // no poll of a record that failed, for this long
 	MinUserPeriod       time.Duration // Minimum Poll Period for user-set records
 	MaxUserAccounts     int           // Maximum Accounts per User (user-set records); 0 = no limit
+	// Observe, when not nil, is told the result of every poll (for
+	// metrics).
+	Observe func(rec *Record, res Result)
 	// Tick is how often the records file is re-read and due records
 	// started; 0 = 1 second.
 	Tick time.Duration
@@ -112,6 +115,9 @@ func (p *Poller) Run(ctx context.Context) error {
 				defer wg.Done()
 				defer func() { <-sem }()
 				res := Poll(ctx, &rec, p.File.StateDir(), p.Sink, p.opts(), p.Logger)
+				if p.Observe != nil {
+					p.Observe(&rec, res)
+				}
 				period := rec.EffectivePeriod(p.MinUserPeriod)
 				// Jitter: +-10 % of the period, so records set up together
 				// drift apart.

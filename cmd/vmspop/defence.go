@@ -84,17 +84,18 @@ func warnPlaintext(log *logrus.Logger, cfg *logicals.Config, addr net.Addr) {
 // /healthz and the status page) and the admin socket of
 // TCPIP$POP_ADMIN_SOCKET, for whichever server current returns (a reload
 // replaces it). attach wires a server to the metrics before it serves;
-// stop stops them. The deliveries counted in dlv (LMTP's, and vmspop
-// deliver's through the admin socket) go to the metrics.
-func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server, pt *penalty.Table, dlv *deliveryCount) (attach func(*gateway.Server), stop func(), err error) {
+// stop stops them; m is nil when there is no metrics listener. The
+// deliveries counted in dlv (LMTP's, and vmspop deliver's through the
+// admin socket) go to the metrics.
+func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.Server, pt *penalty.Table, dlv *deliveryCount) (attach func(*gateway.Server), stop func(), m *metrics.Metrics, err error) {
 	stopAdmin, err := startAdmin(cfg, log, current, dlv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cfg.MetricsListen == "" {
-		return func(*gateway.Server) {}, stopAdmin, nil
+		return func(*gateway.Server) {}, stopAdmin, nil, nil
 	}
-	m := metrics.New(Version, pt.Len)
+	m = metrics.New(Version, pt.Len)
 	dlv.set(m.Delivered)
 	registerPasswordChecks(m.Registry, current)
 	attach = func(srv *gateway.Server) {
@@ -127,7 +128,7 @@ func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.S
 	ln, err := net.Listen("tcp", cfg.MetricsListen)
 	if err != nil {
 		stopAdmin()
-		return nil, nil, fmt.Errorf("TCPIP$POP_METRICS_LISTEN: %w", err)
+		return nil, nil, nil, fmt.Errorf("TCPIP$POP_METRICS_LISTEN: %w", err)
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
@@ -137,7 +138,7 @@ func observe(cfg *logicals.Config, log *logrus.Logger, current func() *gateway.S
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		hs.Shutdown(ctx)
-	}, nil
+	}, m, nil
 }
 
 // healthy reports why the server cannot serve: no listener accepting, or

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/vmspop/vmspop/delivery"
 	"github.com/vmspop/vmspop/logicals"
+	"github.com/vmspop/vmspop/metrics"
 	"github.com/vmspop/vmspop/rpop"
 	"github.com/vmspop/vmspop/spool"
 	"github.com/vmspop/vmspop/uaf"
@@ -34,7 +36,7 @@ import (
 const rpopUsage = `usage: vmspop rpop COMMAND ...
   add USER --host HOST[:PORT] --account NAME --password-stdin [--leave] [--apop]
       [--tls|--stls|--stls-if-offered] [--ca FILE] [--period DURATION|disabled]
-      [--unified FIELD|none [--domain D,...] [--map FILE]] [--user-set]
+      [--unified [FIELD|none] [--domain D,...] [--map FILE]] [--user-set]
   modify ID [the same options; --password-stdin reads a new password]
   remove ID
   list [USER]      records with their Last status
@@ -171,8 +173,9 @@ func newPoller(cfg *logicals.Config, log logrus.FieldLogger, self func() []net.A
 }
 
 // startRPOP runs the poller inside serve when TCPIP$POP_RPOP_PROCESSES is
-// not 0; the returned function stops it and waits for running polls.
-func startRPOP(ctx context.Context, cfg *logicals.Config, log logrus.FieldLogger, listeners []net.Listener) func() {
+// not 0; the returned function stops it and waits for running polls. m,
+// when not nil, counts every poll (the metrics endpoint).
+func startRPOP(ctx context.Context, cfg *logicals.Config, log logrus.FieldLogger, listeners []net.Listener, m *metrics.Metrics) func() {
 	if cfg.RPOP.Processes <= 0 {
 		return func() {}
 	}
@@ -187,7 +190,20 @@ func startRPOP(ctx context.Context, cfg *logicals.Config, log logrus.FieldLogger
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		newPoller(cfg, log, self).Run(ctx)
+		p := newPoller(cfg, log, self)
+		if m != nil {
+			p.Observe = func(_ *rpop.Record, res rpop.Result) {
+				outcome := "ok"
+				switch {
+				case res.Busy:
+					outcome = "busy"
+				case res.Err != nil:
+					outcome = "failed"
+				}
+				m.Polled(outcome, res.Messages, res.Octets, res.Duration)
+			}
+		}
+		p.Run(ctx)
 	}()
 	return func() { cancel(); <-done }
 }
@@ -238,6 +254,7 @@ func runRPOP(args []string, env func(string) (string, bool), stdin io.Reader, st
 	var flags []func(*flag.FlagSet)
 	if sub == "add" || sub == "modify" {
 		flags = append(flags, rf.register)
+		rest = defaultUnified(rest)
 	}
 	cfg, warns, extra, ok := loadConfig(rest, "rpop "+sub, env, stderr, flags...)
 	if !ok {
@@ -294,26 +311,62 @@ type recordFlags struct {
 	host, account, ca, period    string
 	unified, domains, addressMap string
 	passwordStdin                bool
-	leave, apop, userSet         bool
+	leave, apop, userSet         optBool
 	tls, stls, stlsOpt, plain    bool
 }
+
+// defaultUnified gives a --unified with no field after it (last, or
+// followed by another option) the default special field, X-Real-To.
+func defaultUnified(args []string) []string {
+	var out []string
+	for i, a := range args {
+		out = append(out, a)
+		if (a == "--unified" || a == "-unified") && (i+1 == len(args) || strings.HasPrefix(args[i+1], "-")) {
+			out = append(out, rpop.DefaultSpecialField)
+		}
+	}
+	return out
+}
+
+// optBool is a boolean option that knows whether it was given, so that
+// modify can turn an option off (--leave=false) and leaves alone the ones
+// not given.
+type optBool struct{ v, set bool }
+
+func (b *optBool) String() string {
+	if b == nil {
+		return "false"
+	}
+	return strconv.FormatBool(b.v)
+}
+
+func (b *optBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.v, b.set = v, true
+	return nil
+}
+
+func (b *optBool) IsBoolFlag() bool { return true }
 
 func (f *recordFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.host, "host", "", "remote POP3 server HOST[:PORT]")
 	fs.StringVar(&f.account, "account", "", "remote account name")
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the remote password from the first line of standard input")
-	fs.BoolVar(&f.leave, "leave", false, "leave messages on the remote (remember their UIDLs)")
-	fs.BoolVar(&f.apop, "apop", false, "log in with APOP when the greeting offers it")
+	fs.Var(&f.leave, "leave", "leave messages on the remote (remember their UIDLs); modify: --leave=false undoes it")
+	fs.Var(&f.apop, "apop", "log in with APOP when the greeting offers it; modify: --apop=false undoes it")
 	fs.BoolVar(&f.tls, "tls", false, "implicit TLS (port 995)")
 	fs.BoolVar(&f.stls, "stls", false, "STLS, required")
 	fs.BoolVar(&f.stlsOpt, "stls-if-offered", false, "STLS when the server offers it")
 	fs.BoolVar(&f.plain, "plain", false, "no TLS (modify: undo --tls/--stls)")
 	fs.StringVar(&f.ca, "ca", "", "PEM file of CA certificates to verify the remote with")
 	fs.StringVar(&f.period, "period", "", "poll period (e.g. 10m) or disabled")
-	fs.StringVar(&f.unified, "unified", "", "Unified Domain-Wide record: the special header field (X-Real-To), or none for To/Cc")
+	fs.StringVar(&f.unified, "unified", "", "Unified Domain-Wide record: the special header field (alone: X-Real-To), or none for To/Cc")
 	fs.StringVar(&f.domains, "domain", "", "Unified: domains whose local parts are local users, comma-separated")
 	fs.StringVar(&f.addressMap, "map", "", "Unified: address map file (\"address USER\" lines)")
-	fs.BoolVar(&f.userSet, "user-set", false, "set up by the user: the minimum period and maximum accounts apply")
+	fs.Var(&f.userSet, "user-set", "set up by the user: the minimum period and maximum accounts apply")
 }
 
 // apply copies the given options onto r; stdin gives the password.
@@ -333,14 +386,14 @@ func (f *recordFlags) apply(r *rpop.Record, stdin io.Reader, adding bool) error 
 	} else if adding {
 		return errors.New("--password-stdin is required")
 	}
-	if f.leave {
-		r.Leave = true
+	if f.leave.set {
+		r.Leave = f.leave.v
 	}
-	if f.apop {
-		r.APOP = true
+	if f.apop.set {
+		r.APOP = f.apop.v
 	}
-	if f.userSet {
-		r.UserSet = true
+	if f.userSet.set {
+		r.UserSet = f.userSet.v
 	}
 	n := 0
 	for _, b := range []bool{f.tls, f.stls, f.stlsOpt, f.plain} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,27 @@ func TestRPOPCLI(t *testing.T) {
 	}
 	if _, out, _ = rp("", "list", "ALICE"); !strings.Contains(out, "disabled") || !strings.Contains(out, "leave,tls") {
 		t.Errorf("list after modify:\n%s", out)
+	}
+	// --unified alone is the default special field, X-Real-To.
+	if rc, out, errs := rp("p\n", "add", "postmaster", "--host", "h", "--account", "dw", "--password-stdin", "--unified", "--leave"); rc != 0 {
+		t.Errorf("add --unified (no field): %d %s", rc, errs)
+	} else if _, show, _ := rp("", "show", strings.TrimSpace(out)); !strings.Contains(show, "leave,unified=X-Real-To") {
+		t.Errorf("--unified alone; want unified=X-Real-To:\n%s", show)
+	} else {
+		rp("", "remove", strings.TrimSpace(out))
+	}
+	// modify turns options off too, and leaves alone those not given.
+	if rc, _, errs := rp("", "modify", id, "--leave=false", "--apop"); rc != 0 {
+		t.Fatalf("modify --leave=false --apop: %s", errs)
+	}
+	if _, out, _ = rp("", "show", id); !regexp.MustCompile(`Options: +apop,tls\n`).MatchString(out) {
+		t.Errorf("show after --leave=false --apop; want options apop,tls:\n%s", out)
+	}
+	if rc, _, errs := rp("", "modify", id, "--apop=false"); rc != 0 {
+		t.Fatalf("modify --apop=false: %s", errs)
+	}
+	if _, out, _ = rp("", "show", id); !regexp.MustCompile(`Options: +tls\n`).MatchString(out) {
+		t.Errorf("show after --apop=false; want options tls:\n%s", out)
 	}
 	// User-set limits: the minimum period, then the maximum count.
 	if rc, _, errs := rp("p\n", "add", "bob", "--host", "h", "--account", "b", "--password-stdin", "--user-set", "--period", "1m"); rc == 0 || !strings.Contains(errs, "minimum") {

@@ -199,6 +199,21 @@ func TestRPOPDovecot(t *testing.T) {
 			if !strings.Contains(out, id) || !strings.Contains(out, "ok, 0 messages") {
 				t.Errorf("list after the second poll:\n%s", out)
 			}
+			// Dovecot's own login lines say how the poller logged in:
+			// APOP when asked for, over TLS when asked for.
+			method, tls := "PLAIN", slicesContains(tc.args, "--tls") || slicesContains(tc.args, "--stls") || slicesContains(tc.args, "--stls-if-offered")
+			if slicesContains(tc.args, "--apop") {
+				method = "APOP"
+			}
+			logins := regexp.MustCompile(`Login: user=<`+tc.name+`>, method=(\w+),.*`).FindAllStringSubmatch(d.Log(), -1)
+			if len(logins) != 2 {
+				t.Fatalf("Dovecot logged %d logins of %s; want 2", len(logins), tc.name)
+			}
+			for _, l := range logins {
+				if l[1] != method || strings.Contains(l[0], ", TLS") != tls {
+					t.Errorf("Dovecot login %q; want method=%s, TLS %v", l[0], method, tls)
+				}
+			}
 		})
 	}
 }
@@ -258,7 +273,10 @@ func TestRPOPUnifiedDovecot(t *testing.T) {
 	}
 }
 
-// TestRPOPFromVmspop polls a second vmspop (the fixture spool's SMITH).
+// TestRPOPFromVmspop polls a second vmspop (the fixture spool's SMITH):
+// APOP with the wrong secret fails; USER/PASS without Leave drains the
+// mailbox; on another vmspop, APOP with the right secret and Leave stores
+// every message once and leaves them there.
 func TestRPOPFromVmspop(t *testing.T) {
 	remote := startServer(t)
 	site := newRPOPSite(t)
@@ -268,6 +286,10 @@ func TestRPOPFromVmspop(t *testing.T) {
 	rc, errs := site.poll(t, "LOCAL")
 	if rc == 0 || !strings.Contains(errs, "APOP") {
 		t.Fatalf("APOP with the wrong secret: rc %d, %s", rc, errs)
+	}
+	// list's Last column says when it failed and why.
+	if out := mustList(t, site); !regexp.MustCompile(`\d\d:\d\d.* failed: .*APOP`).MatchString(out) {
+		t.Errorf("rpop list after the failed poll; want its Last to say failed and why:\n%s", out)
 	}
 	site.run(t, "", "rpop", "remove", strings.Fields(mustList(t, site))[0])
 	site.add(t, "LOCAL", "demo", "--host", remote.Addr, "--account", "SMITH")
@@ -289,6 +311,27 @@ func TestRPOPFromVmspop(t *testing.T) {
 	if rc, errs := site.poll(t, "LOCAL"); rc != 0 || len(site.stored(t, "LOCAL")) != len(fixtureMessages) {
 		t.Errorf("second poll: %d %s, %d stored", rc, errs, len(site.stored(t, "LOCAL")))
 	}
+	// A second vmspop remote for APOP with the right secret and Leave.
+	keep := startServer(t)
+	site.add(t, "KEEPER", "apop-demo", "--host", keep.Addr, "--account", "SMITH", "--apop", "--leave")
+	for i := 0; i < 2; i++ { // the second poll stores nothing new
+		if rc, errs := site.poll(t, "KEEPER"); rc != 0 {
+			t.Fatalf("APOP + Leave poll %d: %d %s", i+1, rc, errs)
+		}
+		if got := site.stored(t, "KEEPER"); len(got) != len(fixtureMessages) {
+			t.Fatalf("APOP + Leave poll %d: %d stored; want %d", i+1, len(got), len(fixtureMessages))
+		}
+	}
+	// vmspop moves messages read from NEWMAIL to MAIL at QUIT (VMS
+	// MAIL's rule): with Leave they are in MAIL, none deleted.
+	newmail, err := spool.New(keep.Spool).ReadFolder(context.Background(), "SMITH", spool.NewMail)
+	mail, err2 := spool.New(keep.Spool).ReadFolder(context.Background(), "SMITH", spool.Mail)
+	if err != nil || err2 != nil || len(newmail) != 0 || len(mail) < len(fixtureMessages) {
+		t.Fatalf("with Leave the remote holds %d messages in NEWMAIL, %d in MAIL (%v, %v); want 0 and at least %d", len(newmail), len(mail), err, err2, len(fixtureMessages))
+	}
+	if log, _ := os.ReadFile(keep.Log); !regexp.MustCompile(`method"?[=:]"?APOP`).Match(log) {
+		t.Errorf("the remote logged no APOP login:\n%s", log)
+	}
 }
 
 // mustList returns "rpop list" without its heading line.
@@ -303,14 +346,16 @@ func mustList(t testing.TB, s *rpopSite) string {
 }
 
 // TestRPOPInServe: with TCPIP$POP_RPOP_PROCESSES set, serve polls the
-// records on their period, logs one line per poll, and refuses a record
-// whose remote is serve itself.
+// records on their period, logs one line per poll (record, user, host,
+// messages, octets, duration, outcome), counts the polls in the metrics
+// endpoint, and refuses a record whose remote is serve itself.
 func TestRPOPInServe(t *testing.T) {
 	d := startDovecot(t, dovecotOptions{TLS: true, APOP: true})
 	msgs := genMessages("served", 5, "served@remote.example")
 	d.addUser(t, "served", "spw", msgs)
 	time.Sleep(1100 * time.Millisecond) // Dovecot's passwd-file change detection (see TestRPOPDovecot)
-	srv := startServer(t, "TCPIP$POP_RPOP_PROCESSES=2", "TCPIP$POP_LOG_LEVEL=INFO")
+	maddr := freePort(t)
+	srv := startServer(t, "TCPIP$POP_RPOP_PROCESSES=2", "TCPIP$POP_LOG_LEVEL=INFO", "TCPIP$POP_METRICS_LISTEN="+maddr)
 	site := &rpopSite{Dir: srv.Dir, Spool: srv.Spool}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TCPIP$POP_") && !strings.HasPrefix(kv, "TCPIP_POP_") {
@@ -351,6 +396,42 @@ func TestRPOPInServe(t *testing.T) {
 	}
 	if n := d.inboxCount(t, "served"); n != 0 {
 		t.Errorf("remote holds %d messages", n)
+	}
+	// The line of the poll that stored the 5 messages has every field.
+	var line string
+	for _, l := range strings.Split(string(log), "\n") {
+		if polled.MatchString(l) {
+			line = l
+		}
+	}
+	for _, f := range [][2]string{{"rpop", good}, {"user", "JONES"}, {"host", d.Plain}, {"account", "served"},
+		{"messages", "5"}, {"outcome", "ok"}, {"duration", ""}, {"octets", ""}} {
+		re := regexp.MustCompile(`(^|[ {,])"?` + f[0] + `"?[=:]"?` + regexp.QuoteMeta(f[1]))
+		if !re.MatchString(line) {
+			t.Errorf("poll log line lacks %s=%s: %s", f[0], f[1], line)
+		}
+	}
+	if !strings.Contains(line, "pass") && strings.Contains(line, "spw") {
+		t.Errorf("poll log line holds the password: %s", line)
+	}
+	// The metrics endpoint counts the polls: the good record's ok polls
+	// stored the 5 messages; the self-poll record failed.
+	for {
+		fams := scrape(t, "http://"+maddr+"/metrics")
+		ok, failed := metricValue(fams, "vmspop_rpop_polls_total", "outcome=ok"), metricValue(fams, "vmspop_rpop_polls_total", "outcome=failed")
+		got, dur := metricValue(fams, "vmspop_rpop_messages_total"), metricValue(fams, "vmspop_rpop_poll_duration_seconds")
+		oct := metricValue(fams, "vmspop_rpop_octets_total")
+		if ok >= 1 && failed >= 1 && got == 5 && dur >= 2 && oct > 0 {
+			t.Logf("metrics: %v ok, %v failed polls, %v messages, %v octets", ok, failed, got, oct)
+			if !regexp.MustCompile(fmt.Sprintf(`"?octets"?[=:]%v[ ,}]`, oct)).MatchString(line + " ") {
+				t.Errorf("the poll log line's octets differ from the metric's %v: %s", oct, line)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: ok polls %v, failed %v, messages %v (want 5), octets %v, timed polls %v", ok, failed, got, oct, dur)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

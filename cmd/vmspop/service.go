@@ -112,13 +112,13 @@ func runService(ctx context.Context, s *service) error {
 		closeAll()
 		return err
 	}
-	defer startRPOP(ctx, s.cfg, s.log, lns)() // TCPIP$POP_RPOP_PROCESSES > 0: the remote POP poller
-	attach, stopObserving, err := observe(s.cfg, s.log, s.cur.Load, s.pt, &s.dlv)
+	attach, stopObserving, m, err := observe(s.cfg, s.log, s.cur.Load, s.pt, &s.dlv)
 	if err != nil {
 		closeAll()
 		return err
 	}
 	defer stopObserving()
+	defer startRPOP(ctx, s.cfg, s.log, lns, m)() // TCPIP$POP_RPOP_PROCESSES > 0: the remote POP poller
 	s.attach = attach
 	for i, l := range lns {
 		if isTLS[i] && srv.TLSConfig == nil {
