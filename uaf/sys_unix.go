@@ -67,13 +67,22 @@ type Lock struct {
 }
 
 // LockFile takes the lock of the accounts file at path, creating FILE.lock
-// (mode 0600) if needed. It waits up to timeout for another holder, then
+// (mode 0600, with the accounts file's owner and group) if needed. It waits up to timeout for another holder, then
 // gives up with an error.
 func LockFile(path string, timeout time.Duration) (*Lock, error) {
 	name := path + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("uaf: %w", err)
+	}
+	// Made by root ("vmspop uaf" run as root), the lock file is the
+	// accounts file's owner's, or that owner (the spool owner) could not
+	// take the lock afterwards.
+	if os.Geteuid() == 0 {
+		if err := keepOwner(f, path); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	deadline := time.Now().Add(timeout)
 	for {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 )
 
 // buildRevision is the VCS revision the Makefile passes with -ldflags -X
@@ -40,7 +41,7 @@ func printVersion(w io.Writer) {
 		if modified == "true" {
 			rev += " (modified)"
 		}
-		fmt.Fprintf(w, "revision %s %s\n", rev, at)
+		fmt.Fprintln(w, strings.TrimSpace("revision "+rev+" "+at))
 	}
 	fmt.Fprintln(w, bi.GoVersion)
 }
