@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -347,35 +346,6 @@ func TestDeliverDiskFull(t *testing.T) {
 	}
 }
 
-var (
-	dlBinOnce sync.Once
-	dlBin     string
-	dlBinErr  error
-)
-
-// deliverBinary builds vmspop once for the tests that run it.
-func deliverBinary(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go is not available to build the binary")
-	}
-	dlBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vmspop-deliver-bin")
-		if err != nil {
-			dlBinErr = err
-			return
-		}
-		dlBin = filepath.Join(dir, "vmspop")
-		if out, err := exec.Command("go", "build", "-o", dlBin, ".").CombinedOutput(); err != nil {
-			dlBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if dlBinErr != nil {
-		t.Fatal(dlBinErr)
-	}
-	return dlBin
-}
-
 // TestDeliverSIGKILL kills the real `vmspop deliver` at random instants: no
 // run may leave a torn message or store its message twice, and every run
 // that exited 0 has its message in the folder.
@@ -383,7 +353,7 @@ func TestDeliverSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
-	bin := deliverBinary(t)
+	bin := plainBinary(t)
 	e := newDlEnv(t)
 	body := strings.Repeat("0123456789abcdef\n", 8<<10) // 136 KiB
 	msg := func(i int) string { return fmt.Sprintf("From: a@b.example\nSubject: run %d\n\n%s", i, body) }

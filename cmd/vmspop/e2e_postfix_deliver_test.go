@@ -9,17 +9,16 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/vmspop/vmspop/internal/poptest"
 	"github.com/vmspop/vmspop/spool"
 )
 
@@ -27,32 +26,11 @@ import (
 // vmspop-deliver's message.
 var agentBouncedRE = regexp.MustCompile(`to=<nobody99@vms.example>, relay=vmspop, .* status=bounced \(.*vmspop-deliver: no such user NOBODY99`)
 
-var (
-	agentOnce sync.Once
-	agentPath string
-	agentErr  error
-)
-
 // deliverAgentBinary builds cmd/vmspop-deliver once per test run, in a
 // directory every account may read.
 func deliverAgentBinary(t *testing.T) string {
 	t.Helper()
-	agentOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vmspop-deliver-agent")
-		if err != nil {
-			agentErr = err
-			return
-		}
-		os.Chmod(dir, 0o755)
-		agentPath = filepath.Join(dir, "vmspop-deliver")
-		if out, err := exec.Command("go", "build", "-o", agentPath, "../vmspop-deliver").CombinedOutput(); err != nil {
-			agentErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if agentErr != nil {
-		t.Fatal(agentErr)
-	}
-	return agentPath
+	return poptest.BuildPlain(t, "github.com/vmspop/vmspop/cmd/vmspop-deliver")
 }
 
 // TestPostfixDeliverAgent: Postfix delivers through vmspop-deliver (a pipe

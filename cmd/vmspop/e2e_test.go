@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,31 +26,18 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// vmspopBinary builds the command once per test run.
+// vmspopBinary builds the command (with the race detector) once per test
+// run; TestMain removes it.
 func vmspopBinary(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vmspop-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vmspop")
-		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return poptest.Build(t, "github.com/vmspop/vmspop/cmd/vmspop")
+}
+
+// TestMain removes the commands the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	poptest.RemoveBuilt()
+	os.Exit(code)
 }
 
 // e2eAccount is a demo account: password "demo", APOP secret "apop-demo"

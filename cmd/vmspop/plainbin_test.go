@@ -1,37 +1,15 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
-)
 
-var (
-	plainOnce sync.Once
-	plainPath string
-	plainErr  error
+	"github.com/vmspop/vmspop/internal/poptest"
 )
 
 // plainBinary builds vmspop without the race detector, whose shadow
-// memory would swamp a memory measurement.
+// memory would swamp a memory measurement and whose slowness a test that
+// runs the binary many times would pay each time.
 func plainBinary(t *testing.T) string {
 	t.Helper()
-	plainOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vmspop-plain")
-		if err != nil {
-			plainErr = err
-			return
-		}
-		plainPath = filepath.Join(dir, "vmspop")
-		if out, err := exec.Command("go", "build", "-o", plainPath, ".").CombinedOutput(); err != nil {
-			plainErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if plainErr != nil {
-		t.Fatal(plainErr)
-	}
-	return plainPath
+	return poptest.BuildPlain(t, "github.com/vmspop/vmspop/cmd/vmspop")
 }

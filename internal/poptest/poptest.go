@@ -151,7 +151,8 @@ func (c *Client) Login(user, pass string) {
 
 var (
 	buildMu sync.Mutex
-	built   = map[string]string{}
+	built   = map[string]string{} // "pkg flags" -> executable
+	dirs    []string
 )
 
 // Build builds the command in package directory pkg (e.g.
@@ -159,22 +160,53 @@ var (
 // test binary, and returns the path of the executable.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
+	return build(t, pkg, "-race")
+}
+
+// BuildPlain is Build without the race detector: for a binary whose speed
+// or memory a test measures, or that a test runs many times.
+func BuildPlain(t testing.TB, pkg string) string {
+	t.Helper()
+	return build(t, pkg)
+}
+
+func build(t testing.TB, pkg string, flags ...string) string {
+	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if p, ok := built[pkg]; ok {
+	key := strings.Join(append([]string{pkg}, flags...), " ")
+	if p, ok := built[key]; ok {
 		return p
 	}
 	dir, err := os.MkdirTemp("", "vmspop-bin")
 	if err != nil {
 		t.Fatal(err)
 	}
+	dirs = append(dirs, dir)
+	// Every account may run it: tests run it as the spool owner, and
+	// Postfix's pipe transport as its user= account.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	p := filepath.Join(dir, filepath.Base(pkg))
-	out, err := exec.Command("go", "build", "-race", "-o", p, pkg).CombinedOutput()
-	if err != nil {
+	args := append(append([]string{"build"}, flags...), "-o", p, pkg)
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
-	built[pkg] = p
+	built[key] = p
 	return p
+}
+
+// RemoveBuilt removes what Build and BuildPlain made. A package whose
+// tests build commands calls it from TestMain after m.Run: the binaries
+// outlive any one test, so no t.Cleanup can remove them.
+func RemoveBuilt() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	for _, d := range dirs {
+		os.RemoveAll(d)
+	}
+	dirs, built = nil, map[string]string{}
 }
 
 // listeningRE matches the server's `listening` log entry (text or JSON
