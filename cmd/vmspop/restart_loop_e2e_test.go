@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,38 +41,14 @@ func TestSocketActivateRestartLoop(t *testing.T) {
 	})
 	svcListening(t, addr)
 
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := svcSession(addr); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					time.Sleep(10 * time.Millisecond) // no busy loop once the test has failed
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	load := startSessionLoad(addr, 2)
 	waitSessions := func(n int64) {
 		t.Helper()
-		want := ok.Load() + n
-		for deadline := time.Now().Add(60 * time.Second); ok.Load() < want; {
+		want := load.ok.Load() + n
+		for deadline := time.Now().Add(60 * time.Second); load.ok.Load() < want; {
 			if time.Now().After(deadline) {
-				close(stop)
-				wg.Wait()
-				t.Fatalf("no %d more sessions within 60 s (%d failed, first: %v)\n%s", n, failed.Load(), firstErr.Load(), out)
+				load.stop()
+				t.Fatalf("no %d more sessions within 60 s (%d failed, first: %v)\n%s", n, load.failed.Load(), load.firstErr.Load(), out)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -96,14 +70,11 @@ func TestSocketActivateRestartLoop(t *testing.T) {
 		}
 	}
 	waitSessions(5) // the clients that waited in the backlog, and more
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d sessions failed across 3 restarts; first: %v", failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
-	}
+	load.stop()
+	load.check(t, "across 3 restarts")
 	log, _ := os.ReadFile(s.Log)
 	if n := strings.Count(string(log), "socket activation"); n < 4 {
 		t.Errorf("%d servers logged socket activation, want 4:\n%s", n, log)
 	}
-	t.Logf("%d sessions across 3 restarts of serve (pids %v then %d), none refused", ok.Load(), pids, serverPID())
+	t.Logf("%d sessions across 3 restarts of serve (pids %v then %d), none refused", load.ok.Load(), pids, serverPID())
 }
