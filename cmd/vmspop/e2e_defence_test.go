@@ -294,17 +294,10 @@ func TestLogicalMetricsListen(t *testing.T) {
 	}
 	// Real sessions: a failed login, then one that retrieves and deletes.
 	t0 := time.Now()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 7)}}
-	nc, err := d.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	g := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
-	g.line()
+	g := dialPOPFrom(t, s.Addr, net.IPv4(127, 0, 0, 7))
 	g.cmd("USER jones")
 	g.cmd("PASS wrong") // 127.0.0.7 stays penalised
-	nc.Close()
+	g.conn.Close()
 	p := dialPOP(t, s.Addr)
 	p.cmd("USER smith")
 	p.cmd("PASS wrong")
@@ -494,17 +487,10 @@ func TestStatusPageBrowser(t *testing.T) {
 	s := lgServer(t, "TCPIP$POP_METRICS_LISTEN="+maddr)
 	// A guesser at 127.0.0.9 (penalised), and an error: JONES's spool
 	// directory is a file, so his maildrop cannot be opened.
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}}
-	nc, err := d.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	g := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
-	g.line()
+	g := dialPOPFrom(t, s.Addr, net.IPv4(127, 0, 0, 9))
 	g.cmd("USER nosuch")
 	g.cmd("PASS wrong")
-	nc.Close()
+	g.conn.Close()
 	jones := filepath.Join(s.Spool, "JONES")
 	if err := os.RemoveAll(jones); err != nil {
 		t.Fatal(err)
@@ -753,14 +739,7 @@ func TestFloodServe(t *testing.T) {
 func floodGoodLogins(t *testing.T, s *e2eServer) (time.Duration, []time.Duration) {
 	var lat []time.Duration
 	for i := 0; i < 3; i++ {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
-		nc, err := d.Dial("tcp", s.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc.SetDeadline(time.Now().Add(60 * time.Second))
-		p := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
-		p.line()
+		p := dialPOPFrom(t, s.Addr, net.IPv4(127, 0, 0, 2))
 		p.cmd("USER smith")
 		start := time.Now()
 		if r := p.cmd("PASS demo"); !strings.HasPrefix(r, "+OK") {
@@ -768,7 +747,7 @@ func floodGoodLogins(t *testing.T, s *e2eServer) (time.Duration, []time.Duration
 		}
 		lat = append(lat, time.Since(start))
 		p.cmd("QUIT")
-		nc.Close()
+		p.conn.Close()
 	}
 	slices.Sort(lat)
 	return lat[1], lat

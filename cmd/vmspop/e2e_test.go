@@ -260,6 +260,23 @@ func dialPOP(t testing.TB, addr string) *popClient {
 	return &popClient{t: t, conn: c.Conn, r: c.R}
 }
 
+// dialPOPFrom connects to addr from the local address ip (any of
+// 127.0.0.0/8 on Linux, so that a test can be several clients) and reads
+// the greeting. The connection is closed when the test ends.
+func dialPOPFrom(t testing.TB, addr string, ip net.IP) *popClient {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: poptest.Timeout}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(2 * poptest.Timeout))
+	p := &popClient{t: t, conn: nc, r: bufio.NewReader(nc)}
+	p.line()
+	return p
+}
+
 // dialPOPRaw connects to addr and reads nothing.
 func dialPOPRaw(t testing.TB, addr string) *popClient {
 	t.Helper()
