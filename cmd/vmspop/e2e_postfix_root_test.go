@@ -93,19 +93,7 @@ export_environment = TZ MAIL_CONFIG LANG
 	// message 1 and quits; it returns what STAT said.
 	session := func() string {
 		t.Helper()
-		p := dialPOP(t, s.Addr)
-		p.login("smith", "demo")
-		stat := p.cmd("STAT")
-		if r := p.cmd("RETR 2"); !strings.HasPrefix(r, "+OK") {
-			t.Fatalf("RETR 2: %s", r)
-		}
-		p.multi()
-		if r := p.cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
-			t.Fatalf("DELE 1: %s", r)
-		}
-		if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
-			t.Fatalf("QUIT: %s", r)
-		}
+		stat := updateSession(t, dialPOP(t, s.Addr))
 		for _, f := range []string{spool.NewMail, spool.Mail, spool.Wastebasket} {
 			if _, err := os.Stat(filepath.Join(s.Spool, "SMITH", f)); err != nil {
 				t.Fatalf("after the UPDATE: %v", err)

@@ -154,10 +154,11 @@ func ownedSpool(t *testing.T, addr string) (*spoolOwner, *e2eServer) {
 
 // updateSession logs in as smith on p, reads message 2, deletes message 1
 // and quits: an UPDATE that rewrites NEWMAIL and creates MAIL and
-// WASTEBASKET.
-func updateSession(t *testing.T, p *popClient) {
+// WASTEBASKET. It returns what STAT said after the login.
+func updateSession(t *testing.T, p *popClient) (stat string) {
 	t.Helper()
 	p.login("smith", "demo")
+	stat = p.cmd("STAT")
 	if r := p.cmd("RETR 2"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("RETR 2: %s", r)
 	}
@@ -168,6 +169,7 @@ func updateSession(t *testing.T, p *popClient) {
 	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %s", r)
 	}
+	return stat
 }
 
 // deliver runs `vmspop deliver user` as o on s's spool with msg, and fails
