@@ -40,8 +40,6 @@ type Box struct {
 	// list is the folder's messages at login, with what the Visitor
 	// returned for each (from the index when it was used).
 	list *MessageList
-	// ahead is the read-ahead window of small bodies (readahead.go).
-	ahead readAhead
 }
 
 // Len returns the number of messages in the box.
@@ -117,7 +115,7 @@ func (s *Spool) OpenBox(ctx context.Context, user, folder string, opts OpenOptio
 	if err != nil {
 		return nil, err
 	}
-	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess, key: opts.IndexKey, useIndex: !opts.NoIndex, ahead: readAhead{last: -1}}
+	b := &Box{s: s, user: strings.ToUpper(user), dir: dir, folder: strings.ToUpper(folder), sess: sess, key: opts.IndexKey, useIndex: !opts.NoIndex}
 	var write func()
 	err = s.withDirLock(ctx, dir, func(string) error {
 		f, err := openNoFollow(path, os.O_RDONLY)
@@ -471,24 +469,21 @@ func (b *Box) Body(i int) (io.ReadCloser, error) {
 	r.masks = bufs.masks
 	if n := r.end - r.off; n >= mapMin && n <= mapMax {
 		r.mapped, r.mbase = mapBody(f, r.off, r.end)
-		return &pooledBody{bodyReader: r, b: b, bufs: bufs, unmap: true}, nil
 	}
-	r.mapped, r.mbase = b.window(f, r.off, r.end) // readahead.go
 	return &pooledBody{bodyReader: r, b: b, bufs: bufs}, nil
 }
 
 type pooledBody struct {
 	*bodyReader
-	b     *Box
-	bufs  *blockBufs
-	unmap bool // mapped is a map of its own, not the box's window
+	b    *Box
+	bufs *blockBufs
 }
 
 func (p *pooledBody) Close() error {
-	if p.mapped != nil && p.unmap {
+	if p.mapped != nil {
 		unix.Munmap(p.mapped)
+		p.mapped = nil
 	}
-	p.mapped = nil
 	if p.bufs != nil {
 		if cap(p.out) <= 4*readBufSize { // keep what a block grew to, within reason
 			p.bufs.out = p.out[:0]
@@ -509,7 +504,6 @@ func (b *Box) waitIndex() {
 // Close releases the session lock. Nothing is changed.
 func (b *Box) Close() error {
 	b.waitIndex()
-	b.dropWindow()
 	if b.f != nil {
 		b.f.Close()
 		b.f = nil

@@ -25,7 +25,6 @@ import (
 // one folder.
 func (b *Box) Commit(ctx context.Context, del, move []int, purge bool) error {
 	b.waitIndex() // its file must not land after the one Commit carries over
-	b.dropWindow()
 	if len(del) == 0 && len(move) == 0 || !b.exists {
 		return nil
 	}

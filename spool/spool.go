@@ -37,8 +37,7 @@ type Spool struct {
 
 	redoBufs sync.Pool // *limitBuffer: Deliver's entries (redo.go)
 
-	bufs  sync.Pool // *blockBufs: the buffers of Body readers
-	ahead sync.Pool // *[]byte: the read-ahead windows of boxes (readahead.go)
+	bufs sync.Pool // *blockBufs: the buffers of Body readers
 
 	mu         sync.Mutex
 	sessions   map[string]bool   // session lock files (one per folder) this process holds
