@@ -94,8 +94,16 @@ func (c *conn) pollNext() {
 	if s.BusyPoll <= 0 || c.rc == nil || s.fetching.Load() > c.maxFetching || !c.gate.want() {
 		return
 	}
-	r := pollReadable(c.rc, s.BusyPoll, func() bool { return s.busy.Load() > 0 })
-	s.polls[r].Add(1)
+	if !c.tls {
+		c.in.armed = true // the next read polls, reading (pollread.go)
+		return
+	}
+	c.book(pollReadable(c.rc, s.BusyPoll, func() bool { return s.busy.Load() > 0 }))
+}
+
+// book counts a poll's outcome.
+func (c *conn) book(r pollResult) {
+	c.srv.polls[r].Add(1)
 	c.gate.record(r)
 }
 

@@ -97,7 +97,8 @@ type conn struct {
 	bc          *blockConn // raw with the blocked-write back-off
 	nc          net.Conn   // bc, or TLS over bc
 	br          *bufio.Reader
-	first       firstOctet // br's source after an idle wait over TLS (idlereader.go)
+	first       firstOctet   // br's source after an idle wait over TLS (idlereader.go)
+	in          polledReader // br's source in clear (pollread.go)
 	bw          *bufio.Writer
 	small       *bufio.Writer // the session's own writer; bw is a pooled large one while a message is sent
 	sink        sink          // where small writes: nc, or for a moment the large writer
@@ -179,7 +180,8 @@ func (c *conn) serve() {
 	defer func() { c.finish(end) }()
 	c.srv.observe(func(o Observer) { o.SessionStart() })
 	c.log.Info("session start")
-	c.br = bufio.NewReaderSize(c.nc, readBufferSize)
+	c.in = polledReader{c: c, r: c.nc}
+	c.br = bufio.NewReaderSize(&c.in, readBufferSize)
 	c.sink.w = c.nc
 	c.unparkWriter()
 	if end = c.refuse(); end != "" {
