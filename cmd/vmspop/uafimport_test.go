@@ -21,20 +21,27 @@ JONES 00000010 31-DEC-2026:00:00:00.00 03 0001 0123456789ABCDEF
 OLDCRC 00000080 NONE 00 0000 00000000DEADBEEF
 `
 
-func TestUAFImport(t *testing.T) {
-	env, path := uafEnv(t)
-	dir := t.TempDir()
-	exp := filepath.Join(dir, "ACCOUNTS.TXT")
-	os.WriteFile(exp, []byte(vmsExport), 0o644)
-
-	r := runUAFTest(t, env, "", "import", exp, "--dry-run")
+// importDryRunFirst runs vmspop uaf import --dry-run of file, which must
+// report 3 accounts to create and leave the accounts file at path unmade.
+func importDryRunFirst(t *testing.T, env map[string]string, path, file string) {
+	t.Helper()
+	r := runUAFTest(t, env, "", "import", file, "--dry-run")
 	if r.code != 0 || !strings.Contains(r.stdout, "3 created, 0 changed, 0 unchanged (dry run: nothing written)") {
 		t.Fatalf("dry run: %+v", r)
 	}
 	if _, err := os.Stat(path); err == nil {
 		t.Fatal("--dry-run wrote the accounts file")
 	}
-	r = runUAFTest(t, env, "", "import", exp)
+}
+
+func TestUAFImport(t *testing.T) {
+	env, path := uafEnv(t)
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "ACCOUNTS.TXT")
+	os.WriteFile(exp, []byte(vmsExport), 0o644)
+
+	importDryRunFirst(t, env, path, exp)
+	r := runUAFTest(t, env, "", "import", exp)
 	if r.code != 0 || !strings.Contains(r.stdout, "3 created, 0 changed, 0 unchanged") || !strings.Contains(r.stdout, "no password: OLDCRC") {
 		t.Fatalf("import: %+v", r)
 	}
@@ -128,14 +135,8 @@ func TestUAFImportAuthorizeList(t *testing.T) {
 	lis := filepath.Join(dir, "SYSUAF.LIS")
 	os.WriteFile(lis, []byte(authorizeListing), 0o644)
 
-	r := runUAFTest(t, env, "", "import", lis, "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "3 created, 0 changed, 0 unchanged (dry run: nothing written)") {
-		t.Fatalf("dry run: %+v", r)
-	}
-	if _, err := os.Stat(path); err == nil {
-		t.Fatal("--dry-run wrote the accounts file")
-	}
-	r = runUAFTest(t, env, "", "import", lis)
+	importDryRunFirst(t, env, path, lis)
+	r := runUAFTest(t, env, "", "import", lis)
 	if r.code != 0 || !strings.Contains(r.stdout, "3 created, 0 changed, 0 unchanged") {
 		t.Fatalf("import: %+v", r)
 	}
