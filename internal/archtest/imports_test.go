@@ -42,6 +42,7 @@ var allowed = map[string][]string{
 	"scripts/tlsload":     {},
 	"scripts/deliverload": {},
 	"admin":               {},
+	"ticketkeys":          {"internal/atomicfile"},
 	"metrics":             {"gateway", "penalty", "spool"},
 	"internal/poptest":    {},
 	"internal/atomicfile": {},
@@ -49,7 +50,7 @@ var allowed = map[string][]string{
 	"internal/spoolowner": {"logicals"},
 	"internal/delivercmd": {"delivery", "internal/spoolowner", "logicals", "spool"},
 	"cmd/vmspop": {"admin", "delivery", "gateway", "internal/delivercmd", "internal/spoolowner", "lmtp", "logicals", "mail11", "maildrop", "metrics",
-		"penalty", "rewrite", "rpop", "sd", "spool", "tracelog", "uaf"},
+		"penalty", "rewrite", "rpop", "sd", "spool", "ticketkeys", "tracelog", "uaf"},
 	"cmd/vmspop-deliver": {"internal/delivercmd"},
 	"cmd/vmspop-load":    {"mail11", "spool", "uaf"},
 }
