@@ -35,7 +35,9 @@ install: build
 	install -m 0755 $(BIN)-deliver $(DESTDIR)$(BINDIR)/vmspop-deliver
 	sed 's|/usr/local/bin/vmspop|$(BINDIR)/vmspop|g' dist/systemd/vmspop.service > $(DESTDIR)$(UNITDIR)/vmspop.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vmspop.service
-	install -m 0644 dist/systemd/vmspop.socket $(DESTDIR)$(UNITDIR)/vmspop.socket
+	install -m 0644 dist/systemd/vmspop.socket dist/systemd/vmspop-ticketkeys.timer $(DESTDIR)$(UNITDIR)/
+	sed 's|/usr/local/bin/vmspop|$(BINDIR)/vmspop|g' dist/systemd/vmspop-ticketkeys.service > $(DESTDIR)$(UNITDIR)/vmspop-ticketkeys.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vmspop-ticketkeys.service
 	install -m 0644 dist/vmspop.env $(DESTDIR)$(SYSCONFDIR)/vmspop/vmspop.env.sample
 	test -e $(DESTDIR)$(SYSCONFDIR)/vmspop/vmspop.env || install -m 0640 dist/vmspop.env $(DESTDIR)$(SYSCONFDIR)/vmspop/vmspop.env
 	install -m 0644 dist/logrotate/vmspop $(DESTDIR)$(SYSCONFDIR)/logrotate.d/vmspop

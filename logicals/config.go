@@ -102,6 +102,7 @@ type Config struct {
 	TLSListen   string   // TLS_LISTEN: implicit-TLS listener address, "" = none
 	Cert        string   // CERT: PEM certificate file, "" = no TLS
 	Key         string   // KEY: PEM private key file
+	TicketKeys  string   // TLS_TICKET_KEYS: session ticket key file shared by instances, "" = keys in memory
 	AuthMethods []string // AUTH_METHODS: allowed login methods (USER, APOP, PLAIN, CRAM-MD5); default USER, APOP, PLAIN (CRAM-MD5 is opt-in: clients pick it first and fail for users without a secret)
 	AuthTLSOnly []string // AUTH_TLS_ONLY: methods allowed only under TLS; default none
 	Expire      string   // EXPIRE: CAPA EXPIRE value ("NEVER", or days); "" = not advertised

@@ -31,6 +31,7 @@
 //	TLS_LISTEN             none                   host:port for implicit TLS (needs CERT, KEY)      vmspop
 //	CERT                   none                   PEM certificate file (with KEY, or neither)       vmspop
 //	KEY                    none                   PEM private key file (with CERT, or neither)      vmspop
+//	TLS_TICKET_KEYS        none (keys in memory)  session ticket key file shared by instances       vmspop
 //	AUTH_METHODS           USER,APOP,PLAIN        USER APOP PLAIN CRAM-MD5 LOGIN EXTERNAL; ALL; "-" vmspop
 //	AUTH_TLS_ONLY          "-" (none)             as AUTH_METHODS: methods offered only under TLS   vmspop
 //	EXPIRE                 none (not advertised)  NEVER or 0 to 9999 days (RFC 2449 CAPA EXPIRE)    vmspop

@@ -279,6 +279,9 @@ func (c *Config) Validate() error {
 	if c.TLSListen != "" && c.Cert == "" {
 		add("%sTLS_LISTEN %q: needs %sCERT and %sKEY", prefix, c.TLSListen, prefix, prefix)
 	}
+	if c.TicketKeys != "" && c.Cert == "" {
+		add("%sTLS_TICKET_KEYS %q: needs %sCERT and %sKEY", prefix, c.TicketKeys, prefix, prefix)
+	}
 	usable := 0
 	for _, m := range c.AuthMethods {
 		if !(m == "USER" && c.DisUserPass) {

@@ -79,6 +79,7 @@ var table = append([]entry{
 	accountEntry("GROUP", func(c *Config) *string { return &c.Group }),
 	stringEntry("CERT", false, func(c *Config) *string { return &c.Cert }),
 	stringEntry("KEY", false, func(c *Config) *string { return &c.Key }),
+	stringEntry("TLS_TICKET_KEYS", false, func(c *Config) *string { return &c.TicketKeys }),
 	authEntry("AUTH_METHODS", func(c *Config) *[]string { return &c.AuthMethods }),
 	authEntry("AUTH_TLS_ONLY", func(c *Config) *[]string { return &c.AuthTLSOnly }),
 	{name: "EXPIRE", origin: "vmspop", parse: parseExpire,

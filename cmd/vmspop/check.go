@@ -104,7 +104,7 @@ func runCheck(args []string, env func(string) (string, bool), stdout, stderr io.
 		// What serve itself builds, in case a check above missed something.
 		log := logrus.New()
 		log.SetOutput(io.Discard)
-		if _, err := newServer(cfg, log, spool.New(cfg.Spool), nil); err != nil {
+		if _, err := newServer(cfg, log, spool.New(cfg.Spool), nil, nil); err != nil {
 			c.problem("%v", err)
 		}
 	}

@@ -58,6 +58,7 @@ var lgCovered = map[string]string{
 	"TLS_LISTEN":            "TestLogicalTLS",
 	"CERT":                  "TestLogicalTLS",
 	"KEY":                   "TestLogicalTLS",
+	"TLS_TICKET_KEYS":       "TestTLSTicketKeysShared",
 	"AUTH_METHODS":          "TestLogicalAuthMethods",
 	"AUTH_TLS_ONLY":         "TestLogicalAuthTLSOnly",
 	"EXPIRE":                "TestLogicalExpire",

@@ -38,6 +38,8 @@ func TestMakeInstall(t *testing.T) {
 		"-rwxr-xr-x /usr/local/bin/vmspop-deliver",
 		"-rw-r--r-- /usr/local/lib/systemd/system/vmspop.service",
 		"-rw-r--r-- /usr/local/lib/systemd/system/vmspop.socket",
+		"-rw-r--r-- /usr/local/lib/systemd/system/vmspop-ticketkeys.service",
+		"-rw-r--r-- /usr/local/lib/systemd/system/vmspop-ticketkeys.timer",
 		"-rw-r--r-- /etc/vmspop/vmspop.env.sample",
 		"-rw-r----- /etc/vmspop/vmspop.env",
 		"-rw-r--r-- /etc/logrotate.d/vmspop",
@@ -56,6 +58,10 @@ func TestMakeInstall(t *testing.T) {
 	unit, _ := os.ReadFile(filepath.Join(dest, "usr/local/lib/systemd/system/vmspop.service"))
 	if !strings.Contains(string(unit), "ExecStart=/usr/local/bin/vmspop serve") {
 		t.Errorf("unit ExecStart:\n%s", unit)
+	}
+	unit, _ = os.ReadFile(filepath.Join(dest, "usr/local/lib/systemd/system/vmspop-ticketkeys.service"))
+	if !strings.Contains(string(unit), "ExecStart=/usr/local/bin/vmspop ticketkeys rotate") {
+		t.Errorf("vmspop-ticketkeys.service ExecStart:\n%s", unit)
 	}
 	out, err := exec.Command(filepath.Join(dest, "usr/local/bin/vmspop"), "version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "module github.com/vmspop/vmspop") {

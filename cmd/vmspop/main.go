@@ -17,6 +17,7 @@
 //	vmspop purge USER|--all [--older-than DAYS]  empty WASTEBASKET
 //	vmspop trace [FILE...]            search trace logs
 //	vmspop who | kick USER            live sessions; close a user's (admin socket)
+//	vmspop ticketkeys rotate [FILE]   TLS session ticket keys shared by instances
 //	vmspop version
 package main
 
@@ -70,6 +71,8 @@ func run(args []string, env func(string) (string, bool), stdin io.Reader, stdout
 		return runWho(rest, env, stdout, stderr)
 	case "kick":
 		return runKick(rest, env, stdout, stderr)
+	case "ticketkeys":
+		return runTicketKeys(rest, env, stdout, stderr)
 	case "version", "--version":
 		printVersion(stdout)
 		return 0
@@ -99,6 +102,7 @@ func usage(w io.Writer) {
   alert [--as-mail] USER TEXT   refuse USER's next login with "-ERR ALERT: TEXT" (or mail it)
   trace [--session ID] [--user U] [--failed] [--summary] [FILE...]   search trace logs
   who | kick USER               list live sessions; close a user's sessions (TCPIP$POP_ADMIN_SOCKET)
+  ticketkeys rotate [--keep N] [FILE]   a new TLS session ticket key (TCPIP$POP_TLS_TICKET_KEYS)
   version                       print the version
 `)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/vmspop/vmspop/penalty"
 	"github.com/vmspop/vmspop/rewrite"
 	"github.com/vmspop/vmspop/spool"
+	"github.com/vmspop/vmspop/ticketkeys"
 	"github.com/vmspop/vmspop/uaf"
 )
 
@@ -140,8 +141,10 @@ func runServe(args []string, env func(string) (string, bool), stdout, stderr io.
 }
 
 // newServer builds the server cfg describes, on the spool sp, with the
-// penalty table pt (nil: a new one); service.go listens and runs it.
-func newServer(cfg *logicals.Config, log *logrus.Logger, sp *spool.Spool, pt *penalty.Table) (*gateway.Server, error) {
+// penalty table pt (nil: a new one) and, unless TCPIP$POP_TLS_TICKET_KEYS
+// names a file, the session ticket keys tickets (nil: crypto/tls's own);
+// service.go listens and runs it.
+func newServer(cfg *logicals.Config, log *logrus.Logger, sp *spool.Spool, pt *penalty.Table, tickets *ticketkeys.Keys) (*gateway.Server, error) {
 	host := cfg.Hostname
 	if host == "" {
 		h, err := os.Hostname()
@@ -225,6 +228,14 @@ func newServer(cfg *logicals.Config, log *logrus.Logger, sp *spool.Spool, pt *pe
 			return nil, err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}
+		if cfg.TicketKeys != "" {
+			if tickets, err = ticketkeys.Open(cfg.TicketKeys, log); err != nil {
+				return nil, fmt.Errorf("TCPIP$POP_TLS_TICKET_KEYS: %w", err)
+			}
+		}
+		if tickets != nil {
+			tickets.Install(srv.TLSConfig)
+		}
 	}
 	if err := configureExtensions(srv, cfg, store, log); err != nil {
 		return nil, err

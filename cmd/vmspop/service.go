@@ -29,6 +29,7 @@ import (
 	"github.com/vmspop/vmspop/penalty"
 	"github.com/vmspop/vmspop/sd"
 	"github.com/vmspop/vmspop/spool"
+	"github.com/vmspop/vmspop/ticketkeys"
 )
 
 // serveFlags are serve's flags besides --startup.
@@ -48,17 +49,18 @@ type service struct {
 	inetd  bool
 	reload func() (*logicals.Config, []logicals.Warning, error) // reads the configuration again
 
-	notify *sd.Notifier
-	sp     *spool.Spool
-	lns    []*handoff
-	srv    *gateway.Server                // serves new connections
-	cur    atomic.Pointer[gateway.Server] // srv, for the status page and admin socket
-	pt     *penalty.Table                 // login penalties, kept across reloads
-	attach func(*gateway.Server)          // wires a server to the metrics
-	dlv    deliveryCount                  // LMTP's and vmspop deliver's deliveries, for the metrics
-	old    []*gateway.Server              // earlier configurations, finishing their sessions
-	gen    *generation                    // srv's listeners
-	errc   chan error
+	notify  *sd.Notifier
+	sp      *spool.Spool
+	lns     []*handoff
+	srv     *gateway.Server                // serves new connections
+	cur     atomic.Pointer[gateway.Server] // srv, for the status page and admin socket
+	pt      *penalty.Table                 // login penalties, kept across reloads
+	tickets *ticketkeys.Keys               // TLS ticket keys without TLS_TICKET_KEYS, kept across reloads
+	attach  func(*gateway.Server)          // wires a server to the metrics
+	dlv     deliveryCount                  // LMTP's and vmspop deliver's deliveries, for the metrics
+	old     []*gateway.Server              // earlier configurations, finishing their sessions
+	gen     *generation                    // srv's listeners
+	errc    chan error
 }
 
 // generation is one server's listeners and the goroutines serving them.
@@ -77,7 +79,8 @@ func runService(ctx context.Context, s *service) error {
 	s.notify = sd.NewNotifier(os.LookupEnv)
 	s.sp = spool.New(s.cfg.Spool)
 	s.pt = newPenaltyTable(s.cfg)
-	srv, err := newServer(s.cfg, s.log, s.sp, s.pt)
+	s.tickets = ticketkeys.New()
+	srv, err := newServer(s.cfg, s.log, s.sp, s.pt, s.tickets)
 	if err != nil {
 		return err
 	}
@@ -269,7 +272,7 @@ func (s *service) reloadConfig() {
 		}
 		sp = spool.New(cfg.Spool)
 	}
-	srv, err := newServer(cfg, s.log, sp, s.pt)
+	srv, err := newServer(cfg, s.log, sp, s.pt, s.tickets)
 	if err != nil {
 		refuse(err)
 		return

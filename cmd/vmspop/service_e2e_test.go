@@ -364,7 +364,8 @@ func TestInetdSystemd(t *testing.T) {
 func TestUnitsVerify(t *testing.T) {
 	requireTool(t, "systemd-analyze")
 	dir := t.TempDir()
-	for _, name := range []string{"vmspop.service", "vmspop.socket"} {
+	units := []string{"vmspop.service", "vmspop.socket", "vmspop-ticketkeys.service", "vmspop-ticketkeys.timer"}
+	for _, name := range units {
 		b, err := os.ReadFile(filepath.Join("../../dist/systemd", name))
 		if err != nil {
 			t.Fatal(err)
@@ -374,7 +375,11 @@ func TestUnitsVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("systemd-analyze", "verify", "--man=no", filepath.Join(dir, "vmspop.service"), filepath.Join(dir, "vmspop.socket"))
+	args := []string{"verify", "--man=no"}
+	for _, name := range units {
+		args = append(args, filepath.Join(dir, name))
+	}
+	cmd := exec.Command("systemd-analyze", args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil && (strings.Contains(string(out), "Failed to") && strings.Contains(string(out), "bus")) {
 		t.Skipf("systemd-analyze cannot run here: %s", out)
