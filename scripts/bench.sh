@@ -77,3 +77,9 @@ fi
 if [ -z "${VMSPOP_BENCH_NO_COMPARE:-}" ] && [ -d ../shared/bench/mkspool ]; then
   PAIRS=5 scripts/stls-compare.sh --quick .   # 5 pairs: the shortest run that gives a 90 % interval
 fi
+
+# TLS reconnects over two instances, shared ticket keys against separate
+# ones (issue 22's logins over TLS behind a balancer), short.
+if [ -z "${VMSPOP_BENCH_NO_COMPARE:-}" ] && command -v openssl >/dev/null; then
+  N=20 scripts/ticketkeys-bench.sh 3
+fi

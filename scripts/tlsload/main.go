@@ -45,7 +45,7 @@ import (
 type cred struct{ user, pass string }
 
 var (
-	addr      = flag.String("addr", "127.0.0.1:110", "POP3 server host:port")
+	addr      = flag.String("addr", "127.0.0.1:110", "POP3 server host:port; several, separated by commas, take the connections in turn (as a round-robin balancer)")
 	usersFile = flag.String("users", "", "file with lines user:password (client i uses line i mod count)")
 	userFlag  = flag.String("user", "", "single user name (if -users not given)")
 	passFlag  = flag.String("pass", "", "password for -user")
@@ -102,10 +102,30 @@ type popConn struct {
 	greeting string // read before STLS; "" when still to be read
 }
 
-var tlsSessions = tls.NewLRUClientSessionCache(4096)
+// tlsSessions holds each user's session cache: a user's connections
+// resume its own sessions, as one mail client's would.
+var tlsSessions sync.Map // user -> tls.ClientSessionCache
 
-func dial() (*popConn, error) {
-	c, err := net.DialTimeout("tcp", *addr, *opTimeout)
+func sessionCache(user string) tls.ClientSessionCache {
+	if c, ok := tlsSessions.Load(user); ok {
+		return c.(tls.ClientSessionCache)
+	}
+	c, _ := tlsSessions.LoadOrStore(user, tls.NewLRUClientSessionCache(4))
+	return c.(tls.ClientSessionCache)
+}
+
+// dials counts connections, to take the addresses in turn; resumed counts
+// the TLS handshakes that resumed a session.
+var dials, resumed atomic.Int64
+
+// nextAddr returns the address of the next connection.
+func nextAddr() string {
+	addrs := strings.Split(*addr, ",")
+	return addrs[(dials.Add(1)-1)%int64(len(addrs))]
+}
+
+func dial(user string) (*popConn, error) {
+	c, err := net.DialTimeout("tcp", nextAddr(), *opTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -117,11 +137,14 @@ func dial() (*popConn, error) {
 		}
 	}
 	if *useTLS || *useSTLS {
-		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", ClientSessionCache: tlsSessions})
+		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", ClientSessionCache: sessionCache(user)})
 		tc.SetDeadline(time.Now().Add(*opTimeout))
 		if err := tc.Handshake(); err != nil {
 			c.Close()
 			return nil, err
+		}
+		if tc.ConnectionState().DidResume {
+			resumed.Add(1)
 		}
 		c = tc
 	}
@@ -289,7 +312,7 @@ func noteErr(who string, err error) {
 // STAT reply from t0, the moment it started; the caller closes p.
 func openSession(cr cred) (p *popConn, s sample, t0 time.Time, n int, size int64, err error) {
 	t0 = time.Now()
-	if p, err = dial(); err != nil {
+	if p, err = dial(cr.user); err != nil {
 		return nil, s, t0, 0, 0, err
 	}
 	if err = p.login(cr); err == nil {
@@ -413,7 +436,7 @@ func loginSession(cr cred) (sample, error) {
 func rawSession() (sample, error) {
 	var s sample
 	t0 := time.Now()
-	c, err := net.DialTimeout("tcp", *addr, *opTimeout)
+	c, err := net.DialTimeout("tcp", nextAddr(), *opTimeout)
 	if err != nil {
 		return s, err
 	}
@@ -565,7 +588,7 @@ func report(samples []sample, wall time.Duration) {
 	}
 	w := wall.Seconds()
 	mb := float64(totBytes.Load()) / 1e6
-	fmt.Printf("mode=%s addr=%s clients=%d n=%d sessions_ok=%d errors=%d\n", *mode, *addr, *clients, *nIter, totSessions.Load(), totErrors.Load())
+	fmt.Printf("mode=%s addr=%s clients=%d n=%d sessions_ok=%d errors=%d tls_resumed=%d\n", *mode, *addr, *clients, *nIter, totSessions.Load(), totErrors.Load(), resumed.Load())
 	fmt.Printf("messages=%d payload_bytes=%d wire_bytes=%d wall=%.3fs\n", totMsgs.Load(), totBytes.Load(), totWire.Load(), w)
 	fmt.Printf("throughput: %.1f MB/s payload, %.0f msgs/s, %.1f sessions/s\n", mb/w, float64(totMsgs.Load())/w, float64(totSessions.Load())/w)
 	fmt.Printf("session latency ms: p50=%.2f p90=%.2f p99=%.2f max=%.2f\n", ms(pct(sess, 50)), ms(pct(sess, 90)), ms(pct(sess, 99)), ms(pct(sess, 100)))
@@ -617,7 +640,7 @@ func runIdle(users []cred) {
 			}
 			defer markReady()
 			t0 := time.Now()
-			p, err := dial()
+			p, err := dial(cr.user)
 			if err != nil {
 				noteErr(fmt.Sprintf("client %d %s", i, cr.user), err)
 				return
