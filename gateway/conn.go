@@ -443,7 +443,18 @@ func (c *conn) handshake() error {
 	wire := &tlsWire{blockConn: c.bc}
 	tc := tls.Server(wire, c.srv.TLSConfig)
 	c.raw.SetReadDeadline(time.Now().Add(c.srv.tlsHandshakeTimeout()))
-	if err := onOwnStack(func() error { return tc.HandshakeContext(c.ctx) }); err != nil { // tlsstack.go
+	err := onOwnStack(func() error { return tc.HandshakeContext(c.ctx) }) // tlsstack.go
+	if o, ok := c.srv.Observer.(TLSObserver); ok {
+		switch {
+		case err != nil:
+			o.TLSHandshake(TLSFailed)
+		case tc.ConnectionState().DidResume:
+			o.TLSHandshake(TLSResumed)
+		default:
+			o.TLSHandshake(TLSFull)
+		}
+	}
+	if err != nil {
 		c.log.WithError(err).Warn("TLS handshake failed")
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return errHandshakeTimeout

@@ -26,6 +26,22 @@ type Observer interface {
 	Committed(deleted int)
 }
 
+// TLSObserver is an Observer that also counts TLS handshakes (implicit
+// TLS and STLS), found with a type assertion.
+type TLSObserver interface {
+	Observer
+	// TLSHandshake is called after each TLS handshake with its outcome:
+	// TLSResumed (a session resumed from a ticket), TLSFull or TLSFailed.
+	TLSHandshake(outcome string)
+}
+
+// TLS handshake outcomes, as passed to TLSObserver.TLSHandshake.
+const (
+	TLSResumed = "resumed"
+	TLSFull    = "full"
+	TLSFailed  = "failed"
+)
+
 // Login outcomes, as passed to Observer.Login.
 const (
 	LoginOK      = "ok"

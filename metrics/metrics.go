@@ -31,6 +31,7 @@ type Metrics struct {
 	sessionsOpen   prometheus.Gauge
 	sessionsEnded  *prometheus.CounterVec
 	logins         *prometheus.CounterVec
+	tlsHandshakes  *prometheus.CounterVec
 	octets         prometheus.Counter
 	retrieved      prometheus.Counter
 	deleted        prometheus.Counter
@@ -56,6 +57,7 @@ func New(version string, penalised func() int) *Metrics {
 	m.sessionsOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "vmspop_sessions_open", Help: "POP3 sessions open now."})
 	m.sessionsEnded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmspop_sessions_ended_total", Help: "POP3 sessions ended, by end reason."}, []string{"reason"})
 	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmspop_logins_total", Help: "Login attempts, by method and outcome (ok, failed, refused)."}, []string{"method", "outcome"})
+	m.tlsHandshakes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vmspop_tls_handshakes_total", Help: "TLS handshakes (implicit TLS and STLS), by outcome (resumed from a session ticket, full, failed)."}, []string{"outcome"})
 	m.octets = prometheus.NewCounter(prometheus.CounterOpts{Name: "vmspop_sent_octets_total", Help: "Message octets sent by RETR and TOP."})
 	m.retrieved = prometheus.NewCounter(prometheus.CounterOpts{Name: "vmspop_retr_total", Help: "Messages sent by RETR."})
 	m.deleted = prometheus.NewCounter(prometheus.CounterOpts{Name: "vmspop_dele_total", Help: "Messages deleted at UPDATE."})
@@ -73,7 +75,7 @@ func New(version string, penalised func() int) *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vmspop_build_info", Help: "The running build: 1, labelled with its versions."}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsEnded, m.logins, m.octets, m.retrieved, m.deleted,
+	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsEnded, m.logins, m.tlsHandshakes, m.octets, m.retrieved, m.deleted,
 		m.lockWait, m.indexBuilds, m.indexHits, m.updateDuration, m.deliveries,
 		m.rpopPolls, m.rpopMessages, m.rpopOctets, m.rpopDuration, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
@@ -86,7 +88,7 @@ func New(version string, penalised func() int) *Metrics {
 	return m
 }
 
-var _ gateway.Observer = (*Metrics)(nil)
+var _ gateway.TLSObserver = (*Metrics)(nil)
 
 // SessionStart implements gateway.Observer.
 func (m *Metrics) SessionStart() { m.sessionsOpen.Inc() }
@@ -113,6 +115,9 @@ func (m *Metrics) Sent(verb string, octets int64) {
 
 // Committed implements gateway.Observer.
 func (m *Metrics) Committed(deleted int) { m.deleted.Add(float64(deleted)) }
+
+// TLSHandshake implements gateway.TLSObserver.
+func (m *Metrics) TLSHandshake(outcome string) { m.tlsHandshakes.WithLabelValues(outcome).Inc() }
 
 // Delivered counts one local delivery with its exit status (0, or the
 // sysexits code): cmd/vmspop calls it for LMTP deliveries and for the

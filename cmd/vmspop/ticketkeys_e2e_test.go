@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,17 +149,39 @@ func TestTLSTicketKeysBadFile(t *testing.T) {
 
 // TestTLSResumesAcrossReload: without a key file, the keys the server made
 // are kept across a reload (SIGHUP), so clients that reconnect after it
-// still resume their sessions.
+// still resume their sessions; vmspop_tls_handshakes_total counts the
+// full, resumed and failed handshakes.
 func TestTLSResumesAcrossReload(t *testing.T) {
 	t.Parallel()
 	certFile, keyFile, pool := lgCert(t, t.TempDir())
-	s := lgServer(t, "TCPIP$POP_TLS_LISTEN=127.0.0.1:0", "TCPIP$POP_CERT="+certFile, "TCPIP$POP_KEY="+keyFile)
+	maddr := freePort(t)
+	s := lgServer(t, "TCPIP$POP_TLS_LISTEN=127.0.0.1:0", "TCPIP$POP_CERT="+certFile, "TCPIP$POP_KEY="+keyFile,
+		"TCPIP$POP_METRICS_LISTEN="+maddr)
 	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(1)}
 	tlsLoginSession(t, s.TLSAddr, false, cfg)
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	svcWaitLog(t, s, 1, "configuration reloaded")
 	if !tlsLoginSession(t, s.TLSAddr, false, cfg) {
 		t.Fatal("a session made before the reload did not resume after it")
+	}
+	// A client that gives up in the handshake (plain text on port 995).
+	p := dialPOPRaw(t, s.TLSAddr)
+	p.conn.Write([]byte("USER smith\r\n"))
+	p.r.ReadString('\n')
+	p.conn.Close()
+	want := map[string]float64{"full": 1, "resumed": 1, "failed": 1}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		fams := scrape(t, "http://"+maddr+"/metrics")
+		got := map[string]float64{}
+		for outcome := range want {
+			got[outcome] = metricValue(fams, "vmspop_tls_handshakes_total", "outcome="+outcome)
+		}
+		if maps.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vmspop_tls_handshakes_total by outcome = %v, want %v", got, want)
+		}
 	}
 }
 
