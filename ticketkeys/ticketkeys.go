@@ -28,6 +28,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -97,7 +98,7 @@ func New() *Keys {
 func Open(path string, log *logrus.Logger) (*Keys, error) {
 	if log == nil {
 		log = logrus.New()
-		log.SetOutput(nopWriter{})
+		log.SetOutput(io.Discard)
 	}
 	k := &Keys{path: path, log: log, now: time.Now}
 	keys, st, err := readFile(path)
@@ -107,10 +108,6 @@ func Open(path string, log *logrus.Logger) (*Keys, error) {
 	k.keys, k.stamp, k.checked = keys, st, k.now()
 	return k, nil
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // Len returns the number of keys held.
 func (k *Keys) Len() int {
@@ -130,10 +127,9 @@ func (k *Keys) Install(cfg *tls.Config) {
 		gen uint64
 	)
 	apply := func() {
-		keys, g := k.current()
 		mu.Lock()
 		defer mu.Unlock()
-		if g != gen {
+		if keys, g := k.since(gen); keys != nil {
 			cfg.SetSessionTicketKeys(keys)
 			gen = g
 		}
@@ -149,9 +145,10 @@ func (k *Keys) Install(cfg *tls.Config) {
 	}
 }
 
-// current brings the keys up to date and returns a copy with their
-// generation, which is never 0.
-func (k *Keys) current() ([][32]byte, uint64) {
+// since brings the keys up to date and, if their generation is not gen,
+// returns a copy with the generation (never 0); else nil. A handshake
+// whose keys have not changed allocates nothing.
+func (k *Keys) since(gen uint64) ([][32]byte, uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
@@ -171,6 +168,9 @@ func (k *Keys) current() ([][32]byte, uint64) {
 	} else if now.Sub(k.checked) >= checkInterval || now.Before(k.checked) {
 		k.checked = now
 		k.reloadLocked()
+	}
+	if k.gen+1 == gen {
+		return nil, gen
 	}
 	out := make([][32]byte, len(k.keys))
 	copy(out, k.keys)

@@ -290,7 +290,7 @@ func TestMemoryKeysRotate(t *testing.T) {
 	}
 	for i := range Keep + 2 {
 		now = now.Add(Rotation)
-		keys, _ := k.current()
+		keys, _ := k.since(0)
 		if want := min(i+2, Keep); len(keys) != want {
 			t.Fatalf("after %d rotations: %d keys, want %d", i+1, len(keys), want)
 		}
