@@ -109,13 +109,6 @@ func Open(path string, log *logrus.Logger) (*Keys, error) {
 	return k, nil
 }
 
-// Len returns the number of keys held.
-func (k *Keys) Len() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.keys)
-}
-
 // Install makes cfg encrypt and decrypt session tickets with k's keys, and
 // follow them as they change: every ClientHello first brings cfg up to date
 // (a look at the key file at most once a second, or the in-memory
@@ -206,11 +199,16 @@ func stat(path string) (fileStamp, error) {
 	if err != nil {
 		return fileStamp{}, err
 	}
+	return stampOf(fi), nil
+}
+
+// stampOf returns the identity of the file fi describes.
+func stampOf(fi fs.FileInfo) fileStamp {
 	st := fileStamp{size: uint64(fi.Size()), mtime: fi.ModTime()}
 	if s, ok := fi.Sys().(*syscall.Stat_t); ok {
 		st.ino = s.Ino
 	}
-	return st, nil
+	return st
 }
 
 // readFile reads and checks the key file.
@@ -224,10 +222,7 @@ func readFile(path string) ([][keyLen]byte, fileStamp, error) {
 	if err != nil {
 		return nil, fileStamp{}, fmt.Errorf("TLS ticket keys: %w", err)
 	}
-	st := fileStamp{size: uint64(fi.Size()), mtime: fi.ModTime()}
-	if s, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = s.Ino
-	}
+	st := stampOf(fi)
 	if !fi.Mode().IsRegular() {
 		return nil, st, fmt.Errorf("TLS ticket keys %s: not a regular file", path)
 	}
@@ -273,8 +268,8 @@ func Parse(data []byte) ([][32]byte, error) {
 	return keys, nil
 }
 
-// Format writes keys in the file's form, with a comment line first.
-func Format(keys [][32]byte) []byte {
+// format writes keys in the file's form, with a comment line first.
+func format(keys [][32]byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("# TLS session ticket keys, newest first (vmspop ticketkeys rotate)\n")
 	for _, key := range keys {
@@ -288,10 +283,11 @@ func Format(keys [][32]byte) []byte {
 // most keep keys in all (the newest). A missing file is created with mode
 // 0600; an existing one keeps its owner, group and mode. A file that does
 // not read is left as it is and the error returned. The file is replaced
-// by a rename, so that a server never reads half of it.
-func Rotate(path string, keep int) (int, error) {
+// by a rename, so that a server never reads half of it. It returns the
+// number of keys in the file and whether the file is new.
+func Rotate(path string, keep int) (n int, created bool, err error) {
 	if keep < 1 {
-		return 0, fmt.Errorf("keep %d: must be at least 1", keep)
+		return 0, false, fmt.Errorf("keep %d: must be at least 1", keep)
 	}
 	var old [][keyLen]byte
 	mode := fs.FileMode(0o600)
@@ -300,23 +296,24 @@ func Rotate(path string, keep int) (int, error) {
 	case err == nil:
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if old, err = Parse(data); err != nil {
-			return 0, fmt.Errorf("%s: %w; not rotated", path, err)
+			return 0, false, fmt.Errorf("%s: %w; not rotated", path, err)
 		}
 		mode = fi.Mode().Perm() &^ 0o007
 		if s, ok := fi.Sys().(*syscall.Stat_t); ok {
 			uid, gid = int(s.Uid), int(s.Gid)
 		}
 	case errors.Is(err, fs.ErrNotExist):
+		created = true
 	default:
-		return 0, err
+		return 0, false, err
 	}
 	keys := append([][keyLen]byte{randomKey()}, old[:min(len(old), keep-1)]...)
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer os.Remove(tmp.Name())
 	err = tmp.Chmod(mode)
@@ -325,12 +322,12 @@ func Rotate(path string, keep int) (int, error) {
 	}
 	if err != nil {
 		tmp.Close()
-		return 0, err
+		return 0, false, err
 	}
-	if err := atomicfile.Commit(tmp, path, Format(keys)); err != nil {
-		return 0, err
+	if err := atomicfile.Commit(tmp, path, format(keys)); err != nil {
+		return 0, false, err
 	}
-	return len(keys), nil
+	return len(keys), created, nil
 }
 
 // randomKey returns a new key from crypto/rand.

@@ -57,9 +57,9 @@ func TestRotate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ticketkeys")
 	var prev [][32]byte
 	for i, want := range []int{1, 2, 3, 3, 3} {
-		n, err := Rotate(path, 3)
-		if err != nil || n != want {
-			t.Fatalf("rotation %d: Rotate = %d, %v; want %d keys", i, n, err, want)
+		n, created, err := Rotate(path, 3)
+		if err != nil || n != want || created != (i == 0) {
+			t.Fatalf("rotation %d: Rotate = %d, %v, %v; want %d keys, created %v", i, n, created, err, want, i == 0)
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -96,7 +96,7 @@ func TestRotate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := Rotate(path, 3); err != nil {
+	if _, _, err := Rotate(path, 3); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ = os.Stat(path)
@@ -112,13 +112,13 @@ func TestRotate(t *testing.T) {
 	if err := os.WriteFile(path, bad, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Rotate(path, 3); err == nil || !strings.Contains(err.Error(), "not rotated") {
+	if _, _, err := Rotate(path, 3); err == nil || !strings.Contains(err.Error(), "not rotated") {
 		t.Errorf("Rotate of a bad file: %v, want an error saying it was not rotated", err)
 	}
 	if data, _ := os.ReadFile(path); !bytes.Equal(data, bad) {
 		t.Errorf("Rotate changed a bad file to %q", data)
 	}
-	if _, err := Rotate(path, 0); err == nil {
+	if _, _, err := Rotate(path, 0); err == nil {
 		t.Error("Rotate keep 0: no error")
 	}
 }
@@ -126,10 +126,10 @@ func TestRotate(t *testing.T) {
 func TestOpenRefuses(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys")
-	if _, err := Rotate(path, 2); err != nil {
+	if _, _, err := Rotate(path, 2); err != nil {
 		t.Fatal(err)
 	}
-	if k, err := Open(path, nil); err != nil || k.Len() != 1 {
+	if k, err := Open(path, nil); err != nil || len(k.keys) != 1 {
 		t.Fatalf("Open = %v; want one key", err)
 	}
 	os.Chmod(path, 0o604)
@@ -199,7 +199,7 @@ func serverConfig(t *testing.T) *tls.Config {
 // ticket made under a key dropped from the file no longer resumes.
 func TestSharedFileResumes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys")
-	if _, err := Rotate(path, 2); err != nil {
+	if _, _, err := Rotate(path, 2); err != nil {
 		t.Fatal(err)
 	}
 	log, hook := logrus.New(), &recordHook{}
@@ -267,7 +267,7 @@ func TestSharedFileResumes(t *testing.T) {
 // bump rotates the key file and waits until servers will look at it again.
 func bump(t *testing.T, path string, keep int) {
 	t.Helper()
-	if _, err := Rotate(path, keep); err != nil {
+	if _, _, err := Rotate(path, keep); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(checkInterval + 100*time.Millisecond)

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/vmspop/vmspop/logicals"
@@ -62,13 +61,12 @@ func runTicketKeys(args []string, env func(string) (string, bool), stdout, stder
 			return 2
 		}
 	}
-	_, statErr := os.Stat(path)
-	n, err := ticketkeys.Rotate(path, *keep)
+	n, created, err := ticketkeys.Rotate(path, *keep)
 	if err != nil {
 		fmt.Fprintf(stderr, "vmspop ticketkeys: %v\n", err)
 		return 1
 	}
-	if errors.Is(statErr, fs.ErrNotExist) && os.Geteuid() == 0 {
+	if created && os.Geteuid() == 0 {
 		// A file root makes must be readable by serve after it has become
 		// the spool owner.
 		if err := chownToSpoolOwner(path, env); err != nil {

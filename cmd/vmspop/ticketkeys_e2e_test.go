@@ -204,3 +204,36 @@ func connectUntilLogged(t *testing.T, s *e2eServer, sub string, client func() *t
 		tlsLoginSession(t, s.TLSAddr, false, client())
 	}
 }
+
+// TestTicketKeysRotateAsRoot: a key file root makes goes to the spool
+// owner, so that serve reads it after dropping root; rotating it again
+// keeps that owner.
+func TestTicketKeysRotateAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the file is chowned to the spool owner")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	if err := os.Mkdir(spoolDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(spoolDir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(dir, "ticketkeys")
+	for range 2 {
+		cmd := exec.Command(vmspopBinary(t), "ticketkeys", "rotate", keys)
+		cmd.Env = append(lgEnv(), "TCPIP$POP_SPOOL="+spoolDir, "TCPIP$POP_UAF="+filepath.Join(dir, "uaf"))
+		if out, err := cmd.CombinedOutput(); err != nil || strings.Contains(string(out), "owned by root") {
+			t.Fatalf("vmspop ticketkeys rotate as root: %v\n%s", err, out)
+		}
+		fi, err := os.Stat(keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("key file owner %d:%d mode %v, want 65534:65534 0600", st.Uid, st.Gid, fi.Mode().Perm())
+		}
+	}
+}
